@@ -7,6 +7,5 @@
 namespace infera::cli {
 
 void add_inspect_command(CLI::App& app);
-void add_logits_command(CLI::App& app);
 
 }  // namespace infera::cli

@@ -1,0 +1,46 @@
+#include "kernels/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+
+namespace infera {
+
+void attention(const float* q, const int64_t* positions, int64_t n_tokens, const float* k_cache,
+               const float* v_cache, const AttentionShape& s, float* out, ThreadPool& pool) {
+  const int64_t group = s.n_head / s.n_head_kv;
+  const int64_t q_stride = s.n_head * s.head_dim_k;
+  const int64_t k_stride = s.n_head_kv * s.head_dim_k;
+  const int64_t v_stride = s.n_head_kv * s.head_dim_v;
+  const int64_t o_stride = s.n_head * s.head_dim_v;
+  pool.parallel_for(n_tokens * s.n_head, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores;
+    for (int64_t job = begin; job < end; ++job) {
+      const int64_t t = job / s.n_head;
+      const int64_t h = job % s.n_head;
+      const int64_t kv_h = h / group;
+      const int64_t pos = positions[t];
+      const int64_t first = s.window > 0 ? std::max<int64_t>(0, pos - s.window + 1) : 0;
+      const int64_t n_keys = pos - first + 1;
+      const float* qh = q + t * q_stride + h * s.head_dim_k;
+      scores.resize(static_cast<size_t>(n_keys));
+      for (int64_t j = 0; j < n_keys; ++j) {
+        const float* kj = k_cache + (first + j) * k_stride + kv_h * s.head_dim_k;
+        scores[j] = dot_f32(qh, kj, s.head_dim_k) * s.scale;
+      }
+      softmax(scores.data(), n_keys);
+      float* oh = out + t * o_stride + h * s.head_dim_v;
+      std::fill(oh, oh + s.head_dim_v, 0.0f);
+      for (int64_t j = 0; j < n_keys; ++j) {
+        const float* vj = v_cache + (first + j) * v_stride + kv_h * s.head_dim_v;
+        const float p = scores[j];
+        for (int64_t d = 0; d < s.head_dim_v; ++d) oh[d] += p * vj[d];
+      }
+    }
+  });
+}
+
+}  // namespace infera

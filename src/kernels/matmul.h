@@ -1,0 +1,24 @@
+#pragma once
+// Matrix products of quantized weights with f32 activations (the reference path).
+#include <cstdint>
+
+#include "core/thread_pool.h"
+#include "kernels/weight_matrix.h"
+
+namespace infera {
+
+// Dot product of two f32 vectors with eight interleaved partial sums (lane i accumulates the
+// elements with index ≡ i mod 8, then the lanes are added in a fixed order): the same result
+// whatever vector width the compiler picks.
+float dot_f32(const float* a, const float* b, int64_t n);
+
+// y[t][r] = Σ_c W[r][c] · x[t][c] for every token t < n_tokens.
+// x: (n_tokens, w.cols) row-major; y: (n_tokens, w.rows) row-major.
+// Each weight row is dequantized once and used for every token. Rows are split across threads;
+// every y element is computed by the same sequential code, so the result is thread-count independent.
+void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
+
+// Copies row `r` of `w` into `out` as f32 (embedding lookup).
+void dequantize_matrix_row(const WeightMatrix& w, int64_t r, float* out);
+
+}  // namespace infera

@@ -1,0 +1,40 @@
+#pragma once
+// Element-wise and per-row operations of a transformer layer (reference implementations).
+#include <cstdint>
+
+namespace infera {
+
+// out[i] = x[i] / sqrt(mean(x²) + eps) * weight[i]   (weight may be null: no scaling).
+// out may alias x.
+void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* out);
+
+enum class RopeOrdering {
+  kNormal,  // rotate adjacent pairs (x[2i], x[2i+1]): llama's GGUF layout
+  kNeox,    // rotate halves (x[i], x[i + n/2]): qwen2, qwen3, gemma3
+};
+
+struct RopeParams {
+  RopeOrdering ordering = RopeOrdering::kNormal;
+  int64_t n_dims = 0;                     // rotated dimensions (<= head_dim), even
+  float freq_base = 10000.0f;             // θ_i = pos · base^(−2i/n_dims)
+  float freq_scale = 1.0f;                // linear position scaling: pos · freq_scale
+  const float* freq_factors = nullptr;    // optional, n_dims/2 divisors of θ_i (Llama 3.1 scaling)
+};
+
+// Rotates the first n_dims of each of `n_heads` heads (head_dim floats each) of one token at `pos`.
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const RopeParams& p);
+
+// In-place softmax over n values (max-subtracted).
+void softmax(float* x, int64_t n);
+
+// out[i] = silu(gate[i]) * up[i]   (SwiGLU)
+void swiglu(const float* gate, const float* up, int64_t n, float* out);
+// out[i] = gelu_tanh(gate[i]) * up[i]   (GeGLU with the tanh approximation of GELU)
+void geglu(const float* gate, const float* up, int64_t n, float* out);
+
+// y[i] += x[i]
+void add_in_place(float* y, const float* x, int64_t n);
+// y[i] *= s
+void scale_in_place(float* y, float s, int64_t n);
+
+}  // namespace infera

@@ -1,0 +1,54 @@
+#pragma once
+// A loaded model: its validated hyper-parameters and views of its weights inside the mapped GGUF
+// file. Matrices are never copied; 1-D tensors (norm weights, biases: a few KB each) are
+// converted to f32 vectors at load.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gguf/gguf_file.h"
+#include "kernels/weight_matrix.h"
+#include "model/model_config.h"
+
+namespace infera {
+
+struct LayerWeights {
+  std::vector<float> attn_norm;       // (n_embd)
+  WeightMatrix wq;                    // (n_embd -> n_head * head_dim_k)
+  WeightMatrix wk;                    // (n_embd -> n_head_kv * head_dim_k)
+  WeightMatrix wv;                    // (n_embd -> n_head_kv * head_dim_v)
+  WeightMatrix wo;                    // (n_head * head_dim_v -> n_embd)
+  std::vector<float> bq, bk, bv;      // qwen2 biases, sized as the projections' outputs
+  std::vector<float> q_norm, k_norm;  // (head_dim_k) qwen3/gemma3 per-head norms
+  std::vector<float> post_attn_norm;  // (n_embd) gemma3
+  std::vector<float> ffn_norm;        // (n_embd)
+  WeightMatrix w_gate;                // (n_embd -> n_ff)
+  WeightMatrix w_up;                  // (n_embd -> n_ff)
+  WeightMatrix w_down;                // (n_ff -> n_embd)
+  std::vector<float> post_ffn_norm;   // (n_embd) gemma3
+};
+
+class Model {
+ public:
+  // Maps, validates and binds `path`. Throws infera::Error naming the file and the problem.
+  static std::unique_ptr<Model> load(const std::string& path);
+  static std::unique_ptr<Model> from_gguf(std::unique_ptr<gguf::GgufFile> file);
+
+  const ModelConfig& config() const { return config_; }
+  const gguf::GgufFile& file() const { return *file_; }
+
+  WeightMatrix token_embd;               // (n_embd, n_vocab): row t is token t's embedding
+  WeightMatrix output;                   // (n_embd -> n_vocab); token_embd when tied
+  std::vector<float> output_norm;        // (n_embd)
+  std::vector<float> rope_freq_factors;  // (rope_dims / 2) or empty
+  std::vector<LayerWeights> layers;
+
+ private:
+  Model() = default;
+  void bind_weights();
+
+  std::unique_ptr<gguf::GgufFile> file_;
+  ModelConfig config_;
+};
+
+}  // namespace infera
