@@ -35,14 +35,21 @@ enum class ValueType : uint32_t {
 
 std::string_view value_type_name(ValueType type);
 
+// Limits the reader enforces beyond the format itself (each keeps a hostile file from turning a
+// small input into deep recursion or a large allocation).
+inline constexpr uint32_t kMaxArrayNesting = 7;   // arrays of arrays, 8 levels is an error
+inline constexpr uint64_t kMaxKeyLength = 65535;  // the GGUF spec's limit on key length
+inline constexpr uint64_t kMaxMetadataElements = 1u << 24;  // array elements in all metadata
+inline constexpr uint32_t kMaxTensorDims = 4;
+
 // One metadata value. Scalars live in the matching field; arrays hold their elements in `array`
 // with `array_type` naming the element type (arrays may nest).
 struct Value {
   ValueType type = ValueType::UINT8;
-  uint64_t u = 0;     // UINT8..UINT64 and BOOL
-  int64_t i = 0;      // INT8..INT64
-  double f = 0;       // FLOAT32, FLOAT64
-  std::string s;      // STRING
+  uint64_t u = 0;  // UINT8..UINT64 and BOOL
+  int64_t i = 0;   // INT8..INT64
+  double f = 0;    // FLOAT32, FLOAT64
+  std::string s;   // STRING
   ValueType array_type = ValueType::UINT8;
   std::vector<Value> array;
 
@@ -77,6 +84,8 @@ class GgufFile {
   GgufFile(const GgufFile&) = delete;
   GgufFile& operator=(const GgufFile&) = delete;
 
+  // The path given to open(), or "<memory>" for from_memory(); used in every error message.
+  const std::string& path() const { return path_; }
   uint32_t version() const { return version_; }
   uint64_t file_size() const { return size_; }
   uint64_t alignment() const { return alignment_; }
@@ -105,10 +114,15 @@ class GgufFile {
  private:
   GgufFile() = default;
   void parse();  // throws infera::Error
+  [[noreturn]] void fail(const std::string& message) const;
+  [[noreturn]] void wrong_type(std::string_view key, const Value& value,
+                               std::string_view expected) const;
 
+  std::string path_;
   const uint8_t* base_ = nullptr;
   uint64_t size_ = 0;
   void* mapping_ = nullptr;  // non-null when we own an mmap
+  size_t mapping_size_ = 0;
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
   uint64_t data_offset_ = 0;
