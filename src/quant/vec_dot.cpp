@@ -1,0 +1,51 @@
+#include "quant/vec_dot.h"
+
+#include <algorithm>
+#include <string>
+
+#include "core/error.h"
+#include "quant/blocks.h"
+#include "quant/dequantize.h"
+#include "quant/float16.h"
+
+// The accumulation order documented in vec_dot.h, rounded step by step: no FMA contraction.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+namespace infera {
+
+float vec_dot_ref(TensorType type, const void* row, const float* x, int64_t n) {
+  if (!has_dequantizer(type)) {
+    const auto traits = tensor_type_traits(static_cast<uint32_t>(type));
+    throw Error(ErrorKind::kUnsupported,
+                "vec_dot_ref: no dequantizer for tensor type " +
+                    (traits ? std::string(traits->name)
+                            : "id " + std::to_string(static_cast<uint32_t>(type))));
+  }
+  const TensorTypeTraits& traits = traits_of(type);
+  const int64_t qk = traits.block_elements;
+  if (n < 0 || n % qk != 0) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "vec_dot_ref: " + std::to_string(n) + " elements is not a whole number of " +
+                    std::string(traits.name) + " blocks of " + std::to_string(qk));
+  }
+  // Group: one block, or 32 elements of a plain type (its "block" is a single element).
+  const int64_t group = qk == 1 ? 32 : qk;
+  const int64_t group_bytes = group / qk * traits.block_bytes;
+  const auto* bytes = static_cast<const unsigned char*>(row);
+  float w[QK_K];
+  float sum = 0.0f;
+  for (int64_t start = 0, g = 0; start < n; start += group, ++g) {
+    const int64_t len = std::min(group, n - start);
+    dequantize_row(type, bytes + g * group_bytes, w, len);
+    float s = 0.0f;
+    for (int64_t l = 0; l < len; ++l) s += mul_rounded(w[l], x[start + l]);
+    sum += s;
+  }
+  return sum;
+}
+
+}  // namespace infera
