@@ -100,7 +100,7 @@ void print_summary(const gguf::GgufFile& file, const InspectOptions& opt) {
   std::printf("\nestimated RAM at %llu tokens of context\n",
               static_cast<unsigned long long>(ram.n_ctx));
   row("mapped weights", gguf::format_bytes(ram.weights_bytes));
-  row("KV cache (f32)",
+  row("KV cache (f16)",
       ram.kv_cache_bytes ? gguf::format_bytes(*ram.kv_cache_bytes) : "unknown (missing keys)");
   row("total", gguf::format_bytes(ram.total_bytes));
 

@@ -42,15 +42,18 @@ inline constexpr uint64_t kMaxKeyLength = 65535;  // the GGUF spec's limit on ke
 inline constexpr uint64_t kMaxMetadataElements = 1u << 24;  // array elements in all metadata
 inline constexpr uint32_t kMaxTensorDims = 4;
 
-// One metadata value. Scalars live in the matching field; arrays hold their elements in `array`
+// One metadata value. Scalars live in the field that matches `type` (the others share its storage:
+// a vocabulary holds ~10^5 of these, so each byte counts); arrays hold their elements in `array`
 // with `array_type` naming the element type (arrays may nest).
 struct Value {
   ValueType type = ValueType::UINT8;
-  uint64_t u = 0;  // UINT8..UINT64 and BOOL
-  int64_t i = 0;   // INT8..INT64
-  double f = 0;    // FLOAT32, FLOAT64
-  std::string s;   // STRING
   ValueType array_type = ValueType::UINT8;
+  union {
+    uint64_t u = 0;  // UINT8..UINT64 and BOOL
+    int64_t i;       // INT8..INT64
+    double f;        // FLOAT32, FLOAT64
+  };
+  std::string s;  // STRING
   std::vector<Value> array;
 
   bool is_integer() const;

@@ -130,7 +130,7 @@ std::optional<uint64_t> kv_cache_bytes(const ModelSummary& s, uint64_t n_ctx) {
   if (!checked_add(*s.key_length, *s.value_length, &head_width)) return std::nullopt;
   if (!checked_mul(*s.block_count, n_ctx, &bytes) ||
       !checked_mul(bytes, *s.head_count_kv, &bytes) || !checked_mul(bytes, head_width, &bytes) ||
-      !checked_mul(bytes, sizeof(float), &bytes)) {
+      !checked_mul(bytes, sizeof(uint16_t), &bytes)) {
     return std::nullopt;
   }
   return bytes;

@@ -66,7 +66,7 @@ struct ModelSummary {
 
 ModelSummary summarize(const GgufFile& file);
 
-// Bytes an f32 K and V cache takes for `n_ctx` tokens:
+// Bytes an fp16 K and V cache (the engine's cache type) takes for `n_ctx` tokens:
 // n_layer × n_ctx × n_kv_head × (key_length + value_length) × 4. nullopt when a needed
 // hyper-parameter is missing or the product overflows.
 std::optional<uint64_t> kv_cache_bytes(const ModelSummary& s, uint64_t n_ctx);

@@ -14,8 +14,10 @@ float dot_f32(const float* a, const float* b, int64_t n);
 
 // y[t][r] = Σ_c W[r][c] · x[t][c] for every token t < n_tokens.
 // x: (n_tokens, w.cols) row-major; y: (n_tokens, w.rows) row-major.
-// Each weight row is dequantized once and used for every token. Rows are split across threads;
-// every y element is computed by the same sequential code, so the result is thread-count independent.
+// Activations are first put in the form the weight type multiplies with (quantized_dot.h), as
+// llama.cpp does; plain-typed rows are dequantized once and used for every token.
+// every y element is computed by the same sequential code, so the result is thread-count
+// independent.
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
 
 // Copies row `r` of `w` into `out` as f32 (embedding lookup).

@@ -1,6 +1,9 @@
 #include "kernels/ops.h"
 
 #include <cmath>
+#include <vector>
+
+#include "quant/float16.h"
 
 namespace infera {
 
@@ -19,14 +22,16 @@ void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* 
 
 void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const RopeParams& p) {
   const int64_t half = p.n_dims / 2;
-  const double position = static_cast<double>(pos) * p.freq_scale;
+  // θ_i = pos · base^(−2i/d) (ref: RoFormer eq. 15), built as llama.cpp builds it: a float running
+  // product pos · scale^i, so that positions rotate by the same rounded angles as in the reference.
+  const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(p.n_dims));
+  float theta = static_cast<float>(pos);
   for (int64_t i = 0; i < half; ++i) {
-    // ref: RoFormer eq. 15, θ_i = base^(−2i/d)
-    double theta = position * std::pow(static_cast<double>(p.freq_base),
-                                       -2.0 * static_cast<double>(i) / static_cast<double>(p.n_dims));
-    if (p.freq_factors) theta /= p.freq_factors[i];
-    const float c = static_cast<float>(std::cos(theta));
-    const float s = static_cast<float>(std::sin(theta));
+    const float factor = p.freq_factors ? p.freq_factors[i] : 1.0f;
+    const float angle = p.freq_scale * (theta / factor);
+    theta *= theta_scale;
+    const float c = std::cos(angle);
+    const float s = std::sin(angle);
     for (int64_t h = 0; h < n_heads; ++h) {
       float* head = x + h * head_dim;
       const int64_t i0 = p.ordering == RopeOrdering::kNormal ? 2 * i : i;
@@ -58,13 +63,40 @@ void swiglu(const float* gate, const float* up, int64_t n, float* out) {
   }
 }
 
-void geglu(const float* gate, const float* up, int64_t n, float* out) {
+namespace {
+float gelu_tanh(float x) {
   // ref: Hendrycks & Gimpel 2016, tanh approximation of GELU
-  constexpr float kSqrt2OverPi = 0.7978845608028654f;
+  constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
   constexpr float kCoeff = 0.044715f;
+  return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + kCoeff * x * x)));
+}
+
+// GELU of every fp16 value, rounded to fp16. llama.cpp evaluates GELU through such a table (its
+// input rounded to fp16), and GeGLU models such as Gemma 3 are sensitive enough to it that
+// infera does the same to agree with it.
+const std::vector<float>& gelu_fp16_table() {
+  static const std::vector<float> table = [] {
+    std::vector<float> t(65536);
+    for (uint32_t h = 0; h < 65536; ++h)
+      t[h] = fp16_to_fp32(fp32_to_fp16(gelu_tanh(fp16_to_fp32(static_cast<uint16_t>(h)))));
+    return t;
+  }();
+  return table;
+}
+}  // namespace
+
+void geglu(const float* gate, const float* up, int64_t n, float* out) {
+  const std::vector<float>& table = gelu_fp16_table();
   for (int64_t i = 0; i < n; ++i) {
     const float g = gate[i];
-    const float gelu = 0.5f * g * (1.0f + std::tanh(kSqrt2OverPi * g * (1.0f + kCoeff * g * g)));
+    float gelu;
+    if (g <= -10.0f) {
+      gelu = 0.0f;
+    } else if (g >= 10.0f) {
+      gelu = g;
+    } else {
+      gelu = table[fp32_to_fp16(g)];
+    }
     out[i] = gelu * up[i];
   }
 }

@@ -15,10 +15,10 @@ enum class RopeOrdering {
 
 struct RopeParams {
   RopeOrdering ordering = RopeOrdering::kNormal;
-  int64_t n_dims = 0;                     // rotated dimensions (<= head_dim), even
-  float freq_base = 10000.0f;             // θ_i = pos · base^(−2i/n_dims)
-  float freq_scale = 1.0f;                // linear position scaling: pos · freq_scale
-  const float* freq_factors = nullptr;    // optional, n_dims/2 divisors of θ_i (Llama 3.1 scaling)
+  int64_t n_dims = 0;                   // rotated dimensions (<= head_dim), even
+  float freq_base = 10000.0f;           // θ_i = pos · base^(−2i/n_dims)
+  float freq_scale = 1.0f;              // linear position scaling: pos · freq_scale
+  const float* freq_factors = nullptr;  // optional, n_dims/2 divisors of θ_i (Llama 3.1 scaling)
 };
 
 // Rotates the first n_dims of each of `n_heads` heads (head_dim floats each) of one token at `pos`.

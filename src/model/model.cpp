@@ -15,7 +15,8 @@ std::string shape_string(const gguf::TensorInfo& t) {
 }
 
 std::string expected_string(int64_t ne0, int64_t ne1) {
-  return ne1 ? "[" + std::to_string(ne0) + ", " + std::to_string(ne1) + "]" : "[" + std::to_string(ne0) + "]";
+  return ne1 ? "[" + std::to_string(ne0) + ", " + std::to_string(ne1) + "]"
+             : "[" + std::to_string(ne0) + "]";
 }
 
 // Binds the tensors of one file to the model, checking each name, shape and type.
@@ -31,18 +32,21 @@ class Binder {
 
   static void check_supported(const gguf::TensorInfo& t) {
     if (!traits_of(t.type).supported) {
-      throw Error(ErrorKind::kUnsupported, "tensor '" + t.name + "' has type " + std::string(tensor_type_name(t.type)) +
+      throw Error(ErrorKind::kUnsupported, "tensor '" + t.name + "' has type " +
+                                               std::string(tensor_type_name(t.type)) +
                                                ", which infera does not support");
     }
   }
 
   // A matrix with ne = [cols, rows].
-  WeightMatrix matrix(const std::string& name, int64_t cols, int64_t rows, bool required = true) const {
+  WeightMatrix matrix(const std::string& name, int64_t cols, int64_t rows,
+                      bool required = true) const {
     const auto* t = find(name, required);
     if (!t) return {};
-    if (t->n_dims != 2 || t->ne[0] != static_cast<uint64_t>(cols) || t->ne[1] != static_cast<uint64_t>(rows)) {
-      throw Error(ErrorKind::kInvalidFile, "tensor '" + name + "' has shape " + shape_string(*t) + ", expected " +
-                                               expected_string(cols, rows));
+    if (t->n_dims != 2 || t->ne[0] != static_cast<uint64_t>(cols) ||
+        t->ne[1] != static_cast<uint64_t>(rows)) {
+      throw Error(ErrorKind::kInvalidFile, "tensor '" + name + "' has shape " + shape_string(*t) +
+                                               ", expected " + expected_string(cols, rows));
     }
     check_supported(*t);
     WeightMatrix w;
@@ -59,8 +63,8 @@ class Binder {
     const auto* t = find(name, required);
     if (!t) return {};
     if (t->n_dims != 1 || t->ne[0] != static_cast<uint64_t>(n)) {
-      throw Error(ErrorKind::kInvalidFile, "tensor '" + name + "' has shape " + shape_string(*t) + ", expected " +
-                                               expected_string(n, 0));
+      throw Error(ErrorKind::kInvalidFile, "tensor '" + name + "' has shape " + shape_string(*t) +
+                                               ", expected " + expected_string(n, 0));
     }
     check_supported(*t);
     std::vector<float> out(static_cast<size_t>(n));
@@ -74,7 +78,9 @@ class Binder {
 
 }  // namespace
 
-std::unique_ptr<Model> Model::load(const std::string& path) { return from_gguf(gguf::GgufFile::open(path)); }
+std::unique_ptr<Model> Model::load(const std::string& path) {
+  return from_gguf(gguf::GgufFile::open(path));
+}
 
 std::unique_ptr<Model> Model::from_gguf(std::unique_ptr<gguf::GgufFile> file) {
   std::unique_ptr<Model> m(new Model());

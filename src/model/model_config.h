@@ -35,18 +35,18 @@ struct ModelConfig {
   float rope_freq_scale = 1.0f;         // 1 / linear rope-scaling factor
   bool rope_scale_global_only = false;  // linear scaling applies to full-attention layers only
 
-  int64_t sliding_window = 0;          // 0: no sliding-window layers
-  std::vector<uint8_t> layer_is_swa;   // per layer: uses the sliding window
+  int64_t sliding_window = 0;         // 0: no sliding-window layers
+  std::vector<uint8_t> layer_is_swa;  // per layer: uses the sliding window
 
-  float embedding_scale = 1.0f;   // token embeddings are multiplied by it (gemma: sqrt(n_embd))
-  float attention_scale = 1.0f;   // q·k multiplier, usually 1/sqrt(head_dim_k)
+  float embedding_scale = 1.0f;  // token embeddings are multiplied by it (gemma: sqrt(n_embd))
+  float attention_scale = 1.0f;  // q·k multiplier, usually 1/sqrt(head_dim_k)
   FfnActivation ffn_activation = FfnActivation::kSwiGlu;
-  bool qkv_bias = false;          // qwen2: biases on the Q/K/V projections
-  bool qk_norm = false;           // qwen3, gemma3: RMSNorm of each Q/K head before RoPE
-  bool post_norms = false;        // gemma3: RMSNorm after attention and after the FFN
+  bool qkv_bias = false;    // qwen2: biases on the Q/K/V projections
+  bool qk_norm = false;     // qwen3, gemma3: RMSNorm of each Q/K head before RoPE
+  bool post_norms = false;  // gemma3: RMSNorm after attention and after the FFN
 
-  int64_t kv_bytes_per_token() const {  // f32 K and V over all layers
-    return n_layer * n_head_kv * (head_dim_k + head_dim_v) * 4;
+  int64_t kv_bytes_per_token() const {  // fp16 K and V over all layers
+    return n_layer * n_head_kv * (head_dim_k + head_dim_v) * 2;
   }
 };
 

@@ -7,6 +7,7 @@
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
+#include "quant/float16.h"
 
 namespace infera {
 namespace {
@@ -28,11 +29,13 @@ void norm_rows(float* x, const std::vector<float>& w, int64_t rows, int64_t n, f
 
 Session::Session(const Model& model, int64_t n_ctx, ThreadPool& pool)
     : model_(model), cfg_(model.config()), pool_(pool), n_ctx_(n_ctx) {
-  if (n_ctx <= 0) throw Error(ErrorKind::kInvalidArgument, "context size must be positive, got " + std::to_string(n_ctx));
+  if (n_ctx <= 0)
+    throw Error(ErrorKind::kInvalidArgument,
+                "context size must be positive, got " + std::to_string(n_ctx));
   const auto kv_k = static_cast<size_t>(n_ctx * cfg_.n_head_kv * cfg_.head_dim_k);
   const auto kv_v = static_cast<size_t>(n_ctx * cfg_.n_head_kv * cfg_.head_dim_v);
-  k_cache_.assign(static_cast<size_t>(cfg_.n_layer), std::vector<float>(kv_k));
-  v_cache_.assign(static_cast<size_t>(cfg_.n_layer), std::vector<float>(kv_v));
+  k_cache_.assign(static_cast<size_t>(cfg_.n_layer), std::vector<uint16_t>(kv_k));
+  v_cache_.assign(static_cast<size_t>(cfg_.n_layer), std::vector<uint16_t>(kv_v));
   const auto T = static_cast<size_t>(kMaxChunk);
   positions_.resize(T);
   x_.resize(T * cfg_.n_embd);
@@ -52,8 +55,9 @@ uint64_t Session::kv_cache_bytes() const {
 
 void Session::truncate(int64_t n) {
   if (n < 0 || n > n_past_) {
-    throw Error(ErrorKind::kInvalidArgument, "cannot truncate a session of " + std::to_string(n_past_) +
-                                                 " positions to " + std::to_string(n));
+    throw Error(ErrorKind::kInvalidArgument, "cannot truncate a session of " +
+                                                 std::to_string(n_past_) + " positions to " +
+                                                 std::to_string(n));
   }
   n_past_ = n;
 }
@@ -62,14 +66,15 @@ void Session::eval(std::span<const int32_t> tokens, LogitsFor which, std::vector
   const auto n = static_cast<int64_t>(tokens.size());
   if (n == 0) throw Error(ErrorKind::kInvalidArgument, "no tokens to evaluate");
   if (n > n_ctx_ - n_past_) {
-    throw Error(ErrorKind::kInvalidArgument, std::to_string(n) + " tokens do not fit: " + std::to_string(n_past_) +
-                                                 " of the context of " + std::to_string(n_ctx_) + " are in use");
+    throw Error(ErrorKind::kInvalidArgument,
+                std::to_string(n) + " tokens do not fit: " + std::to_string(n_past_) +
+                    " of the context of " + std::to_string(n_ctx_) + " are in use");
   }
   for (int64_t i = 0; i < n; ++i) {
     if (tokens[i] < 0 || tokens[i] >= cfg_.n_vocab) {
-      throw Error(ErrorKind::kInvalidArgument, "token id " + std::to_string(tokens[i]) + " at index " +
-                                                   std::to_string(i) + " is outside the vocabulary of " +
-                                                   std::to_string(cfg_.n_vocab));
+      throw Error(ErrorKind::kInvalidArgument,
+                  "token id " + std::to_string(tokens[i]) + " at index " + std::to_string(i) +
+                      " is outside the vocabulary of " + std::to_string(cfg_.n_vocab));
     }
   }
   const int64_t n_vocab = cfg_.n_vocab;
@@ -102,7 +107,8 @@ void Session::forward_chunk(const int32_t* tokens, int64_t T, LogitsFor which, f
   const int64_t first = which == LogitsFor::kEveryToken ? 0 : T - 1;
   const int64_t rows = T - first;
   for (int64_t t = 0; t < rows; ++t) {
-    rms_norm(x_.data() + (first + t) * d, model_.output_norm.data(), d, cfg_.rms_eps, h_.data() + t * d);
+    rms_norm(x_.data() + (first + t) * d, model_.output_norm.data(), d, cfg_.rms_eps,
+             h_.data() + t * d);
   }
   matmul(model_.output, h_.data(), rows, logits, pool_);
 }
@@ -136,13 +142,15 @@ void Session::attention_block(int64_t l, int64_t T) {
   rp.freq_base = swa ? cfg_.rope_freq_base_swa : cfg_.rope_freq_base;
   rp.freq_scale = (swa && cfg_.rope_scale_global_only) ? 1.0f : cfg_.rope_freq_scale;
   rp.freq_factors = model_.rope_freq_factors.empty() ? nullptr : model_.rope_freq_factors.data();
-  float* kc = k_cache_[static_cast<size_t>(l)].data();
-  float* vc = v_cache_[static_cast<size_t>(l)].data();
+  uint16_t* kc = k_cache_[static_cast<size_t>(l)].data();
+  uint16_t* vc = v_cache_[static_cast<size_t>(l)].data();
   for (int64_t t = 0; t < T; ++t) {
     rope(q_.data() + t * q_dim, cfg_.n_head, hk, positions_[t], rp);
     rope(k_.data() + t * k_dim, cfg_.n_head_kv, hk, positions_[t], rp);
-    std::copy_n(k_.data() + t * k_dim, k_dim, kc + positions_[t] * k_dim);
-    std::copy_n(v_.data() + t * v_dim, v_dim, vc + positions_[t] * v_dim);
+    const float* kt = k_.data() + t * k_dim;
+    const float* vt = v_.data() + t * v_dim;
+    for (int64_t i = 0; i < k_dim; ++i) kc[positions_[t] * k_dim + i] = fp32_to_fp16(kt[i]);
+    for (int64_t i = 0; i < v_dim; ++i) vc[positions_[t] * v_dim + i] = fp32_to_fp16(vt[i]);
   }
 
   AttentionShape shape;

@@ -41,20 +41,21 @@ class Session {
   int64_t n_ctx_;
   int64_t n_past_ = 0;
 
-  // KV cache, per layer: (n_ctx, n_head_kv · head_dim) rows of f32.
-  std::vector<std::vector<float>> k_cache_, v_cache_;
+  // KV cache, per layer: (n_ctx, n_head_kv · head_dim) rows of fp16 (llama.cpp's default cache
+  // type: half the memory of f32, and the same rounding as the reference).
+  std::vector<std::vector<uint16_t>> k_cache_, v_cache_;
 
   // Scratch, sized for the largest chunk.
   std::vector<int64_t> positions_;
-  std::vector<float> x_;      // (T, n_embd) residual stream
-  std::vector<float> h_;      // (T, n_embd) normed input of a block
-  std::vector<float> q_;      // (T, n_head · head_dim_k)
-  std::vector<float> k_;      // (T, n_head_kv · head_dim_k)
-  std::vector<float> v_;      // (T, n_head_kv · head_dim_v)
-  std::vector<float> attn_;   // (T, n_head · head_dim_v)
-  std::vector<float> gate_;   // (T, n_ff)
-  std::vector<float> up_;     // (T, n_ff)
-  std::vector<float> out_;    // (T, n_embd) block output before the residual add
+  std::vector<float> x_;     // (T, n_embd) residual stream
+  std::vector<float> h_;     // (T, n_embd) normed input of a block
+  std::vector<float> q_;     // (T, n_head · head_dim_k)
+  std::vector<float> k_;     // (T, n_head_kv · head_dim_k)
+  std::vector<float> v_;     // (T, n_head_kv · head_dim_v)
+  std::vector<float> attn_;  // (T, n_head · head_dim_v)
+  std::vector<float> gate_;  // (T, n_ff)
+  std::vector<float> up_;    // (T, n_ff)
+  std::vector<float> out_;   // (T, n_embd) block output before the residual add
 };
 
 }  // namespace infera

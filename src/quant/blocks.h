@@ -67,6 +67,14 @@ struct block_q8_0 {
   int8_t qs[QK8_0];
 };
 
+// Activation block paired with Q4_1/Q5_1 weights: d * q, and s = d * Σq so the weights' min
+// term needs no per-element work.
+struct block_q8_1 {
+  uint16_t d;
+  uint16_t s;
+  int8_t qs[QK8_0];
+};
+
 // (d * sc) * q - dmin * m, q in 0..3, 4-bit sc and m per 16 elements
 struct block_q2_K {
   uint8_t scales[QK_K / 16];  // low nibble: scale, high nibble: min
@@ -117,6 +125,7 @@ struct block_q8_K {
 
 // Sizes as in tensor_type.cpp's table (a unit test also checks them against traits_of()).
 static_assert(sizeof(block_q4_0) == 18);
+static_assert(sizeof(block_q8_1) == 36);
 static_assert(sizeof(block_q4_1) == 20);
 static_assert(sizeof(block_q5_0) == 22);
 static_assert(sizeof(block_q5_1) == 24);

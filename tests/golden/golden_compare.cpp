@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 
 #include "core/thread_pool.h"
 #include "model/session.h"
@@ -24,7 +25,8 @@ std::vector<double> log_softmax(const float* logits, int64_t n) {
 
 // KL(P ‖ Q) over the reference's top-k tokens plus one bucket holding the rest of the mass. By
 // the data-processing inequality this never exceeds the KL of the full distributions.
-double bucketed_kl(const int32_t* ids, const float* ref_logprobs, uint32_t k, const std::vector<double>& ours) {
+double bucketed_kl(const int32_t* ids, const float* ref_logprobs, uint32_t k,
+                   const std::vector<double>& ours) {
   double kl = 0, p_top = 0, q_top = 0;
   for (uint32_t j = 0; j < k; ++j) {
     const double lp = ref_logprobs[j];
@@ -46,13 +48,15 @@ int32_t argmax(const float* x, int64_t n) {
 
 }  // namespace
 
-TeacherForcedStats compare_teacher_forced(const Model& model, const GoldenFile& golden, int n_threads) {
+TeacherForcedStats compare_teacher_forced(const Model& model, const GoldenFile& golden,
+                                          int n_threads, int64_t min_positions) {
   ThreadPool pool(n_threads);
   const int64_t n_vocab = model.config().n_vocab;
   TeacherForcedStats st;
   constexpr int64_t kStep = 64;  // bounds the logits buffer (64 × 262,144 floats for Gemma 3)
   std::vector<float> logits;
   for (const auto& seq : golden.sequences) {
+    if (min_positions > 0 && st.positions >= min_positions) break;
     const auto n = static_cast<int64_t>(seq.tokens.size());
     Session session(model, n, pool);
     for (int64_t start = 0; start < n; start += kStep) {
@@ -85,20 +89,32 @@ GreedyStats compare_greedy(const Model& model, const GoldenFile& golden, int n_t
     Session session(model, static_cast<int64_t>(g.prompt.size() + g.generated.size() + 1), pool);
     session.eval(g.prompt, LogitsFor::kLastToken, &logits);
     std::vector<int32_t> out;
+    double margin_at_divergence = -1;
     for (size_t i = 0; i < g.generated.size(); ++i) {
       const int32_t next = argmax(logits.data(), n_vocab);
+      if (next != g.generated[i] && margin_at_divergence < 0) {
+        std::vector<float> top(logits.begin(), logits.begin() + n_vocab);
+        std::partial_sort(top.begin(), top.begin() + 2, top.end(), std::greater<float>());
+        margin_at_divergence = top[0] - top[1];
+      }
       out.push_back(next);
-      if (i + 1 < g.generated.size()) session.eval(std::span<const int32_t>(&next, 1), LogitsFor::kLastToken, &logits);
+      if (i + 1 < g.generated.size())
+        session.eval(std::span<const int32_t>(&next, 1), LogitsFor::kLastToken, &logits);
     }
     ++st.prompts;
     if (out == g.generated) {
       ++st.identical;
-    } else if (st.first_mismatch.empty()) {
+      continue;
+    }
+    st.max_divergence_margin = std::max(st.max_divergence_margin, margin_at_divergence);
+    if (st.first_mismatch.empty()) {
       size_t at = 0;
       while (at < out.size() && out[at] == g.generated[at]) ++at;
-      st.first_mismatch = "prompt " + std::to_string(st.prompts - 1) + " diverges at generated token " +
-                          std::to_string(at) + ": infera " + std::to_string(out[at]) + ", reference " +
-                          std::to_string(g.generated[at]);
+      st.first_mismatch = "prompt " + std::to_string(st.prompts - 1) +
+                          " diverges at generated token " + std::to_string(at) + ": infera " +
+                          std::to_string(out[at]) + ", reference " +
+                          std::to_string(g.generated[at]) + " (infera's top-2 margin there " +
+                          std::to_string(margin_at_divergence) + ")";
     }
   }
   return st;

@@ -19,10 +19,17 @@ struct TeacherForcedStats {
 struct GreedyStats {
   int prompts = 0;
   int identical = 0;
+  // Of the prompts that diverged: the largest gap between infera's top two logits at the step
+  // where it first chose differently. A divergence at a near-tie is rounding noise; one where
+  // infera was sure of another token is an error.
+  double max_divergence_margin = 0;
   std::string first_mismatch;  // a readable description of the first prompt that differed
 };
 
-TeacherForcedStats compare_teacher_forced(const Model& model, const GoldenFile& golden, int n_threads);
+// Uses whole sequences in file order until at least `min_positions` positions are covered (all of
+// them when min_positions is 0).
+TeacherForcedStats compare_teacher_forced(const Model& model, const GoldenFile& golden,
+                                          int n_threads, int64_t min_positions = 0);
 GreedyStats compare_greedy(const Model& model, const GoldenFile& golden, int n_threads);
 
 // Where the real models live: $INFERA_MODELS_DIR, else ~/.cache/infera/models (as

@@ -40,9 +40,11 @@ GoldenFile read_golden_file(const std::string& path) {
   Reader r(path);
   char magic[8];
   r.bytes(magic, sizeof magic);
-  if (std::memcmp(magic, "INFGLD01", 8) != 0) throw std::runtime_error(path + " is not a golden file");
+  if (std::memcmp(magic, "INFGLD01", 8) != 0)
+    throw std::runtime_error(path + " is not a golden file");
   const uint32_t version = r.u32();
-  if (version != 1) throw std::runtime_error(path + ": unsupported golden version " + std::to_string(version));
+  if (version != 1)
+    throw std::runtime_error(path + ": unsupported golden version " + std::to_string(version));
   GoldenFile g;
   g.n_vocab = r.u32();
   const uint32_t n_seq = r.u32();

@@ -64,19 +64,19 @@ TEST(GgufSummary, KvCacheEstimate) {
   const Bytes bytes = tiny_llama().build();
   const auto f = GgufFile::from_memory(bytes.data(), bytes.size());
   const gguf::ModelSummary s = gguf::summarize(*f);
-  // 2 (K and V) × n_layer 2 × n_ctx × n_kv_head 2 × head_dim 16 × 4 bytes.
-  EXPECT_EQ(gguf::kv_cache_bytes(s, 128), 2u * 2 * 128 * 2 * 16 * 4);
+  // 2 (K and V) × n_layer 2 × n_ctx × n_kv_head 2 × head_dim 16 × 2 bytes (fp16).
+  EXPECT_EQ(gguf::kv_cache_bytes(s, 128), 2u * 2 * 128 * 2 * 16 * 2);
   EXPECT_EQ(gguf::kv_cache_bytes(s, 0), 0u);
   EXPECT_EQ(gguf::kv_cache_bytes(s, UINT64_MAX), std::nullopt);  // overflows
 
   const gguf::RamEstimate model_ctx = gguf::estimate_ram(s);
   EXPECT_EQ(model_ctx.n_ctx, 128u);
   EXPECT_EQ(model_ctx.weights_bytes, bytes.size());
-  EXPECT_EQ(model_ctx.kv_cache_bytes, 65536u);
-  EXPECT_EQ(model_ctx.total_bytes, bytes.size() + 65536u);
+  EXPECT_EQ(model_ctx.kv_cache_bytes, 32768u);
+  EXPECT_EQ(model_ctx.total_bytes, bytes.size() + 32768u);
   const gguf::RamEstimate asked = gguf::estimate_ram(s, 4096);
   EXPECT_EQ(asked.n_ctx, 4096u);
-  EXPECT_EQ(asked.kv_cache_bytes, 65536u * 32);
+  EXPECT_EQ(asked.kv_cache_bytes, 32768u * 32);
 }
 
 TEST(GgufSummary, ExplicitHeadDimsAndRopeScaling) {
@@ -105,7 +105,7 @@ TEST(GgufSummary, ExplicitHeadDimsAndRopeScaling) {
   EXPECT_EQ(s.rope_scaling_factor, 4.0);
   EXPECT_EQ(s.rope_scaling_original_context, 32768u);
   EXPECT_TRUE(s.has_unsupported_types);
-  EXPECT_EQ(gguf::kv_cache_bytes(s, 10), 3u * 10 * 4 * (128 + 64) * 4);
+  EXPECT_EQ(gguf::kv_cache_bytes(s, 10), 3u * 10 * 4 * (128 + 64) * 2);
   EXPECT_FALSE(s.context_length.has_value());
   EXPECT_EQ(gguf::estimate_ram(s).n_ctx, 0u);
 }
@@ -161,8 +161,8 @@ TEST(GgufSummary, RealSmolLM2) {
   EXPECT_EQ(s.tensor_count, 272u);
   EXPECT_EQ(s.vocab_size, 49152u);
   EXPECT_TRUE(s.has_chat_template);
-  // 2 × 30 layers × 2048 tokens × 3 KV heads × 64 × 4 bytes = 90 MiB.
-  EXPECT_EQ(gguf::kv_cache_bytes(s, 2048), 2ull * 30 * 2048 * 3 * 64 * 4);
+  // 2 × 30 layers × 2048 tokens × 3 KV heads × 64 × 2 bytes = 45 MiB.
+  EXPECT_EQ(gguf::kv_cache_bytes(s, 2048), 2ull * 30 * 2048 * 3 * 64 * 2);
   EXPECT_GT(s.parameter_count, 130000000u);
   EXPECT_LT(s.total_weight_bytes, s.file_size);
 }

@@ -1,0 +1,37 @@
+#pragma once
+// Activations quantized for a product with weights of a given type, and the dot products of a
+// weight row with such an activation row — the arithmetic the GGUF ecosystem (ggml) uses:
+//   Q4_0, Q5_0, Q8_0 weights  × Q8_0 activations  (integer dot per 32-block, scaled by d_w·d_x)
+//   Q4_1, Q5_1 weights        × Q8_1 activations  (… plus m_w · s_x for the weights' minimum)
+//   Q2_K … Q6_K weights       × Q8_K activations  (see vec_dot_k.h)
+//   F16 / BF16 weights        × activations rounded to F16 / BF16, f32 accumulation
+//   F32 weights               × f32 activations
+// Computing as llama.cpp does keeps infera's logits within its rounding noise of llama.cpp's, so
+// that greedy continuations agree token for token.
+#include <cstdint>
+
+#include "quant/tensor_type.h"
+
+namespace infera {
+
+// The block type activations take before a product with `weight_type` (ggml's vec_dot_type).
+TensorType activation_type_for(TensorType weight_type);
+
+// Bytes of one quantized activation row of n elements for `weight_type` (n a multiple of the
+// weight type's block size).
+uint64_t activation_row_bytes(TensorType weight_type, int64_t n);
+
+// Quantizes one activation row of n floats into `dst` (activation_row_bytes(weight_type, n)).
+void quantize_activations(TensorType weight_type, const float* x, void* dst, int64_t n);
+
+// Σ w_i · x_i over n elements of a weight row and a row quantized by quantize_activations.
+float vec_dot_activations(TensorType weight_type, const void* w_row, const void* x_row, int64_t n);
+
+// The same product for n_rows activation rows (x_stride bytes apart) against one weight row,
+// writing y[t · y_stride]: the weight row is unpacked once. Equal, bit for bit, to calling
+// vec_dot_activations row by row.
+void vec_dot_activations_rows(TensorType weight_type, const void* w_row, const uint8_t* x_rows,
+                              uint64_t x_stride, int64_t n_rows, int64_t n, float* y,
+                              int64_t y_stride);
+
+}  // namespace infera

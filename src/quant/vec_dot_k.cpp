@@ -1,0 +1,245 @@
+// Scalar reference K-quant x Q8_K dot products in ggml's generic arithmetic (see vec_dot_k.h).
+// Each weight block is first unpacked to integers in element order (the layouts of blocks.h, as
+// dequantize_k.cpp reads them); everything up to the per-block float multiply is exact integer
+// arithmetic, so only the float steps need to follow ggml's order, and they do, one by one.
+#include "quant/vec_dot_k.h"
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "quant/float16.h"
+
+// Each float product and sum rounded on its own, as in ggml's scalar code compiled without FMA:
+// mul_rounded() for the products that feed a sum, and contraction off for the rest.
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+namespace infera {
+namespace {
+
+constexpr int kSubBlocks = QK_K / 16;  // integer scales are kept per 16 elements for every type
+constexpr int kLanes = 8;              // ggml's aux32[8] / sums[8]
+
+// One weight block as integers: the quant of each element (element order of dequantize_row), and
+// the scale and min of each 16-element sub-block (min 0 for types without mins).
+struct IntBlock {
+  int8_t q[QK_K];
+  int scale[kSubBlocks];
+  int min[kSubBlocks];
+};
+
+// The 2-bit field of element i in the Q2_K/Q3_K qs layout.
+int low2(const uint8_t* qs, int i) {
+  return (qs[(i / 128) * 32 + i % 32] >> (2 * ((i % 128) / 32))) & 3;
+}
+
+void unpack(const block_q2_K& b, IntBlock* u) {
+  for (int i = 0; i < QK_K; ++i) u->q[i] = static_cast<int8_t>(low2(b.qs, i));
+  for (int s = 0; s < kSubBlocks; ++s) {
+    u->scale[s] = b.scales[s] & 0x0f;
+    u->min[s] = b.scales[s] >> 4;
+  }
+}
+
+void unpack(const block_q3_K& b, IntBlock* u) {
+  for (int i = 0; i < QK_K; ++i) {
+    const int high_set = (b.hmask[i % 32] >> (i / 32)) & 1;
+    u->q[i] = static_cast<int8_t>(low2(b.qs, i) - (high_set ? 0 : 4));
+  }
+  for (int s = 0; s < kSubBlocks; ++s) {
+    u->scale[s] = q3k_scale(b.scales, s);
+    u->min[s] = 0;
+  }
+}
+
+// Scales and mins of Q4_K/Q5_K are per 32 elements: both 16-element halves get the same ones.
+void unpack_scales_mins_k4(const uint8_t* scales, IntBlock* u) {
+  for (int s = 0; s < kSubBlocks; ++s) {
+    uint8_t sc, m;
+    q4k_scale_min(scales, s / 2, &sc, &m);
+    u->scale[s] = sc;
+    u->min[s] = m;
+  }
+}
+
+int low4(const uint8_t* qs, int i) {
+  return (qs[(i / 64) * 32 + i % 32] >> (4 * ((i / 32) % 2))) & 0x0f;
+}
+
+void unpack(const block_q4_K& b, IntBlock* u) {
+  for (int i = 0; i < QK_K; ++i) u->q[i] = static_cast<int8_t>(low4(b.qs, i));
+  unpack_scales_mins_k4(b.scales, u);
+}
+
+void unpack(const block_q5_K& b, IntBlock* u) {
+  for (int i = 0; i < QK_K; ++i) {
+    const int high = (b.qh[i % 32] >> (i / 32)) & 1;
+    u->q[i] = static_cast<int8_t>(low4(b.qs, i) | (high << 4));
+  }
+  unpack_scales_mins_k4(b.scales, u);
+}
+
+void unpack(const block_q6_K& b, IntBlock* u) {
+  for (int i = 0; i < QK_K; ++i) {
+    const int low = (b.ql[(i / 128) * 64 + i % 64] >> (4 * ((i % 128) / 64))) & 0x0f;
+    const int high = (b.qh[(i / 128) * 32 + i % 32] >> (2 * ((i % 128) / 32))) & 3;
+    u->q[i] = static_cast<int8_t>((low | (high << 4)) - 32);
+  }
+  for (int s = 0; s < kSubBlocks; ++s) {
+    u->scale[s] = b.scales[s];
+    u->min[s] = 0;
+  }
+}
+
+// sum over sub-blocks of min * bsum: the integer min term (|result| < 16 * 63 * 16 * 128).
+int32_t min_term(const IntBlock& u, const block_q8_K& x) {
+  int32_t sum = 0;
+  for (int s = 0; s < kSubBlocks; ++s) sum += u.min[s] * x.bsums[s];
+  return sum;
+}
+
+// Reads block i of a row that may be unaligned.
+template <typename Block>
+Block load_block(const unsigned char* row, int64_t i) {
+  Block b;
+  std::memcpy(&b, row + i * static_cast<int64_t>(sizeof(Block)), sizeof(Block));
+  return b;
+}
+
+// A weight row unpacked once (integer quants, scales and mins per block, float d and dmin), so
+// that several activation rows can be multiplied with it.
+struct UnpackedKRow {
+  std::vector<IntBlock> blocks;
+  std::vector<float> d, dmin;
+};
+
+template <typename Block, bool kHasMin>
+void unpack_row(const unsigned char* row, int64_t nb, UnpackedKRow* r) {
+  r->blocks.resize(static_cast<size_t>(nb));
+  r->d.resize(static_cast<size_t>(nb));
+  r->dmin.assign(static_cast<size_t>(nb), 0.0f);
+  for (int64_t i = 0; i < nb; ++i) {
+    const Block b = load_block<Block>(row, i);
+    unpack(b, &r->blocks[i]);
+    r->d[i] = fp16_to_fp32(b.d);
+    if constexpr (kHasMin) r->dmin[i] = fp16_to_fp32(b.dmin);
+  }
+}
+
+// ggml_vec_dot_q2_K_q8_K_generic: one float accumulator, per block
+// sumf += dall * isum - dmin * summs.
+float dot_q2_k(const UnpackedKRow& w, const block_q8_K* x, int64_t nb) {
+  float sumf = 0.0f;
+  for (int64_t i = 0; i < nb; ++i) {
+    const IntBlock& u = w.blocks[i];
+    int32_t isum = 0;
+    for (int s = 0; s < kSubBlocks; ++s) {
+      int32_t sub = 0;
+      for (int l = 0; l < 16; ++l) sub += u.q[s * 16 + l] * x[i].qs[s * 16 + l];
+      isum += u.scale[s] * sub;
+    }
+    const int32_t summs = min_term(u, x[i]);
+    const float dall = x[i].d * w.d[i];
+    const float dmin = x[i].d * w.dmin[i];
+    sumf +=
+        mul_rounded(dall, static_cast<float>(isum)) - mul_rounded(dmin, static_cast<float>(summs));
+  }
+  return sumf;
+}
+
+// ggml_vec_dot_q{3,4,5,6}_K_q8_K_generic: per block, integer lane l sums scale * q * x over the
+// elements i with i % 8 == l (|lane| <= 32 * 128 * 32 * 128 = 2^24 for Q6_K, less for the others);
+// float sums[l] += d * lane[l]; the min term goes straight into sumf; the lanes join sumf last.
+template <bool kHasMin>
+float dot_lanes(const UnpackedKRow& w, const block_q8_K* x, int64_t nb) {
+  float sums[kLanes] = {};
+  float sumf = 0.0f;
+  for (int64_t i = 0; i < nb; ++i) {
+    const IntBlock& u = w.blocks[i];
+    int32_t lane[kLanes] = {};
+    for (int g = 0; g < QK_K / kLanes; ++g) {
+      const int scale = u.scale[g / 2];  // 8-element groups, two per 16-element sub-block
+      for (int l = 0; l < kLanes; ++l) {
+        const int e = g * kLanes + l;
+        lane[l] += scale * (u.q[e] * x[i].qs[e]);
+      }
+    }
+    const float d = w.d[i] * x[i].d;
+    for (int l = 0; l < kLanes; ++l) sums[l] += mul_rounded(d, static_cast<float>(lane[l]));
+    if constexpr (kHasMin) {
+      const float dmin = w.dmin[i] * x[i].d;
+      sumf -= mul_rounded(dmin, static_cast<float>(min_term(u, x[i])));
+    }
+  }
+  for (int l = 0; l < kLanes; ++l) sumf += sums[l];
+  return sumf;
+}
+
+[[noreturn]] void throw_bad_type(TensorType weight_type) {
+  const auto traits = tensor_type_traits(static_cast<uint32_t>(weight_type));
+  throw Error(ErrorKind::kInvalidArgument,
+              "vec_dot_k_q8k: weight type " +
+                  (traits ? std::string(traits->name)
+                          : "id " + std::to_string(static_cast<uint32_t>(weight_type))) +
+                  " is not one of Q2_K, Q3_K, Q4_K, Q5_K, Q6_K");
+}
+
+}  // namespace
+
+float vec_dot_k_q8k(TensorType weight_type, const void* w_row, const block_q8_K* x, int64_t n) {
+  float y = 0.0f;
+  vec_dot_k_q8k_rows(weight_type, w_row, x, 0, 1, n, &y, 0);
+  return y;
+}
+
+void vec_dot_k_q8k_rows(TensorType weight_type, const void* w_row, const block_q8_K* x,
+                        int64_t x_stride_blocks, int64_t n_rows, int64_t n, float* y,
+                        int64_t y_stride) {
+  if (n < 0 || n % QK_K != 0) {
+    throw Error(ErrorKind::kInvalidArgument, "vec_dot_k_q8k: " + std::to_string(n) +
+                                                 " elements is not a whole number of blocks of " +
+                                                 std::to_string(QK_K));
+  }
+  const auto* row = static_cast<const unsigned char*>(w_row);
+  const int64_t nb = n / QK_K;
+  thread_local UnpackedKRow w;
+  switch (weight_type) {
+    case TensorType::Q2_K:
+      unpack_row<block_q2_K, true>(row, nb, &w);
+      break;
+    case TensorType::Q3_K:
+      unpack_row<block_q3_K, false>(row, nb, &w);
+      break;
+    case TensorType::Q4_K:
+      unpack_row<block_q4_K, true>(row, nb, &w);
+      break;
+    case TensorType::Q5_K:
+      unpack_row<block_q5_K, true>(row, nb, &w);
+      break;
+    case TensorType::Q6_K:
+      unpack_row<block_q6_K, false>(row, nb, &w);
+      break;
+    default:
+      throw_bad_type(weight_type);
+  }
+  const bool has_min = weight_type == TensorType::Q4_K || weight_type == TensorType::Q5_K;
+  for (int64_t t = 0; t < n_rows; ++t) {
+    const block_q8_K* xt = x + t * x_stride_blocks;
+    float r;
+    if (weight_type == TensorType::Q2_K) {
+      r = dot_q2_k(w, xt, nb);
+    } else if (has_min) {
+      r = dot_lanes<true>(w, xt, nb);
+    } else {
+      r = dot_lanes<false>(w, xt, nb);
+    }
+    y[t * y_stride] = r;
+  }
+}
+
+}  // namespace infera
