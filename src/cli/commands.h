@@ -7,5 +7,6 @@
 namespace infera::cli {
 
 void add_inspect_command(CLI::App& app);
+void add_run_command(CLI::App& app);
 
 }  // namespace infera::cli
