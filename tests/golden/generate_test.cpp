@@ -49,13 +49,12 @@ TEST(Generate, GreedyCompletionNamesParis) {
 TEST(Generate, ChatTurnAnswersAndStopsAtEndOfTurn) {
   const Loaded l = load_smollm2();
   GenerationStats st;
-  // SmolLM2's ChatML turn, written out (chat templates are rendered by the template engine).
-  const std::string text =
-      complete(l,
-               "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by "
-               "Hugging Face<|im_end|>\n<|im_start|>user\nWhat is the capital of "
-               "France?<|im_end|>\n<|im_start|>assistant\n",
-               64, &st, /*parse_special=*/true);
+  // SmolLM2's ChatML turn, written out (chat templates are rendered by the template engine). The
+  // reference (llama.cpp) answers "The capital of France is Paris." and ends the turn; its first
+  // token leads the runner-up by 1.7 logits, far above rounding noise.
+  const std::string text = complete(
+      l, "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n", 64, &st,
+      /*parse_special=*/true);
   EXPECT_NE(text.find("Paris"), std::string::npos) << text;
   EXPECT_EQ(st.stop, StopReason::kEndOfGeneration) << text;
   EXPECT_EQ(text.find("<|im_end|>"), std::string::npos);
