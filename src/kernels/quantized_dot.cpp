@@ -7,14 +7,14 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/fp_contract_off.h"
+#include "kernels/int_dot.h"
 #include "kernels/matmul.h"
 #include "quant/blocks.h"
 #include "quant/dequantize.h"
 #include "quant/float16.h"
 #include "quant/quantize.h"
 #include "quant/vec_dot_k.h"
-
-#pragma STDC FP_CONTRACT OFF
 
 namespace infera {
 namespace {
@@ -252,8 +252,10 @@ void vec_dot_activations_rows(TensorType weight_type, const void* w_row, const u
       y[t * y_stride] = vec_dot_activations(weight_type, w_row, x_rows + t * x_stride, n);
     return;
   }
-  thread_local UnpackedRow row;
   const int64_t nb = n / QK8_0;
+  // SIMD kernels (same bits) where the CPU has them; below, the scalar reference.
+  if (int_dot_q8_rows(weight_type, w_row, x_rows, x_stride, n_rows, nb, y, y_stride)) return;
+  thread_local UnpackedRow row;
   unpack_row(weight_type, static_cast<const uint8_t*>(w_row), nb, &row);
   for (int64_t t = 0; t < n_rows; ++t) {
     const uint8_t* x = x_rows + t * x_stride;

@@ -10,11 +10,7 @@
 
 // Bit-exactness with gguf-py needs every product and sum rounded on its own: forbid FMA contraction
 // (GCC contracts across statements under -mfma even in ISO mode for C++).
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+#include "core/fp_contract_off.h"
 
 namespace infera {
 
@@ -84,12 +80,6 @@ namespace {
 
 // Copies each block out of src first: a row inside a file or a buffer need not be aligned for the
 // block struct.
-std::string type_label(TensorType type) {
-  const auto traits = tensor_type_traits(static_cast<uint32_t>(type));
-  if (traits) return std::string(traits->name);
-  return "type id " + std::to_string(static_cast<uint32_t>(type));
-}
-
 template <typename Block>
 void dequantize_blocks(const void* src, float* dst, int64_t n_blocks, int block_elements) {
   const auto* p = static_cast<const unsigned char*>(src);
@@ -126,13 +116,14 @@ bool has_dequantizer(TensorType type) {
 
 void dequantize_row(TensorType type, const void* src, float* dst, int64_t n) {
   if (!has_dequantizer(type)) {
-    throw Error(ErrorKind::kUnsupported, "no dequantizer for tensor type " + type_label(type));
+    throw Error(ErrorKind::kUnsupported,
+                "no dequantizer for tensor type " + tensor_type_label(type));
   }
   const int64_t qk = traits_of(type).block_elements;
   if (n < 0 || n % qk != 0) {
     throw Error(ErrorKind::kInvalidArgument,
                 "dequantize_row: " + std::to_string(n) + " elements is not a whole number of " +
-                    type_label(type) + " blocks of " + std::to_string(qk));
+                    tensor_type_label(type) + " blocks of " + std::to_string(qk));
   }
   const int64_t nb = n / qk;
   const auto* bytes = static_cast<const unsigned char*>(src);

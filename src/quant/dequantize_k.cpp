@@ -5,11 +5,7 @@
 #include "quant/float16.h"
 
 // No FMA contraction: see dequantize.cpp.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+#include "core/fp_contract_off.h"
 
 namespace infera {
 

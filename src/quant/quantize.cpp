@@ -14,11 +14,7 @@
 // products that feed an add also go through mul_rounded(), which holds even where a compiler
 // flag overrides this pragma (clang -ffp-contract=fast); the golden tests include blocks whose
 // quants change under an FMA.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+#include "core/fp_contract_off.h"
 
 namespace infera {
 namespace {
@@ -67,12 +63,6 @@ int nearest_int(float v) {
 
 void store_le32(uint8_t* p, uint32_t v) {
   for (int k = 0; k < 4; ++k) p[k] = static_cast<uint8_t>(v >> (8 * k));
-}
-
-std::string type_label(TensorType type) {
-  const auto traits = tensor_type_traits(static_cast<uint32_t>(type));
-  if (traits) return std::string(traits->name);
-  return "type id " + std::to_string(static_cast<uint32_t>(type));
 }
 
 }  // namespace
@@ -226,13 +216,13 @@ bool has_quantizer(TensorType type) {
 
 void quantize_row(TensorType type, const float* src, void* dst, int64_t n) {
   if (!has_quantizer(type)) {
-    throw Error(ErrorKind::kUnsupported, "no quantizer for tensor type " + type_label(type));
+    throw Error(ErrorKind::kUnsupported, "no quantizer for tensor type " + tensor_type_label(type));
   }
   const int64_t qk = traits_of(type).block_elements;
   if (n < 0 || n % qk != 0) {
     throw Error(ErrorKind::kInvalidArgument,
                 "quantize_row: " + std::to_string(n) + " elements is not a whole number of " +
-                    type_label(type) + " blocks of " + std::to_string(qk));
+                    tensor_type_label(type) + " blocks of " + std::to_string(qk));
   }
   const int64_t nb = n / qk;
   auto* bytes = static_cast<unsigned char*>(dst);

@@ -64,6 +64,12 @@ const TensorTypeTraits& traits_of(TensorType type) {
 
 std::string_view tensor_type_name(TensorType type) { return traits_of(type).name; }
 
+std::string tensor_type_label(TensorType type) {
+  const auto traits = tensor_type_traits(static_cast<uint32_t>(type));
+  if (traits) return std::string(traits->name);
+  return "type id " + std::to_string(static_cast<uint32_t>(type));
+}
+
 bool tensor_row_bytes(TensorType type, uint64_t elements, uint64_t* bytes) {
   const auto& t = traits_of(type);
   if (elements % t.block_elements != 0) return false;

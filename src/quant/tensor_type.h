@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace infera {
@@ -57,6 +58,8 @@ std::optional<TensorTypeTraits> tensor_type_traits(uint32_t type_id);
 // Traits of a known type (asserts the type is known).
 const TensorTypeTraits& traits_of(TensorType type);
 std::string_view tensor_type_name(TensorType type);
+// The name of any type value, known or not ("Q4_K", or "type id 99"), for messages.
+std::string tensor_type_label(TensorType type);
 
 // Bytes one row of `elements` elements takes; false if `elements` is not a whole number of blocks
 // or the size overflows.

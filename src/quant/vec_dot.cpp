@@ -9,11 +9,7 @@
 #include "quant/float16.h"
 
 // The accumulation order documented in vec_dot.h, rounded step by step: no FMA contraction.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+#include "core/fp_contract_off.h"
 
 namespace infera {
 

@@ -9,15 +9,12 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/int_dot.h"
 #include "quant/float16.h"
 
 // Each float product and sum rounded on its own, as in ggml's scalar code compiled without FMA:
 // mul_rounded() for the products that feed a sum, and contraction off for the rest.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+#include "core/fp_contract_off.h"
 
 namespace infera {
 namespace {
@@ -26,12 +23,10 @@ constexpr int kSubBlocks = QK_K / 16;  // integer scales are kept per 16 element
 constexpr int kLanes = 8;              // ggml's aux32[8] / sums[8]
 
 // One weight block as integers: the quant of each element (element order of dequantize_row), and
-// the scale and min of each 16-element sub-block (min 0 for types without mins).
-struct IntBlock {
-  int8_t q[QK_K];
-  int scale[kSubBlocks];
-  int min[kSubBlocks];
-};
+// the scale and min of each 16-element sub-block (min 0 for types without mins). Declared in
+// kernels/int_dot.h, whose SIMD kernels take it too.
+using IntBlock = KIntBlock;
+static_assert(sizeof(IntBlock::scale) / sizeof(IntBlock::scale[0]) == kSubBlocks);
 
 // The 2-bit field of element i in the Q2_K/Q3_K qs layout.
 int low2(const uint8_t* qs, int i) {
@@ -119,13 +114,17 @@ struct UnpackedKRow {
 };
 
 template <typename Block, bool kHasMin>
-void unpack_row(const unsigned char* row, int64_t nb, UnpackedKRow* r) {
+void unpack_row(const unsigned char* row, int64_t nb, KUnpackFn simd_unpack, UnpackedKRow* r) {
   r->blocks.resize(static_cast<size_t>(nb));
   r->d.resize(static_cast<size_t>(nb));
   r->dmin.assign(static_cast<size_t>(nb), 0.0f);
   for (int64_t i = 0; i < nb; ++i) {
     const Block b = load_block<Block>(row, i);
-    unpack(b, &r->blocks[i]);
+    if (simd_unpack != nullptr) {  // same values, from kernels/int_dot.h
+      simd_unpack(row + i * static_cast<int64_t>(sizeof(Block)), &r->blocks[i]);
+    } else {
+      unpack(b, &r->blocks[i]);
+    }
     r->d[i] = fp16_to_fp32(b.d);
     if constexpr (kHasMin) r->dmin[i] = fp16_to_fp32(b.dmin);
   }
@@ -181,12 +180,9 @@ float dot_lanes(const UnpackedKRow& w, const block_q8_K* x, int64_t nb) {
 }
 
 [[noreturn]] void throw_bad_type(TensorType weight_type) {
-  const auto traits = tensor_type_traits(static_cast<uint32_t>(weight_type));
-  throw Error(ErrorKind::kInvalidArgument,
-              "vec_dot_k_q8k: weight type " +
-                  (traits ? std::string(traits->name)
-                          : "id " + std::to_string(static_cast<uint32_t>(weight_type))) +
-                  " is not one of Q2_K, Q3_K, Q4_K, Q5_K, Q6_K");
+  throw Error(ErrorKind::kInvalidArgument, "vec_dot_k_q8k: weight type " +
+                                               tensor_type_label(weight_type) +
+                                               " is not one of Q2_K, Q3_K, Q4_K, Q5_K, Q6_K");
 }
 
 }  // namespace
@@ -208,30 +204,37 @@ void vec_dot_k_q8k_rows(TensorType weight_type, const void* w_row, const block_q
   const auto* row = static_cast<const unsigned char*>(w_row);
   const int64_t nb = n / QK_K;
   thread_local UnpackedKRow w;
+  const KUnpackFn simd_unpack = int_dot_k_unpack(weight_type);
   switch (weight_type) {
     case TensorType::Q2_K:
-      unpack_row<block_q2_K, true>(row, nb, &w);
+      unpack_row<block_q2_K, true>(row, nb, simd_unpack, &w);
       break;
     case TensorType::Q3_K:
-      unpack_row<block_q3_K, false>(row, nb, &w);
+      unpack_row<block_q3_K, false>(row, nb, simd_unpack, &w);
       break;
     case TensorType::Q4_K:
-      unpack_row<block_q4_K, true>(row, nb, &w);
+      unpack_row<block_q4_K, true>(row, nb, simd_unpack, &w);
       break;
     case TensorType::Q5_K:
-      unpack_row<block_q5_K, true>(row, nb, &w);
+      unpack_row<block_q5_K, true>(row, nb, simd_unpack, &w);
       break;
     case TensorType::Q6_K:
-      unpack_row<block_q6_K, false>(row, nb, &w);
+      unpack_row<block_q6_K, false>(row, nb, simd_unpack, &w);
       break;
     default:
       throw_bad_type(weight_type);
   }
   const bool has_min = weight_type == TensorType::Q4_K || weight_type == TensorType::Q5_K;
+  // SIMD kernels (same bits) where the CPU has them; else the scalar reference.
+  const KDotFn simd = int_dot_k_kernel(weight_type == TensorType::Q2_K ? KDotKind::kQ2K
+                                       : has_min                       ? KDotKind::kLanesWithMin
+                                                                       : KDotKind::kLanes);
   for (int64_t t = 0; t < n_rows; ++t) {
     const block_q8_K* xt = x + t * x_stride_blocks;
     float r;
-    if (weight_type == TensorType::Q2_K) {
+    if (simd != nullptr) {
+      r = simd(w.blocks.data(), w.d.data(), w.dmin.data(), xt, nb);
+    } else if (weight_type == TensorType::Q2_K) {
       r = dot_q2_k(w, xt, nb);
     } else if (has_min) {
       r = dot_lanes<true>(w, xt, nb);

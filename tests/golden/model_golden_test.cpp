@@ -55,6 +55,9 @@ const GoldenCase kCases[] = {
     {"tiny-llama-k-q4_k_m", false, {0.97, 0.005, 5, 0.25}},
 };
 
+// Names the case in test output (gtest would otherwise print its bytes).
+void PrintTo(const GoldenCase& c, std::ostream* os) { *os << c.name; }
+
 Bounds bounds_for(const GoldenCase& c) {
   if (!c.real) return c.bounds;
   const std::string path = kDataDir + "/golden/reference-noise.json";

@@ -18,11 +18,7 @@
 
 // The replay of the documented summation order below must round each product and sum on its own,
 // like vec_dot.cpp: no FMA contraction (GCC contracts across statements under -mfma).
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+#include "core/fp_contract_off.h"
 
 namespace infera {
 namespace {

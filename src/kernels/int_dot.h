@@ -1,0 +1,114 @@
+#pragma once
+// The integer dot products of quantized weight rows with 8-bit activation rows, in AVX2 and
+// AVX-512 versions chosen at run time (cpu_features.h), each equal to the scalar reference BIT FOR
+// BIT. The integer part of every block is exact in any order, so the SIMD kernels sum it however
+// is fastest; the float part (block scales, accumulation) then repeats the reference's operations
+// in the reference's order, each product rounded on its own.
+//
+// References (scalar, always compiled; the dispatchers below return "no kernel" when it is
+// selected):
+//   Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 × Q8_0/Q8_1  kernels/quantized_dot.cpp, dot_unpacked_q8_0/q8_1
+//   Q2_K..Q6_K × Q8_K                     quant/vec_dot_k.cpp, dot_q2_k and dot_lanes
+// Tests: tests/unit/int_dot_simd_test.cpp (differential, exact; and the IntDotBench speed print).
+#include <cstdint>
+
+#include "kernels/cpu_features.h"
+#include "quant/blocks.h"
+#include "quant/tensor_type.h"
+
+namespace infera {
+
+// One K-quant weight block as integers, as vec_dot_k.cpp unpacks it: the quant of each element in
+// element order, and the scale and min of each 16-element sub-block (min 0 for types without).
+// The kernels rely on the ranges the five K types give: |q| <= 32, |scale| <= 128, so that
+// q * scale fits in int16.
+struct KIntBlock {
+  int8_t q[QK_K];
+  int32_t scale[QK_K / 16];
+  int32_t min[QK_K / 16];
+};
+
+// How the per-block integers of a K-quant row become a float (see vec_dot_k.h):
+//   kQ2K:          sumf += dall * Σ lanes - dmin * min_term, block by block
+//   kLanes:        sums[l] += d * lane[l]; at the end sumf += sums[0], ..., sums[7]
+//   kLanesWithMin: the same, with sumf -= dmin * min_term per block first
+enum class KDotKind { kQ2K, kLanes, kLanesWithMin };
+
+// Σ over nb blocks of one unpacked K-quant weight row (block scales d, dmin as floats) times a
+// Q8_K activation row.
+using KDotFn = float (*)(const KIntBlock* w, const float* d, const float* dmin, const block_q8_K* x,
+                         int64_t nb);
+
+// Unpacks one packed K-quant block (as stored; any alignment) into a KIntBlock, the same values
+// as vec_dot_k.cpp's scalar unpack.
+using KUnpackFn = void (*)(const void* block, KIntBlock* u);
+
+namespace int_dot_detail {
+// Per-ISA kernels (int_dot_avx2.cpp, int_dot_avx512.cpp); use the dispatchers below.
+void q8_rows_avx2(TensorType weight_type, const void* w_row, const uint8_t* x_rows,
+                  uint64_t x_stride, int64_t n_rows, int64_t nb, float* y, int64_t y_stride);
+void q8_rows_avx512(TensorType weight_type, const void* w_row, const uint8_t* x_rows,
+                    uint64_t x_stride, int64_t n_rows, int64_t nb, float* y, int64_t y_stride);
+KDotFn k_kernel_avx2(KDotKind kind);
+KUnpackFn k_unpack_avx2(TensorType weight_type);
+KDotFn k_kernel_avx512(KDotKind kind);
+}  // namespace int_dot_detail
+
+// Weight types the Q8_0/Q8_1 kernels take.
+inline bool int_dot_q8_type(TensorType t) {
+  return t == TensorType::Q4_0 || t == TensorType::Q4_1 || t == TensorType::Q5_0 ||
+         t == TensorType::Q5_1 || t == TensorType::Q8_0;
+}
+
+// One packed weight row of nb 32-blocks of `weight_type` (Q4_0, Q4_1, Q5_0, Q5_1 or Q8_0; as
+// stored, 2-byte aligned) times n_rows activation rows x_stride bytes apart (Q8_0 for the _0
+// types and Q8_0 weights, Q8_1 for the _1 types), writing y[t * y_stride]: the same bits as
+// dot_unpacked_q8_0/q8_1. Weights are unpacked in registers, block by block. Returns false,
+// writing nothing, when the scalar reference is selected or the type has no kernel.
+inline bool int_dot_q8_rows(TensorType weight_type, const void* w_row, const uint8_t* x_rows,
+                            uint64_t x_stride, int64_t n_rows, int64_t nb, float* y,
+                            int64_t y_stride) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (!int_dot_q8_type(weight_type)) return false;
+  switch (active_isa()) {
+    case Isa::kAvx512:
+      int_dot_detail::q8_rows_avx512(weight_type, w_row, x_rows, x_stride, n_rows, nb, y, y_stride);
+      return true;
+    case Isa::kAvx2:
+      int_dot_detail::q8_rows_avx2(weight_type, w_row, x_rows, x_stride, n_rows, nb, y, y_stride);
+      return true;
+    default:
+      return false;
+  }
+#else
+  return false;
+#endif
+}
+
+// The kernel for `kind` in the selected ISA; nullptr when the scalar reference is selected.
+inline KDotFn int_dot_k_kernel(KDotKind kind) {
+#if defined(__x86_64__) || defined(__i386__)
+  switch (active_isa()) {
+    case Isa::kAvx512:
+      return int_dot_detail::k_kernel_avx512(kind);
+    case Isa::kAvx2:
+      return int_dot_detail::k_kernel_avx2(kind);
+    default:
+      return nullptr;
+  }
+#else
+  return nullptr;
+#endif
+}
+
+// The SIMD unpacker of a K-quant `weight_type` (AVX2, also used where AVX-512 is selected);
+// nullptr when the scalar reference is selected or the type is not a K-quant.
+inline KUnpackFn int_dot_k_unpack(TensorType weight_type) {
+#if defined(__x86_64__) || defined(__i386__)
+  return active_isa() == Isa::kScalar ? nullptr : int_dot_detail::k_unpack_avx2(weight_type);
+#else
+  return nullptr;
+#endif
+}
+
+}  // namespace infera

@@ -1,0 +1,430 @@
+// AVX2 kernels of int_dot.h. The integer sum of each block is computed in 8 int32 lanes and
+// reduced (exact in any order); the float steps repeat the scalar reference's, product by product,
+// with each product rounded before any add (mul_rounded / mul_rounded8: FMA contraction would
+// change the bits). Compiled for the baseline target; only these functions use AVX2, and
+// int_dot.h calls them only where cpu_features.h says the CPU has it.
+#include "kernels/int_dot.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#include <cstring>
+#include <type_traits>
+
+#include "quant/float16.h"
+
+#define INFERA_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+namespace infera::int_dot_detail {
+namespace {
+
+// ---- shared pieces ----------------------------------------------------------------------------
+
+// a * b for 8 floats, hidden from contraction into a following add (as mul_rounded in float16.h).
+INFERA_AVX2 inline __m256 mul_rounded8(__m256 a, __m256 b) {
+  __m256 p = _mm256_mul_ps(a, b);
+  __asm__("" : "+x"(p));
+  return p;
+}
+
+// Σ of the 8 int32 lanes.
+INFERA_AVX2 inline int hsum8(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+// [Σ p[0], ..., Σ p[7]]: the lane sums of eight vectors, in one vector.
+INFERA_AVX2 inline __m256i hsum8x8(const __m256i* p) {
+  const __m256i h01 = _mm256_hadd_epi32(p[0], p[1]);
+  const __m256i h23 = _mm256_hadd_epi32(p[2], p[3]);
+  const __m256i h45 = _mm256_hadd_epi32(p[4], p[5]);
+  const __m256i h67 = _mm256_hadd_epi32(p[6], p[7]);
+  // Per 128-bit half: [half-sum of p0, p1, p2, p3] and [p4, p5, p6, p7].
+  const __m256i h0123 = _mm256_hadd_epi32(h01, h23);
+  const __m256i h4567 = _mm256_hadd_epi32(h45, h67);
+  const __m256i lo = _mm256_permute2x128_si256(h0123, h4567, 0x20);
+  const __m256i hi = _mm256_permute2x128_si256(h0123, h4567, 0x31);
+  return _mm256_add_epi32(lo, hi);
+}
+
+// Eight IEEE halves (block scales gathered from 8 blocks) as floats; exact.
+INFERA_AVX2 inline __m256 halves8(const uint16_t* h) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
+}
+
+// ---- Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 weights × Q8_0 / Q8_1 activations ----------------------
+
+enum class W { kQ4_0, kQ4_1, kQ5_0, kQ5_1, kQ8_0 };
+
+template <W K>
+struct Traits;
+template <>
+struct Traits<W::kQ4_0> {
+  using Block = block_q4_0;
+  using Act = block_q8_0;
+};
+template <>
+struct Traits<W::kQ4_1> {
+  using Block = block_q4_1;
+  using Act = block_q8_1;
+};
+template <>
+struct Traits<W::kQ5_0> {
+  using Block = block_q5_0;
+  using Act = block_q8_0;
+};
+template <>
+struct Traits<W::kQ5_1> {
+  using Block = block_q5_1;
+  using Act = block_q8_1;
+};
+template <>
+struct Traits<W::kQ8_0> {
+  using Block = block_q8_0;
+  using Act = block_q8_0;
+};
+
+// The low 4 bits of the 32 elements of a Q4/Q5 block, in element order (blocks.h).
+INFERA_AVX2 inline __m256i nibbles(const uint8_t* qs) {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0f));
+}
+
+// 0x10 in byte j where bit j of the block's little-endian qh word is set, else 0.
+INFERA_AVX2 inline __m256i fifth_bits(const uint8_t* qh) {
+  uint32_t bits;
+  std::memcpy(&bits, qh, sizeof bits);
+  // Byte j takes byte j / 8 of the word, then keeps bit j % 8 of it.
+  const __m256i which_byte = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,  //
+                                              2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)), which_byte);
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ULL));
+  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+  return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+// The 32 weight quants of a block as int8, in element order (what quantized_dot.cpp unpacks).
+template <W K>
+INFERA_AVX2 inline __m256i weight_quants(const typename Traits<K>::Block& b) {
+  if constexpr (K == W::kQ4_0) {
+    return _mm256_sub_epi8(nibbles(b.qs), _mm256_set1_epi8(8));
+  } else if constexpr (K == W::kQ4_1) {
+    return nibbles(b.qs);
+  } else if constexpr (K == W::kQ5_0) {
+    return _mm256_sub_epi8(_mm256_or_si256(nibbles(b.qs), fifth_bits(b.qh)), _mm256_set1_epi8(16));
+  } else if constexpr (K == W::kQ5_1) {
+    return _mm256_or_si256(nibbles(b.qs), fifth_bits(b.qh));
+  } else {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
+  }
+}
+
+// Σ w_j x_j over a block as 8 int32 partial sums, exact for every int8 x.
+template <W K>
+INFERA_AVX2 inline __m256i block_dot(__m256i w, __m256i x) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  if constexpr (K == W::kQ4_1 || K == W::kQ5_1) {
+    // Weights 0..31 as unsigned bytes: |pair of products| <= 2 * 31 * 128, no int16 saturation.
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), ones);
+  } else if constexpr (K == W::kQ8_0) {
+    // Weights may be -128, which the sign trick cannot negate: widen to int16 instead.
+    const __m256i w0 = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(w));
+    const __m256i w1 = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(w, 1));
+    const __m256i x0 = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(x));
+    const __m256i x1 = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(x, 1));
+    return _mm256_add_epi32(_mm256_madd_epi16(w0, x0), _mm256_madd_epi16(w1, x1));
+  } else {
+    // Signed weights -16..15: |x| as unsigned (-128 reads as 128) times w with x's sign;
+    // |pair| <= 2 * 128 * 16.
+    const __m256i ax = _mm256_sign_epi8(x, x);
+    const __m256i sw = _mm256_sign_epi8(w, x);
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sw), ones);
+  }
+}
+
+template <W K>
+INFERA_AVX2 inline __m256i x_quants(const typename Traits<K>::Act& a) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs));
+}
+
+// The float term of 8 consecutive blocks, given their integer sums (exactly representable):
+//   Q8_0 activations: sumi * (d_w * d_x)
+//   Q8_1 activations: (d_w * d_x) * sumi + m_w * s_x
+template <W K>
+INFERA_AVX2 inline __m256 block_terms8(const typename Traits<K>::Block* w,
+                                       const typename Traits<K>::Act* x, __m256 sumi) {
+  alignas(16) uint16_t wd[8], xd[8];
+  for (int k = 0; k < 8; ++k) {
+    wd[k] = w[k].d;
+    xd[k] = x[k].d;
+  }
+  const __m256 dd = mul_rounded8(halves8(wd), halves8(xd));
+  if constexpr (std::is_same_v<typename Traits<K>::Act, block_q8_0>) {
+    return mul_rounded8(sumi, dd);
+  } else {
+    alignas(16) uint16_t wm[8], xs[8];
+    for (int k = 0; k < 8; ++k) {
+      wm[k] = w[k].m;
+      xs[k] = x[k].s;
+    }
+    return _mm256_add_ps(mul_rounded8(dd, sumi), mul_rounded8(halves8(wm), halves8(xs)));
+  }
+}
+
+// The same term for one block, in scalar code.
+template <W K>
+inline float block_term(const typename Traits<K>::Block& w, const typename Traits<K>::Act& x,
+                        int sumi) {
+  const float dd = mul_rounded(fp16_to_fp32(w.d), fp16_to_fp32(x.d));
+  if constexpr (std::is_same_v<typename Traits<K>::Act, block_q8_0>) {
+    return mul_rounded(static_cast<float>(sumi), dd);
+  } else {
+    return mul_rounded(dd, static_cast<float>(sumi)) +
+           mul_rounded(fp16_to_fp32(w.m), fp16_to_fp32(x.s));
+  }
+}
+
+template <W K>
+INFERA_AVX2 void q8_rows(const void* w_row, const uint8_t* x_rows, uint64_t x_stride,
+                         int64_t n_rows, int64_t nb, float* y, int64_t y_stride) {
+  using Block = typename Traits<K>::Block;
+  using Act = typename Traits<K>::Act;
+  const auto* w = static_cast<const Block*>(w_row);
+  for (int64_t t = 0; t < n_rows; ++t) {
+    const auto* x = reinterpret_cast<const Act*>(x_rows + t * x_stride);
+    float sum = 0.0f;
+    int64_t i = 0;
+    for (; i + 8 <= nb; i += 8) {
+      __m256i p[8];
+      for (int k = 0; k < 8; ++k)
+        p[k] = block_dot<K>(weight_quants<K>(w[i + k]), x_quants<K>(x[i + k]));
+      alignas(32) float terms[8];
+      _mm256_store_ps(terms, block_terms8<K>(w + i, x + i, _mm256_cvtepi32_ps(hsum8x8(p))));
+      for (int k = 0; k < 8; ++k) sum += terms[k];  // block order, as the reference
+    }
+    for (; i < nb; ++i)
+      sum +=
+          block_term<K>(w[i], x[i], hsum8(block_dot<K>(weight_quants<K>(w[i]), x_quants<K>(x[i]))));
+    y[t * y_stride] = sum;
+  }
+}
+
+// ---- K-quants × Q8_K --------------------------------------------------------------------------
+
+// Lane l (0..7) = Σ over the elements e ≡ l (mod 8) of scale(e) * q_e * x_e: ggml's aux32[8].
+// Per 16-element sub-block, the bytes are interleaved [0, 8, 1, 9, ...] so that one madd_epi16
+// pairs elements l and l + 8, which share lane l and the sub-block's scale.
+INFERA_AVX2 inline __m256i k_lanes(const KIntBlock& u, const int8_t* xq) {
+  const __m128i pair_up = _mm_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+  __m256i acc = _mm256_setzero_si256();
+  for (int s = 0; s < QK_K / 16; ++s) {
+    const __m128i q8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(u.q + 16 * s));
+    const __m128i x8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(xq + 16 * s));
+    const __m256i q = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(q8, pair_up));
+    const __m256i x = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(x8, pair_up));
+    // |q * scale| <= 32 * 128 fits int16; each int32 pair sum <= 2 * 2^12 * 128.
+    const __m256i qs = _mm256_mullo_epi16(q, _mm256_set1_epi16(static_cast<int16_t>(u.scale[s])));
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(qs, x));
+  }
+  return acc;
+}
+
+// Σ over sub-blocks of min * bsum (as the reference's min_term).
+inline int32_t min_term(const KIntBlock& u, const block_q8_K& x) {
+  int32_t sum = 0;
+  for (int s = 0; s < QK_K / 16; ++s) sum += u.min[s] * x.bsums[s];
+  return sum;
+}
+
+INFERA_AVX2 float dot_q2_k(const KIntBlock* w, const float* d, const float* dmin,
+                           const block_q8_K* x, int64_t nb) {
+  float sumf = 0.0f;
+  for (int64_t i = 0; i < nb; ++i) {
+    const int32_t isum = hsum8(k_lanes(w[i], x[i].qs));
+    const int32_t summs = min_term(w[i], x[i]);
+    const float dall = x[i].d * d[i];
+    const float dm = x[i].d * dmin[i];
+    sumf +=
+        mul_rounded(dall, static_cast<float>(isum)) - mul_rounded(dm, static_cast<float>(summs));
+  }
+  return sumf;
+}
+
+template <bool kHasMin>
+INFERA_AVX2 float dot_lanes(const KIntBlock* w, const float* d, const float* dmin,
+                            const block_q8_K* x, int64_t nb) {
+  __m256 sums = _mm256_setzero_ps();
+  float sumf = 0.0f;
+  for (int64_t i = 0; i < nb; ++i) {
+    const __m256 lanes = _mm256_cvtepi32_ps(k_lanes(w[i], x[i].qs));  // |lane| <= 2^24: exact
+    const float dd = d[i] * x[i].d;
+    sums = _mm256_add_ps(sums, mul_rounded8(_mm256_set1_ps(dd), lanes));
+    if constexpr (kHasMin) {
+      const float dm = dmin[i] * x[i].d;
+      sumf -= mul_rounded(dm, static_cast<float>(min_term(w[i], x[i])));
+    }
+  }
+  alignas(32) float s[8];
+  _mm256_store_ps(s, sums);
+  for (int l = 0; l < 8; ++l) sumf += s[l];
+  return sumf;
+}
+
+// ---- K-quant unpacking (element order of blocks.h) --------------------------------------------
+
+INFERA_AVX2 inline __m256i load32(const uint8_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+INFERA_AVX2 inline void store32(int8_t* p, __m256i v) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
+}
+
+// The 2-bit fields (bits 2c, 2c + 1) of 32 bytes.
+INFERA_AVX2 inline __m256i crumbs(__m256i v, int c) {
+  return _mm256_and_si256(_mm256_srli_epi16(v, 2 * c), _mm256_set1_epi8(3));
+}
+
+// 0xff in the bytes of v that have bit b set.
+INFERA_AVX2 inline __m256i bit_set(__m256i v, int b) {
+  const __m256i m = _mm256_set1_epi8(static_cast<char>(1 << b));
+  return _mm256_cmpeq_epi8(_mm256_and_si256(v, m), m);
+}
+
+// Element i = 128h + 32c + r of Q2_K/Q3_K: bits 2c of qs[32h + r].
+INFERA_AVX2 void unpack_q2_k(const void* block, KIntBlock* u) {
+  block_q2_K b;
+  std::memcpy(&b, block, sizeof b);
+  for (int h = 0; h < 2; ++h) {
+    const __m256i qs = load32(b.qs + 32 * h);
+    for (int c = 0; c < 4; ++c) store32(u->q + 128 * h + 32 * c, crumbs(qs, c));
+  }
+  for (int s = 0; s < QK_K / 16; ++s) {
+    u->scale[s] = b.scales[s] & 0x0f;
+    u->min[s] = b.scales[s] >> 4;
+  }
+}
+
+// ... minus 4 where bit 4h + c of hmask[r] is clear.
+INFERA_AVX2 void unpack_q3_k(const void* block, KIntBlock* u) {
+  block_q3_K b;
+  std::memcpy(&b, block, sizeof b);
+  const __m256i hmask = load32(b.hmask);
+  for (int h = 0; h < 2; ++h) {
+    const __m256i qs = load32(b.qs + 32 * h);
+    for (int c = 0; c < 4; ++c) {
+      const __m256i offset = _mm256_andnot_si256(bit_set(hmask, 4 * h + c), _mm256_set1_epi8(4));
+      store32(u->q + 128 * h + 32 * c, _mm256_sub_epi8(crumbs(qs, c), offset));
+    }
+  }
+  for (int s = 0; s < QK_K / 16; ++s) {
+    u->scale[s] = q3k_scale(b.scales, s);
+    u->min[s] = 0;
+  }
+}
+
+INFERA_AVX2 inline void scales_mins_k4(const uint8_t* scales, KIntBlock* u) {
+  for (int s = 0; s < QK_K / 16; ++s) {
+    uint8_t sc, m;
+    q4k_scale_min(scales, s / 2, &sc, &m);
+    u->scale[s] = sc;
+    u->min[s] = m;
+  }
+}
+
+// Element i = 64j + 32k + r of Q4_K/Q5_K: nibble k of qs[32j + r]; Q5_K adds bit 2j + k of
+// qh[r] as 16.
+template <bool kFifthBit>
+INFERA_AVX2 void unpack_q45_k(const void* block, KIntBlock* u) {
+  using Block = std::conditional_t<kFifthBit, block_q5_K, block_q4_K>;
+  Block b;
+  std::memcpy(&b, block, sizeof b);
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  for (int j = 0; j < 4; ++j) {
+    const __m256i qs = load32(b.qs + 32 * j);
+    __m256i lo = _mm256_and_si256(qs, low4);
+    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qs, 4), low4);
+    if constexpr (kFifthBit) {
+      const __m256i qh = load32(b.qh);
+      const __m256i sixteen = _mm256_set1_epi8(16);
+      lo = _mm256_or_si256(lo, _mm256_and_si256(bit_set(qh, 2 * j), sixteen));
+      hi = _mm256_or_si256(hi, _mm256_and_si256(bit_set(qh, 2 * j + 1), sixteen));
+    }
+    store32(u->q + 64 * j, lo);
+    store32(u->q + 64 * j + 32, hi);
+  }
+  scales_mins_k4(b.scales, u);
+}
+
+// Element i = 128h + 32c + r of Q6_K: nibble c / 2 of ql[64h + 32(c % 2) + r], plus bits 2c of
+// qh[32h + r] as bits 4..5, minus 32.
+INFERA_AVX2 void unpack_q6_k(const void* block, KIntBlock* u) {
+  block_q6_K b;
+  std::memcpy(&b, block, sizeof b);
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  for (int h = 0; h < 2; ++h) {
+    const __m256i ql[2] = {load32(b.ql + 64 * h), load32(b.ql + 64 * h + 32)};
+    const __m256i qh = load32(b.qh + 32 * h);
+    for (int c = 0; c < 4; ++c) {
+      const __m256i low = _mm256_and_si256(_mm256_srli_epi16(ql[c % 2], 4 * (c / 2)), low4);
+      const __m256i high = _mm256_slli_epi16(crumbs(qh, c), 4);  // <= 0x30 per byte: no carry
+      store32(u->q + 128 * h + 32 * c,
+              _mm256_sub_epi8(_mm256_or_si256(low, high), _mm256_set1_epi8(32)));
+    }
+  }
+  for (int s = 0; s < QK_K / 16; ++s) {
+    u->scale[s] = b.scales[s];
+    u->min[s] = 0;
+  }
+}
+
+}  // namespace
+
+KUnpackFn k_unpack_avx2(TensorType weight_type) {
+  switch (weight_type) {
+    case TensorType::Q2_K:
+      return &unpack_q2_k;
+    case TensorType::Q3_K:
+      return &unpack_q3_k;
+    case TensorType::Q4_K:
+      return &unpack_q45_k<false>;
+    case TensorType::Q5_K:
+      return &unpack_q45_k<true>;
+    case TensorType::Q6_K:
+      return &unpack_q6_k;
+    default:
+      return nullptr;
+  }
+}
+
+void q8_rows_avx2(TensorType weight_type, const void* w_row, const uint8_t* x_rows,
+                  uint64_t x_stride, int64_t n_rows, int64_t nb, float* y, int64_t y_stride) {
+  switch (weight_type) {
+    case TensorType::Q4_0:
+      return q8_rows<W::kQ4_0>(w_row, x_rows, x_stride, n_rows, nb, y, y_stride);
+    case TensorType::Q4_1:
+      return q8_rows<W::kQ4_1>(w_row, x_rows, x_stride, n_rows, nb, y, y_stride);
+    case TensorType::Q5_0:
+      return q8_rows<W::kQ5_0>(w_row, x_rows, x_stride, n_rows, nb, y, y_stride);
+    case TensorType::Q5_1:
+      return q8_rows<W::kQ5_1>(w_row, x_rows, x_stride, n_rows, nb, y, y_stride);
+    default:
+      return q8_rows<W::kQ8_0>(w_row, x_rows, x_stride, n_rows, nb, y, y_stride);
+  }
+}
+
+KDotFn k_kernel_avx2(KDotKind kind) {
+  switch (kind) {
+    case KDotKind::kQ2K:
+      return &dot_q2_k;
+    case KDotKind::kLanesWithMin:
+      return &dot_lanes<true>;
+    default:
+      return &dot_lanes<false>;
+  }
+}
+
+}  // namespace infera::int_dot_detail
+
+#endif  // x86

@@ -1,0 +1,407 @@
+// The SIMD integer dot products (kernels/int_dot.h) against the scalar reference: EXACTLY equal,
+// bit for bit, for every ISA this CPU runs, over many shapes and random blocks that include the
+// extreme quants (-128/127, 0/15, 0/31, ...) and scales (largest half, subnormal halves, zero).
+// Then the same at model level (INFERA_FORCE_SCALAR=1 gives identical logits), and IntDotBench:
+// a short check-and-bench that prints GB/s and GOP/s per kernel and ISA and asserts no timing.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "kernels/cpu_features.h"
+#include "kernels/int_dot.h"
+#include "kernels/quantized_dot.h"
+#include "model/model.h"
+#include "model/session.h"
+#include "quant/blocks.h"
+#include "quant/float16.h"
+#include "quant/vec_dot_k.h"
+
+namespace infera {
+namespace {
+
+// Runs fn with `isa` forced, then restores the normal selection.
+template <typename Fn>
+void with_isa(Isa isa, Fn fn) {
+  set_isa_override(isa);
+  fn();
+  clear_isa_override();
+}
+
+std::vector<Isa> simd_isas() {
+  std::vector<Isa> isas;
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512})
+    if (isa_supported(isa)) isas.push_back(isa);
+  return isas;
+}
+
+std::vector<uint32_t> bits_of(const std::vector<float>& v) {
+  std::vector<uint32_t> b;
+  for (float f : v) b.push_back(std::bit_cast<uint32_t>(f));
+  return b;
+}
+
+// A block scale: mostly ordinary values, sometimes an extreme one.
+uint16_t random_half(std::mt19937& rng) {
+  switch (rng() % 8) {
+    case 0:
+      return fp32_to_fp16(65504.0f);  // largest half
+    case 1:
+      return 0x0001;  // smallest subnormal
+    case 2:
+      return 0x0000;
+    case 3:
+      return static_cast<uint16_t>(0x8000 | (rng() % 0x0400));  // negative subnormal
+    default: {
+      std::uniform_real_distribution<float> u(-4.0f, 4.0f);
+      return fp32_to_fp16(std::ldexp(u(rng), -static_cast<int>(rng() % 12)));
+    }
+  }
+}
+
+// Bytes of the quants: random, or all-zero / all-one bits (the extreme quants of every type).
+void fill_quant_bytes(std::mt19937& rng, uint8_t* p, size_t n) {
+  const unsigned pattern = rng() % 6;
+  for (size_t i = 0; i < n; ++i) {
+    switch (pattern) {
+      case 0:
+        p[i] = 0x00;
+        break;
+      case 1:
+        p[i] = 0xff;
+        break;
+      case 2:
+        p[i] = 0x80;  // -128 for int8 quants
+        break;
+      case 3:
+        p[i] = 0x7f;
+        break;
+      default:
+        p[i] = static_cast<uint8_t>(rng());
+    }
+  }
+}
+
+// ---- Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 × Q8_0 / Q8_1 -------------------------------------------
+
+template <typename Block>
+void fill_q8_family_row(std::mt19937& rng, uint8_t* row, int64_t nb) {
+  auto* b = reinterpret_cast<Block*>(row);
+  for (int64_t i = 0; i < nb; ++i) {
+    fill_quant_bytes(rng, reinterpret_cast<uint8_t*>(&b[i]), sizeof(Block));
+    b[i].d = random_half(rng);
+    if constexpr (requires { b[i].m; }) b[i].m = random_half(rng);
+    if constexpr (requires { b[i].s; }) b[i].s = random_half(rng);
+  }
+}
+
+void fill_weights(std::mt19937& rng, TensorType type, uint8_t* row, int64_t nb) {
+  switch (type) {
+    case TensorType::Q4_0:
+      return fill_q8_family_row<block_q4_0>(rng, row, nb);
+    case TensorType::Q4_1:
+      return fill_q8_family_row<block_q4_1>(rng, row, nb);
+    case TensorType::Q5_0:
+      return fill_q8_family_row<block_q5_0>(rng, row, nb);
+    case TensorType::Q5_1:
+      return fill_q8_family_row<block_q5_1>(rng, row, nb);
+    default:
+      return fill_q8_family_row<block_q8_0>(rng, row, nb);
+  }
+}
+
+uint64_t row_bytes(TensorType type, int64_t n) {
+  uint64_t bytes = 0;
+  tensor_row_bytes(type, static_cast<uint64_t>(n), &bytes);
+  return bytes;
+}
+
+// y[t] for every activation row, with the current ISA selection.
+std::vector<float> dot_rows(TensorType type, const std::vector<uint8_t>& w,
+                            const std::vector<uint8_t>& x, int64_t n_rows, int64_t n) {
+  std::vector<float> y(static_cast<size_t>(n_rows), -1.0f);
+  vec_dot_activations_rows(type, w.data(), x.data(), activation_row_bytes(type, n), n_rows, n,
+                           y.data(), 1);
+  return y;
+}
+
+class IntDotQ8Family : public ::testing::TestWithParam<TensorType> {};
+
+TEST_P(IntDotQ8Family, EqualsScalarReferenceBitForBit) {
+  const TensorType type = GetParam();
+  std::mt19937 rng(1234 + static_cast<unsigned>(type));
+  int checked = 0;
+  for (int64_t nb : {1, 2, 7, 8, 9, 15, 16, 17, 24, 88, 131}) {
+    for (int64_t n_rows : {1, 3}) {
+      for (int rep = 0; rep < 4; ++rep) {
+        const int64_t n = nb * QK8_0;
+        std::vector<uint8_t> w(row_bytes(type, n));
+        fill_weights(rng, type, w.data(), nb);
+        const uint64_t x_bytes = activation_row_bytes(type, n);
+        std::vector<uint8_t> x(x_bytes * static_cast<uint64_t>(n_rows));
+        for (int64_t t = 0; t < n_rows; ++t) {
+          uint8_t* xt = x.data() + t * x_bytes;
+          if (rep == 0) {  // activations as the engine makes them
+            std::normal_distribution<float> normal(0.0f, 2.0f);
+            std::vector<float> f(static_cast<size_t>(n));
+            for (auto& v : f) v = normal(rng);
+            quantize_activations(type, f.data(), xt, n);
+          } else if (activation_type_for(type) == TensorType::Q8_0) {
+            fill_q8_family_row<block_q8_0>(rng, xt, nb);
+          } else {
+            fill_q8_family_row<block_q8_1>(rng, xt, nb);
+          }
+        }
+        std::vector<float> ref;
+        with_isa(Isa::kScalar, [&] { ref = dot_rows(type, w, x, n_rows, n); });
+        for (Isa isa : simd_isas()) {
+          std::vector<float> got;
+          with_isa(isa, [&] { got = dot_rows(type, w, x, n_rows, n); });
+          ASSERT_EQ(bits_of(got), bits_of(ref))
+              << isa_name(isa) << " nb=" << nb << " rows=" << n_rows << " rep=" << rep;
+          ++checked;
+        }
+      }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "no SIMD ISA on this CPU: only the reference runs";
+}
+
+INSTANTIATE_TEST_SUITE_P(IntDot, IntDotQ8Family,
+                         ::testing::Values(TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
+                                           TensorType::Q5_1, TensorType::Q8_0),
+                         [](const auto& info) {
+                           return std::string(tensor_type_name(info.param));
+                         });
+
+// ---- K-quants × Q8_K ---------------------------------------------------------------------------
+
+template <typename Block>
+void fill_k_row(std::mt19937& rng, uint8_t* row, int64_t nb) {
+  auto* b = reinterpret_cast<Block*>(row);
+  for (int64_t i = 0; i < nb; ++i) {
+    // Random bytes cover every quant and every (packed) scale, min -128/127 scales included.
+    fill_quant_bytes(rng, reinterpret_cast<uint8_t*>(&b[i]), sizeof(Block));
+    if (rng() % 2) {
+      for (size_t k = 0; k < sizeof(Block); ++k)
+        reinterpret_cast<uint8_t*>(&b[i])[k] = static_cast<uint8_t>(rng());
+    }
+    b[i].d = random_half(rng);
+    if constexpr (requires { b[i].dmin; }) b[i].dmin = random_half(rng);
+  }
+}
+
+void fill_k_weights(std::mt19937& rng, TensorType type, uint8_t* row, int64_t nb) {
+  switch (type) {
+    case TensorType::Q2_K:
+      return fill_k_row<block_q2_K>(rng, row, nb);
+    case TensorType::Q3_K:
+      return fill_k_row<block_q3_K>(rng, row, nb);
+    case TensorType::Q4_K:
+      return fill_k_row<block_q4_K>(rng, row, nb);
+    case TensorType::Q5_K:
+      return fill_k_row<block_q5_K>(rng, row, nb);
+    default:
+      return fill_k_row<block_q6_K>(rng, row, nb);
+  }
+}
+
+void fill_q8k(std::mt19937& rng, block_q8_K* x, int64_t nb) {
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (int64_t i = 0; i < nb; ++i) {
+    fill_quant_bytes(rng, reinterpret_cast<uint8_t*>(x[i].qs), QK_K);
+    const unsigned kind = rng() % 6;
+    x[i].d = kind == 0 ? 0.0f : kind == 1 ? 3.0e38f : kind == 2 ? 1.0e-40f : u(rng) * 0.01f;
+    for (int s = 0; s < QK_K / 16; ++s) {
+      int sum = 0;
+      for (int l = 0; l < 16; ++l) sum += x[i].qs[16 * s + l];
+      x[i].bsums[s] = static_cast<int16_t>(sum);
+    }
+  }
+}
+
+class IntDotK : public ::testing::TestWithParam<TensorType> {};
+
+TEST_P(IntDotK, EqualsScalarReferenceBitForBit) {
+  const TensorType type = GetParam();
+  std::mt19937 rng(99 + static_cast<unsigned>(type));
+  int checked = 0;
+  for (int64_t nb : {1, 2, 3, 5, 11}) {
+    for (int64_t n_rows : {1, 3}) {
+      for (int rep = 0; rep < 6; ++rep) {
+        const int64_t n = nb * QK_K;
+        std::vector<uint8_t> w(row_bytes(type, n));
+        fill_k_weights(rng, type, w.data(), nb);
+        std::vector<block_q8_K> x(static_cast<size_t>(nb * n_rows));
+        fill_q8k(rng, x.data(), nb * n_rows);
+        auto run = [&] {
+          std::vector<float> y(static_cast<size_t>(n_rows));
+          vec_dot_k_q8k_rows(type, w.data(), x.data(), nb, n_rows, n, y.data(), 1);
+          return y;
+        };
+        std::vector<float> ref;
+        with_isa(Isa::kScalar, [&] { ref = run(); });
+        for (Isa isa : simd_isas()) {
+          std::vector<float> got;
+          with_isa(isa, [&] { got = run(); });
+          ASSERT_EQ(bits_of(got), bits_of(ref))
+              << isa_name(isa) << " nb=" << nb << " rows=" << n_rows << " rep=" << rep;
+          ++checked;
+        }
+      }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "no SIMD ISA on this CPU: only the reference runs";
+}
+
+INSTANTIATE_TEST_SUITE_P(IntDot, IntDotK,
+                         ::testing::Values(TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K,
+                                           TensorType::Q5_K, TensorType::Q6_K),
+                         [](const auto& info) {
+                           return std::string(tensor_type_name(info.param));
+                         });
+
+// ---- selection ---------------------------------------------------------------------------------
+
+TEST(IntDotIsa, ForceScalarEnvironmentSelectsTheReference) {
+  const char* old = std::getenv("INFERA_FORCE_SCALAR");
+  const std::string saved = old ? old : "";
+  setenv("INFERA_FORCE_SCALAR", "1", 1);
+  reset_isa_selection();
+  EXPECT_EQ(active_isa(), Isa::kScalar);
+  setenv("INFERA_FORCE_SCALAR", "0", 1);
+  reset_isa_selection();
+  EXPECT_EQ(active_isa(), best_isa());
+  if (old) {
+    setenv("INFERA_FORCE_SCALAR", saved.c_str(), 1);
+  } else {
+    unsetenv("INFERA_FORCE_SCALAR");
+  }
+  reset_isa_selection();
+}
+
+TEST(IntDotIsa, OverrideWinsAndUnsupportedIsaFallsBack) {
+  set_isa_override(Isa::kScalar);
+  EXPECT_EQ(active_isa(), Isa::kScalar);
+  set_isa_override(Isa::kAvx512);
+  EXPECT_TRUE(isa_supported(active_isa()));
+  clear_isa_override();
+  const CpuFeatures& f = cpu_features();
+  std::printf(
+      "cpu: avx2=%d fma=%d f16c=%d avx512f=%d bw=%d vl=%d vnni=%d avx_vnni=%d bf16=%d -> %s\n",
+      f.avx2, f.fma, f.f16c, f.avx512f, f.avx512bw, f.avx512vl, f.avx512_vnni, f.avx_vnni,
+      f.avx512_bf16, std::string(isa_name(best_isa())).c_str());
+}
+
+// ---- model level: the forced reference path gives identical logits ---------------------------
+
+std::vector<float> model_logits(const std::string& path) {
+  const auto model = Model::load(path);
+  const std::vector<int32_t> tokens = {1, 5, 9, 2, 7, 3, 11, 4};
+  ThreadPool pool(2);
+  Session session(*model, 32, pool);
+  std::vector<float> logits;
+  session.eval(tokens, LogitsFor::kEveryToken, &logits);
+  std::vector<float> last;
+  session.eval(std::span<const int32_t>(tokens.data(), 1), LogitsFor::kLastToken, &last);
+  logits.insert(logits.end(), last.begin(), last.end());  // a decode step too
+  return logits;
+}
+
+TEST(IntDotModel, ForcedScalarGivesIdenticalLogits) {
+  const std::string dir = std::string(INFERA_TEST_DATA_DIR) + "/models/";
+  std::vector<std::string> paths = {dir + "tiny-llama-q8_0.gguf", dir + "tiny-llama-k-q4_k_m.gguf"};
+  if (const char* home = std::getenv("HOME")) {
+    const std::string smol =
+        std::string(home) + "/.cache/infera/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+    if (std::filesystem::exists(smol)) paths.push_back(smol);  // the Q4_1 × Q8_1 kernels
+  }
+  for (const std::string& path : paths) {
+    if (!std::filesystem::exists(path)) continue;
+    std::vector<float> simd = model_logits(path);
+    setenv("INFERA_FORCE_SCALAR", "1", 1);
+    reset_isa_selection();
+    std::vector<float> scalar = model_logits(path);
+    unsetenv("INFERA_FORCE_SCALAR");
+    reset_isa_selection();
+    ASSERT_EQ(simd.size(), scalar.size());
+    EXPECT_EQ(bits_of(simd), bits_of(scalar)) << path;
+  }
+}
+
+// ---- check-and-bench ---------------------------------------------------------------------------
+
+// One weight matrix times one (decode) or eight (prefill) activation rows per kernel and ISA:
+// checks the results against the reference, prints weight GB/s and GOP/s (2 ops per
+// multiply-add). Times are noisy on a shared machine; nothing is asserted about them.
+TEST(IntDotBench, WeightRowTimesActivationRows) {
+  const int64_t cols = 2048, rows = 256;
+  std::mt19937 rng(5);
+  std::printf("%-6s %5s %-7s %9s %9s\n", "type", "x", "isa", "GB/s", "GOP/s");
+  for (TensorType type :
+       {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0,
+        TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K}) {
+    const bool k = activation_type_for(type) == TensorType::Q8_K;
+    const int64_t nb = cols / (k ? QK_K : QK8_0);
+    const uint64_t wrow = row_bytes(type, cols);
+    std::vector<uint8_t> w(wrow * rows);
+    for (int64_t r = 0; r < rows; ++r) {
+      if (k) {
+        fill_k_weights(rng, type, w.data() + r * wrow, nb);
+      } else {
+        fill_weights(rng, type, w.data() + r * wrow, nb);
+      }
+    }
+    for (int64_t n_x : {1, 8}) {
+      const uint64_t xrow = activation_row_bytes(type, cols);
+      std::vector<uint8_t> x(xrow * n_x);
+      std::normal_distribution<float> normal(0.0f, 1.0f);
+      std::vector<float> f(static_cast<size_t>(cols));
+      for (int64_t t = 0; t < n_x; ++t) {
+        for (auto& v : f) v = normal(rng);
+        quantize_activations(type, f.data(), x.data() + t * xrow, cols);
+      }
+      auto run = [&](std::vector<float>& y) {
+        for (int64_t r = 0; r < rows; ++r)
+          vec_dot_activations_rows(type, w.data() + r * wrow, x.data(), xrow, n_x, cols,
+                                   y.data() + r, rows);
+      };
+      std::vector<float> ref(static_cast<size_t>(rows * n_x));
+      std::vector<Isa> isas = {Isa::kScalar};
+      for (Isa isa : simd_isas()) isas.push_back(isa);
+      for (Isa isa : isas) {
+        std::vector<float> y(ref.size());
+        set_isa_override(isa);
+        run(y);  // warm-up, and the check
+        if (isa == Isa::kScalar) {
+          ref = y;
+        } else {
+          EXPECT_EQ(bits_of(y), bits_of(ref)) << tensor_type_name(type) << " " << isa_name(isa);
+        }
+        int reps = 0;
+        const auto t0 = std::chrono::steady_clock::now();
+        double sec = 0.0;
+        do {
+          run(y);
+          ++reps;
+          sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        } while (sec < 0.02);
+        clear_isa_override();
+        const double gbs = static_cast<double>(w.size()) * reps / sec * 1e-9;
+        const double gops = 2.0 * static_cast<double>(rows * cols * n_x) * reps / sec * 1e-9;
+        std::printf("%-6s %5lld %-7s %9.2f %9.2f\n", std::string(tensor_type_name(type)).c_str(),
+                    static_cast<long long>(n_x), std::string(isa_name(isa)).c_str(), gbs, gops);
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace infera
