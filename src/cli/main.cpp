@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "infera 0.1.0");
   infera::cli::add_inspect_command(app);
   infera::cli::add_run_command(app);
+  infera::cli::add_chat_command(app);
+  infera::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

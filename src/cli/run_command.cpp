@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/default_model.h"
+#include "cli/sampling_options.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "engine/generate.h"
@@ -23,16 +24,13 @@ struct RunOptions {
   int64_t ctx_size = 2048;
   int threads = 0;
   SamplingParams sampling;
-  bool greedy = false;
 };
 
 void run(const RunOptions& opt) {
   const std::string path = opt.model.empty() ? default_model_path() : opt.model;
   const auto model = Model::load(path);
   const auto tokenizer = Tokenizer::from_gguf(model->file());
-  SamplingParams sp = opt.sampling;
-  if (opt.greedy) sp.temperature = 0.0f;
-  Sampler sampler(sp, static_cast<int32_t>(model->config().n_vocab));
+  Sampler sampler(opt.sampling, static_cast<int32_t>(model->config().n_vocab));
 
   const std::vector<int32_t> prompt =
       tokenizer->encode(opt.prompt, tokenizer->add_bos(), /*parse_special=*/true);
@@ -71,7 +69,6 @@ void run(const RunOptions& opt) {
 
 void add_run_command(CLI::App& app) {
   auto opt = std::make_shared<RunOptions>();
-  opt->sampling.seed = SamplingParams::kRandomSeed;
   CLI::App* cmd = app.add_subcommand("run", "Complete a prompt with a model, streaming the text");
   cmd->add_option("-m,--model", opt->model,
                   "GGUF model file (default: SmolLM2-135M-Instruct, see README)");
@@ -82,17 +79,7 @@ void add_run_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("-t,--threads", opt->threads, "Threads (default: all cores)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--temp", opt->sampling.temperature, "Temperature; 0 = greedy");
-  cmd->add_option("--top-k", opt->sampling.top_k, "Top-k (0 = off)");
-  cmd->add_option("--top-p", opt->sampling.top_p, "Top-p (1 = off)");
-  cmd->add_option("--min-p", opt->sampling.min_p, "Min-p (0 = off)");
-  cmd->add_option("--repeat-penalty", opt->sampling.repeat_penalty, "Repetition penalty (1 = off)");
-  cmd->add_option("--repeat-last-n", opt->sampling.repeat_last_n,
-                  "Tokens the penalties look back over");
-  cmd->add_option("--presence-penalty", opt->sampling.presence_penalty, "Presence penalty");
-  cmd->add_option("--frequency-penalty", opt->sampling.frequency_penalty, "Frequency penalty");
-  cmd->add_option("-s,--seed", opt->sampling.seed, "Random seed (default: random)");
-  cmd->add_flag("--greedy", opt->greedy, "Always take the most likely token (same as --temp 0)");
+  add_sampling_options(cmd, &opt->sampling);
   cmd->callback([opt]() {
     opt->sampling.validate();
     run(*opt);
