@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "cli/default_model.h"
+#include "cli/load_model.h"
 #include "cli/sampling_options.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -36,7 +37,7 @@ struct ChatOptions {
 
 void chat(const ChatOptions& opt) {
   const std::string path = opt.model.empty() ? default_model_path() : opt.model;
-  const auto model = Model::load(path);
+  const auto model = load_model_with_progress(path);
   const auto tokenizer = Tokenizer::from_gguf(model->file());
   ModelChatTemplate tmpl = chat_template_for(model->file());
   if (tmpl.is_fallback)

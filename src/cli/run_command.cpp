@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/default_model.h"
+#include "cli/load_model.h"
 #include "cli/sampling_options.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -28,7 +29,7 @@ struct RunOptions {
 
 void run(const RunOptions& opt) {
   const std::string path = opt.model.empty() ? default_model_path() : opt.model;
-  const auto model = Model::load(path);
+  const auto model = load_model_with_progress(path);
   const auto tokenizer = Tokenizer::from_gguf(model->file());
   Sampler sampler(opt.sampling, static_cast<int32_t>(model->config().n_vocab));
 
