@@ -53,7 +53,8 @@ TEST(Generate, ChatTurnAnswersAndStopsAtEndOfTurn) {
   // reference (llama.cpp) answers "The capital of France is Paris." and ends the turn; its first
   // token leads the runner-up by 1.7 logits, far above rounding noise.
   const std::string text = complete(
-      l, "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n", 64, &st,
+      l, "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n", 64,
+      &st,
       /*parse_special=*/true);
   EXPECT_NE(text.find("Paris"), std::string::npos) << text;
   EXPECT_EQ(st.stop, StopReason::kEndOfGeneration) << text;

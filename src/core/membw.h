@@ -1,0 +1,32 @@
+#pragma once
+// How fast this machine streams memory into the cores: the ceiling on token generation, which
+// reads every weight once per token. Measured, not looked up: a multi-threaded read of a buffer
+// much larger than the last-level cache, summing it as 64-bit integers (AVX2 loads where the CPU
+// has them), so that every byte is really loaded and the sum cannot be optimised away.
+#include <cstdint>
+#include <string_view>
+
+#include "core/thread_pool.h"
+
+namespace infera {
+
+struct MemBwResult {
+  double gb_per_s = 0.0;        // best run: bytes read / seconds, in 1e9 bytes per second
+  double worst_gb_per_s = 0.0;  // slowest run, to show the spread
+  uint64_t buffer_bytes = 0;    // bytes read per run
+  int runs = 0;
+  int threads = 0;
+  std::string_view loop;  // "avx2" or "scalar": the read loop that ran
+  uint64_t checksum = 0;  // Σ of the buffer's 64-bit words (mod 2^64): proves the reads happened
+};
+
+// Fills a buffer of `buffer_bytes` (rounded down to a multiple of 32, at least 32) with word i = i,
+// each thread first touching the pages it will read, then reads it `runs` times (≥ 1) with every
+// thread of `pool`, one contiguous slice each. Throws infera::Error (kInvalidArgument) for a
+// buffer under 32 bytes or runs < 1, and lets std::bad_alloc through when memory is short.
+MemBwResult measure_read_bandwidth(ThreadPool& pool, uint64_t buffer_bytes, int runs);
+
+// Σ_{i<n} i mod 2^64: what checksum must be for a buffer of n words.
+uint64_t expected_membw_checksum(uint64_t n_words);
+
+}  // namespace infera
