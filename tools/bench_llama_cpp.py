@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Time llama.cpp (through llama-cpp-python) the way `infera bench` times infera.
+
+pp N: one eval of N random token ids on an empty context (n_batch = n_ubatch = N, so one decode
+call), tokens/s = N / time. tg N: one untimed first token (BOS when the model has one), then N
+single-token evals of random ids, tokens/s = N / total time. Each test runs once untimed, then
+`-r` times timed; mean ± sample stddev. Flash attention off and an f16 KV cache (the library's
+defaults), as infera computes.
+
+    python tools/bench_llama_cpp.py -m MODEL.gguf -p 512 -n 128 -t 2 -r 3 [--json]
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import llama_cpp
+import numpy as np
+
+
+def time_pp(llm, n, rng):
+    tokens = rng.integers(0, llm.n_vocab(), size=n).tolist()
+    llm.reset()
+    t0 = time.perf_counter()
+    llm.eval(tokens)
+    return n / (time.perf_counter() - t0)
+
+
+def time_tg(llm, n, rng):
+    bos = llm.token_bos()
+    first = bos if 0 <= bos < llm.n_vocab() else int(rng.integers(0, llm.n_vocab()))
+    steps = rng.integers(0, llm.n_vocab(), size=n).tolist()
+    llm.reset()
+    llm.eval([first])
+    t0 = time.perf_counter()
+    for tok in steps:
+        llm.eval([tok])
+    return n / (time.perf_counter() - t0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-m", "--model", required=True)
+    ap.add_argument("-p", "--n-prompt", type=int, default=512)
+    ap.add_argument("-n", "--n-gen", type=int, default=128)
+    ap.add_argument("-t", "--threads", type=int, default=2)
+    ap.add_argument("-r", "--repetitions", type=int, default=3)
+    ap.add_argument("-s", "--seed", type=int, default=1234)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    n_ctx = max(args.n_prompt, 1 + args.n_gen)
+    llm = llama_cpp.Llama(
+        model_path=args.model,
+        n_ctx=n_ctx,
+        n_batch=max(args.n_prompt, 1),
+        n_ubatch=max(args.n_prompt, 1),
+        n_threads=args.threads,
+        n_threads_batch=args.threads,
+        flash_attn=False,
+        verbose=False,
+    )
+    rng = np.random.default_rng(args.seed)
+    results = []
+    for name, n, fn in (("pp", args.n_prompt, time_pp), ("tg", args.n_gen, time_tg)):
+        if n <= 0:
+            continue
+        fn(llm, n, rng)  # warm-up
+        samples = [fn(llm, n, rng) for _ in range(args.repetitions)]
+        sd = statistics.stdev(samples) if len(samples) > 1 else 0.0
+        results.append(
+            {"name": f"{name}{n}", "avg_ts": statistics.fmean(samples), "stddev_ts": sd,
+             "samples_ts": samples})
+
+    info = {
+        "model": args.model,
+        "llama_cpp_python": llama_cpp.__version__,
+        "system_info": llama_cpp.llama_print_system_info().decode(),
+        "n_threads": args.threads,
+        "tests": results,
+    }
+    if args.json:
+        json.dump(info, sys.stdout)
+        print()
+        return
+    print(f"llama-cpp-python {info['llama_cpp_python']}, {args.threads} threads")
+    print(f"system_info: {info['system_info'].strip()}")
+    for r in results:
+        print(f"{r['name']:>6}  {r['avg_ts']:9.2f} ± {r['stddev_ts']:.2f} t/s")
+
+
+if __name__ == "__main__":
+    main()
