@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "engine/chat_prompt.h"
 
 namespace infera {
 
@@ -34,7 +35,7 @@ std::vector<int32_t> Conversation::render_prompt() const {
   const bool add_bos =
       tokenizer_.add_bos() && !(tokenizer_.bos() >= 0 && !in.bos_token.empty() &&
                                 text.compare(0, in.bos_token.size(), in.bos_token) == 0);
-  return tokenizer_.encode(text, add_bos, /*parse_special=*/true);
+  return tokenize_chat_prompt(tokenizer_, text, in.messages, add_bos);
 }
 
 GenerationStats Conversation::reply(const std::string& user_text, int64_t max_tokens,
