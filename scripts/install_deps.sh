@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake g++ clang libclang-rt-14-dev libgtest-dev libgmock-dev
-  libbenchmark-dev libcli11-dev nlohmann-json3-dev python3 python3-venv python3-pip)
+  libbenchmark-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev pkg-config python3 python3-venv
+  python3-pip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -51,4 +51,18 @@ std::vector<int32_t> tokenize_chat_prompt(const Tokenizer& tokenizer, const std:
   return ids;
 }
 
+std::vector<int32_t> render_chat_prompt(const Tokenizer& tokenizer,
+                                        const ChatTemplate& chat_template,
+                                        const std::vector<ChatMessage>& messages) {
+  ChatTemplateInputs in;
+  in.messages = messages;
+  in.add_generation_prompt = true;
+  if (tokenizer.bos() >= 0) in.bos_token = tokenizer.token_text(tokenizer.bos());
+  if (tokenizer.eos() >= 0) in.eos_token = tokenizer.token_text(tokenizer.eos());
+  const std::string text = chat_template.render(in);
+  const bool writes_bos =
+      !in.bos_token.empty() && text.compare(0, in.bos_token.size(), in.bos_token) == 0;
+  return tokenize_chat_prompt(tokenizer, text, messages, tokenizer.add_bos() && !writes_bos);
+}
+
 }  // namespace infera

@@ -25,17 +25,7 @@ void Conversation::set_system_prompt(std::string text) {
 }
 
 std::vector<int32_t> Conversation::render_prompt() const {
-  ChatTemplateInputs in;
-  in.messages = messages_;
-  in.add_generation_prompt = true;
-  if (tokenizer_.bos() >= 0) in.bos_token = tokenizer_.token_text(tokenizer_.bos());
-  if (tokenizer_.eos() >= 0) in.eos_token = tokenizer_.token_text(tokenizer_.eos());
-  const std::string text = template_.render(in);
-  // Templates that write the BOS token themselves (Gemma's) must not get a second one.
-  const bool add_bos =
-      tokenizer_.add_bos() && !(tokenizer_.bos() >= 0 && !in.bos_token.empty() &&
-                                text.compare(0, in.bos_token.size(), in.bos_token) == 0);
-  return tokenize_chat_prompt(tokenizer_, text, in.messages, add_bos);
+  return render_chat_prompt(tokenizer_, template_, messages_);
 }
 
 GenerationStats Conversation::reply(const std::string& user_text, int64_t max_tokens,

@@ -1,0 +1,144 @@
+// `infera serve`: the OpenAI-compatible HTTP server (src/server/). Binds first, answers /health
+// with 503 while the model loads, then serves until SIGTERM or SIGINT, when it stops accepting
+// requests, lets the running ones finish (bounded by --shutdown-timeout) and exits 0.
+#include <pthread.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "chat/chat_template.h"
+#include "cli/commands.h"
+#include "cli/default_model.h"
+#include "cli/load_model.h"
+#include "core/thread_pool.h"
+#include "model/model.h"
+#include "server/engine_loop.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/request_queue.h"
+#include "tokenizer/tokenizer.h"
+
+namespace infera::cli {
+namespace {
+
+struct ServeOptions {
+  std::string model;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  int parallel = 4;
+  int64_t ctx_size = 2048;
+  int max_waiting = 64;
+  std::string api_key;
+  int threads = 0;
+  double shutdown_timeout = 10;
+  size_t max_body_mb = 16;
+};
+
+void serve(const ServeOptions& opt) {
+  // Signals go to the thread that waits for them below, not to httplib's or the engine's threads
+  // (which inherit this mask). SIGPIPE from a vanished client is ignored.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  const std::string path = opt.model.empty() ? default_model_path() : opt.model;
+  server::MetricsRegistry metrics;
+  server::register_server_metrics(&metrics);
+  server::RequestQueue queue(static_cast<size_t>(opt.max_waiting));
+  server::ServerState state;
+  state.queue = &queue;
+  state.metrics = &metrics;
+
+  server::HttpOptions http;
+  http.host = opt.host;
+  http.port = opt.port;
+  http.api_key = opt.api_key;
+  http.max_body_bytes = opt.max_body_mb << 20;
+  http.threads = opt.parallel + opt.max_waiting + 8;
+  server::HttpServer server(http, state);
+  const int port = server.bind();
+  server.start();  // /health says 503 until the model is in
+
+  const auto model = load_model_with_progress(path);
+  const auto tokenizer = Tokenizer::from_gguf(model->file());
+  ModelChatTemplate tmpl = chat_template_for(model->file());
+  if (tmpl.is_fallback)
+    std::fprintf(stderr, "infera: warning: the model has no chat template; using ChatML\n");
+  const int64_t n_ctx_train = model->config().n_ctx_train;
+  const int64_t slot_ctx = n_ctx_train > 0 ? std::min(opt.ctx_size, n_ctx_train) : opt.ctx_size;
+
+  ThreadPool pool(opt.threads);
+  server::EngineLoop engine(*model, *tokenizer, pool, queue, metrics,
+                            server::EngineOptions{opt.parallel, slot_ctx});
+  state.model = model.get();
+  state.tokenizer = tokenizer.get();
+  state.chat_template = std::move(tmpl.tmpl);
+  state.model_name = std::filesystem::path(path).stem().string();
+  state.created = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  state.slot_ctx = slot_ctx;
+  engine.start();
+  state.ready = true;
+  std::printf("infera: serving %s on http://%s:%d (%d slots x %lld tokens, %d threads)\n",
+              state.model_name.c_str(), opt.host.c_str(), port, opt.parallel,
+              static_cast<long long>(slot_ctx), pool.size());
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::fprintf(stderr, "infera: %s received; finishing running requests (up to %.0f s)\n",
+               sig == SIGINT ? "SIGINT" : "SIGTERM", opt.shutdown_timeout);
+  state.draining = true;
+  queue.close();
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration<double>(opt.shutdown_timeout);
+  while (!engine.finished() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (!engine.finished()) {
+    std::fprintf(stderr, "infera: shutdown timeout; ending the remaining requests\n");
+    queue.abort();
+  }
+  engine.join();
+  server.stop();
+  std::fprintf(stderr, "infera: stopped\n");
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto opt = std::make_shared<ServeOptions>();
+  CLI::App* cmd = app.add_subcommand("serve", "Serve a model over an OpenAI-compatible HTTP API");
+  cmd->add_option("-m,--model", opt->model,
+                  "GGUF model file (default: SmolLM2-135M-Instruct, see README)");
+  cmd->add_option("--host", opt->host, "Address to listen on (default 127.0.0.1)");
+  cmd->add_option("--port", opt->port, "Port (default 8080; 0 picks a free one)")
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--parallel", opt->parallel, "Requests generated at once (slots, default 4)")
+      ->check(CLI::Range(1, 256));
+  cmd->add_option("-c,--ctx-size", opt->ctx_size, "Context size of each slot in tokens")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-waiting", opt->max_waiting,
+                  "Requests that may wait for a slot before new ones get 429 (default 64)")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_option("--api-key", opt->api_key,
+                  "Require 'Authorization: Bearer KEY' (not for /health, /metrics)");
+  cmd->add_option("--max-body-mb", opt->max_body_mb, "Largest request body in MiB (default 16)")
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--shutdown-timeout", opt->shutdown_timeout,
+                  "Seconds running requests get to finish on SIGTERM/SIGINT (default 10)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("-t,--threads", opt->threads, "Threads (default: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->callback([opt]() { serve(*opt); });
+}
+
+}  // namespace infera::cli
