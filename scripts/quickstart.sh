@@ -18,3 +18,10 @@ build/release/infera inspect "$model"
 echo
 echo "== infera run -p \"The capital of France is\" --greedy -n 32"
 build/release/infera run -m "$model" -p "The capital of France is" --greedy -n 32
+
+echo
+echo "== echo 'What is the capital of France?' | infera chat --greedy --system 'You are a helpful assistant.'"
+echo 'What is the capital of France?' |
+  build/release/infera chat -m "$model" --greedy -n 64 --system "You are a helpful assistant."
+echo
+echo "Next: build/release/infera chat (interactive), build/release/infera serve (OpenAI API on :8080)."
