@@ -20,7 +20,8 @@ std::vector<int32_t> tokenize_chat_prompt(const Tokenizer& tokenizer, const std:
 // Renders `messages` with the chat template (BOS/EOS texts from the tokenizer, generation prompt
 // on) and tokenizes the result as above. Templates that write the BOS token themselves (Gemma's)
 // get no second one. Throws infera::Error when the template fails.
-std::vector<int32_t> render_chat_prompt(const Tokenizer& tokenizer, const ChatTemplate& chat_template,
+std::vector<int32_t> render_chat_prompt(const Tokenizer& tokenizer,
+                                        const ChatTemplate& chat_template,
                                         const std::vector<ChatMessage>& messages);
 
 }  // namespace infera

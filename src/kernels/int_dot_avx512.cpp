@@ -46,72 +46,9 @@ INFERA_AVX512 inline __m256i block_dot(__m256i w, __m256i x) {
   }
 }
 
-template <W K>
-INFERA_AVX512 inline __m256i x_quants(const typename Traits<K>::Act& a) {
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs));
-}
-
-// The float term of 8 consecutive blocks, given their integer sums (exactly representable):
-//   Q8_0 activations: sumi * (d_w * d_x)
-//   Q8_1 activations: (d_w * d_x) * sumi + m_w * s_x
-template <W K>
-INFERA_AVX512 inline __m256 block_terms8(const typename Traits<K>::Block* w,
-                                         const typename Traits<K>::Act* x, __m256 sumi) {
-  alignas(16) uint16_t wd[8], xd[8];
-  for (int k = 0; k < 8; ++k) {
-    wd[k] = w[k].d;
-    xd[k] = x[k].d;
-  }
-  const __m256 dd = mul_rounded8(halves8(wd), halves8(xd));
-  if constexpr (std::is_same_v<typename Traits<K>::Act, block_q8_0>) {
-    return mul_rounded8(sumi, dd);
-  } else {
-    alignas(16) uint16_t wm[8], xs[8];
-    for (int k = 0; k < 8; ++k) {
-      wm[k] = w[k].m;
-      xs[k] = x[k].s;
-    }
-    return _mm256_add_ps(mul_rounded8(dd, sumi), mul_rounded8(halves8(wm), halves8(xs)));
-  }
-}
-
-// The same term for one block, in scalar code.
-template <W K>
-inline float block_term(const typename Traits<K>::Block& w, const typename Traits<K>::Act& x,
-                        int sumi) {
-  const float dd = mul_rounded(fp16_to_fp32(w.d), fp16_to_fp32(x.d));
-  if constexpr (std::is_same_v<typename Traits<K>::Act, block_q8_0>) {
-    return mul_rounded(static_cast<float>(sumi), dd);
-  } else {
-    return mul_rounded(dd, static_cast<float>(sumi)) +
-           mul_rounded(fp16_to_fp32(w.m), fp16_to_fp32(x.s));
-  }
-}
-
-template <W K>
-INFERA_AVX512 void q8_rows(const void* w_row, const uint8_t* x_rows, uint64_t x_stride,
-                           int64_t n_rows, int64_t nb, float* y, int64_t y_stride) {
-  using Block = typename Traits<K>::Block;
-  using Act = typename Traits<K>::Act;
-  const auto* w = static_cast<const Block*>(w_row);
-  for (int64_t t = 0; t < n_rows; ++t) {
-    const auto* x = reinterpret_cast<const Act*>(x_rows + t * x_stride);
-    float sum = 0.0f;
-    int64_t i = 0;
-    for (; i + 8 <= nb; i += 8) {
-      __m256i p[8];
-      for (int k = 0; k < 8; ++k)
-        p[k] = block_dot<K>(weight_quants<K>(w[i + k]), x_quants<K>(x[i + k]));
-      alignas(32) float terms[8];
-      _mm256_store_ps(terms, block_terms8<K>(w + i, x + i, _mm256_cvtepi32_ps(hsum8x8(p))));
-      for (int k = 0; k < 8; ++k) sum += terms[k];  // block order, as the reference
-    }
-    for (; i < nb; ++i)
-      sum +=
-          block_term<K>(w[i], x[i], hsum8(block_dot<K>(weight_quants<K>(w[i]), x_quants<K>(x[i]))));
-    y[t * y_stride] = sum;
-  }
-}
+#define INFERA_SIMD_TARGET INFERA_AVX512
+#include "kernels/int_dot_x86_q8_rows.inc"
+#undef INFERA_SIMD_TARGET
 
 // ---- K-quants × Q8_K --------------------------------------------------------------------------
 
