@@ -119,13 +119,7 @@ void dequantize_row(TensorType type, const void* src, float* dst, int64_t n) {
     throw Error(ErrorKind::kUnsupported,
                 "no dequantizer for tensor type " + tensor_type_label(type));
   }
-  const int64_t qk = traits_of(type).block_elements;
-  if (n < 0 || n % qk != 0) {
-    throw Error(ErrorKind::kInvalidArgument,
-                "dequantize_row: " + std::to_string(n) + " elements is not a whole number of " +
-                    tensor_type_label(type) + " blocks of " + std::to_string(qk));
-  }
-  const int64_t nb = n / qk;
+  const int64_t nb = whole_blocks(type, n, "dequantize_row");
   const auto* bytes = static_cast<const unsigned char*>(src);
   switch (type) {
     case TensorType::F32:

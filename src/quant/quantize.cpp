@@ -218,13 +218,7 @@ void quantize_row(TensorType type, const float* src, void* dst, int64_t n) {
   if (!has_quantizer(type)) {
     throw Error(ErrorKind::kUnsupported, "no quantizer for tensor type " + tensor_type_label(type));
   }
-  const int64_t qk = traits_of(type).block_elements;
-  if (n < 0 || n % qk != 0) {
-    throw Error(ErrorKind::kInvalidArgument,
-                "quantize_row: " + std::to_string(n) + " elements is not a whole number of " +
-                    tensor_type_label(type) + " blocks of " + std::to_string(qk));
-  }
-  const int64_t nb = n / qk;
+  const int64_t nb = whole_blocks(type, n, "quantize_row");
   auto* bytes = static_cast<unsigned char*>(dst);
   switch (type) {
     case TensorType::F32:

@@ -4,6 +4,7 @@
 #include <cassert>
 
 #include "core/checked_math.h"
+#include "core/error.h"
 
 namespace infera {
 namespace {
@@ -68,6 +69,17 @@ std::string tensor_type_label(TensorType type) {
   const auto traits = tensor_type_traits(static_cast<uint32_t>(type));
   if (traits) return std::string(traits->name);
   return "type id " + std::to_string(static_cast<uint32_t>(type));
+}
+
+int64_t whole_blocks(TensorType type, int64_t n, std::string_view caller) {
+  const int64_t qk = traits_of(type).block_elements;
+  if (n < 0 || n % qk != 0) {
+    throw Error(ErrorKind::kInvalidArgument, std::string(caller) + ": " + std::to_string(n) +
+                                                 " elements is not a whole number of " +
+                                                 tensor_type_label(type) + " blocks of " +
+                                                 std::to_string(qk));
+  }
+  return n / qk;
 }
 
 bool tensor_row_bytes(TensorType type, uint64_t elements, uint64_t* bytes) {

@@ -61,6 +61,10 @@ std::string_view tensor_type_name(TensorType type);
 // The name of any type value, known or not ("Q4_K", or "type id 99"), for messages.
 std::string tensor_type_label(TensorType type);
 
+// The number of blocks in n elements of `type`; throws infera::Error (kInvalidArgument), naming
+// `caller`, when n is negative or not a whole number of blocks.
+int64_t whole_blocks(TensorType type, int64_t n, std::string_view caller);
+
 // Bytes one row of `elements` elements takes; false if `elements` is not a whole number of blocks
 // or the size overflows.
 bool tensor_row_bytes(TensorType type, uint64_t elements, uint64_t* bytes);

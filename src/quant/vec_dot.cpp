@@ -15,19 +15,12 @@ namespace infera {
 
 float vec_dot_ref(TensorType type, const void* row, const float* x, int64_t n) {
   if (!has_dequantizer(type)) {
-    const auto traits = tensor_type_traits(static_cast<uint32_t>(type));
     throw Error(ErrorKind::kUnsupported,
-                "vec_dot_ref: no dequantizer for tensor type " +
-                    (traits ? std::string(traits->name)
-                            : "id " + std::to_string(static_cast<uint32_t>(type))));
+                "vec_dot_ref: no dequantizer for tensor type " + tensor_type_label(type));
   }
   const TensorTypeTraits& traits = traits_of(type);
   const int64_t qk = traits.block_elements;
-  if (n < 0 || n % qk != 0) {
-    throw Error(ErrorKind::kInvalidArgument,
-                "vec_dot_ref: " + std::to_string(n) + " elements is not a whole number of " +
-                    std::string(traits.name) + " blocks of " + std::to_string(qk));
-  }
+  whole_blocks(type, n, "vec_dot_ref");
   // Group: one block, or 32 elements of a plain type (its "block" is a single element).
   const int64_t group = qk == 1 ? 32 : qk;
   const int64_t group_bytes = group / qk * traits.block_bytes;
