@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what infera needs to build and test on Debian 12: compilers and build tools, the
-# libraries it links, and a Python venv (.venv) with the test tools (gguf, numpy).
+# libraries it links, Prometheus (promtool and a real server check /metrics), and a Python venv
+# (.venv) with the test tools (gguf, numpy).
 # Idempotent: quick when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake g++ clang libclang-rt-14-dev libgtest-dev libgmock-dev
   libbenchmark-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev pkg-config python3 python3-venv
-  python3-pip)
+  python3-pip prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
