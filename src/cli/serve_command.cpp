@@ -32,6 +32,8 @@ struct ServeOptions {
   int port = 8080;
   int parallel = 4;
   int64_t ctx_size = 2048;
+  int64_t kv_tokens = 0;
+  int64_t batch_size = 64;
   int max_waiting = 64;
   std::string api_key;
   int threads = 0;
@@ -56,6 +58,7 @@ void serve(const ServeOptions& opt) {
   server::ServerState state;
   state.queue = &queue;
   state.metrics = &metrics;
+  state.max_body_bytes = opt.max_body_mb << 20;
 
   server::HttpOptions http;
   http.host = opt.host;
@@ -73,11 +76,15 @@ void serve(const ServeOptions& opt) {
   if (tmpl.is_fallback)
     std::fprintf(stderr, "infera: warning: the model has no chat template; using ChatML\n");
   const int64_t n_ctx_train = model->config().n_ctx_train;
-  const int64_t slot_ctx = n_ctx_train > 0 ? std::min(opt.ctx_size, n_ctx_train) : opt.ctx_size;
+  const int64_t seq_ctx = n_ctx_train > 0 ? std::min(opt.ctx_size, n_ctx_train) : opt.ctx_size;
 
   ThreadPool pool(opt.threads);
-  server::EngineLoop engine(*model, *tokenizer, pool, queue, metrics,
-                            server::EngineOptions{opt.parallel, slot_ctx});
+  server::EngineOptions engine_options;
+  engine_options.parallel = opt.parallel;
+  engine_options.ctx_size = seq_ctx;
+  engine_options.kv_tokens = opt.kv_tokens;
+  engine_options.batch_tokens = opt.batch_size;
+  server::EngineLoop engine(*model, *tokenizer, pool, queue, metrics, engine_options);
   state.model = model.get();
   state.tokenizer = tokenizer.get();
   state.chat_template = std::move(tmpl.tmpl);
@@ -85,12 +92,15 @@ void serve(const ServeOptions& opt) {
   state.created = std::chrono::duration_cast<std::chrono::seconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
-  state.slot_ctx = slot_ctx;
+  state.seq_ctx = seq_ctx;
   engine.start();
   state.ready = true;
-  std::printf("infera: serving %s on http://%s:%d (%d slots x %lld tokens, %d threads)\n",
-              state.model_name.c_str(), opt.host.c_str(), port, opt.parallel,
-              static_cast<long long>(slot_ctx), pool.size());
+  std::printf(
+      "infera: serving %s on http://%s:%d (%d sequences at once, context %lld, KV cache %lld "
+      "tokens, batch %lld, %d threads)\n",
+      state.model_name.c_str(), opt.host.c_str(), port, opt.parallel,
+      static_cast<long long>(seq_ctx), static_cast<long long>(engine.kv_capacity_tokens()),
+      static_cast<long long>(opt.batch_size), pool.size());
   std::fflush(stdout);
 
   int sig = 0;
@@ -122,10 +132,19 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--host", opt->host, "Address to listen on (default 127.0.0.1)");
   cmd->add_option("--port", opt->port, "Port (default 8080; 0 picks a free one)")
       ->check(CLI::Range(0, 65535));
-  cmd->add_option("--parallel", opt->parallel, "Requests generated at once (slots, default 4)")
+  cmd->add_option("--parallel", opt->parallel,
+                  "Requests generated at once, in one forward batch (default 4)")
       ->check(CLI::Range(1, 256));
-  cmd->add_option("-c,--ctx-size", opt->ctx_size, "Context size of each slot in tokens")
+  cmd->add_option("-c,--ctx-size", opt->ctx_size,
+                  "Most tokens (prompt + completion) of one request (default 2048)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--kv-cache-tokens", opt->kv_tokens,
+                  "Token positions of the KV cache shared by all requests (default: parallel x "
+                  "ctx-size); blocks of repeated prompt prefixes stay cached in it")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--batch-size", opt->batch_size,
+                  "Most tokens evaluated per step: decoding tokens plus prompt chunks (default 64)")
+      ->check(CLI::Range(1, 4096));
   cmd->add_option("--max-waiting", opt->max_waiting,
                   "Requests that may wait for a slot before new ones get 429 (default 64)")
       ->check(CLI::Range(1, 4096));

@@ -20,8 +20,18 @@ using json = nlohmann::json;
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
+// Deeper JSON than any valid request needs; deeper values would make the recursive code that
+// later walks them (dump, copies) overflow the stack.
+constexpr int kMaxJsonDepth = 64;
+
 json parse_object(std::string_view body) {
-  json j = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  const json::parser_callback_t limit_depth = [](int depth, json::parse_event_t, json&) {
+    if (depth > kMaxJsonDepth) {
+      bad("", "the request body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    }
+    return true;
+  };
+  json j = json::parse(body.begin(), body.end(), limit_depth, /*allow_exceptions=*/false);
   if (j.is_discarded()) bad("", "the request body is not valid JSON");
   if (!j.is_object()) bad("", "the request body must be a JSON object");
   return j;
@@ -125,21 +135,22 @@ GenerationFields parse_generation_fields(const json& j) {
 
   if (const json* v = field(j, "n")) {
     const int64_t n = get_integer(*v, "n");
-    if (n < 1) bad("n", "'n' must be at least 1, got " + v->dump());
-    if (n > 1) bad("n", "only n = 1 is supported, got " + v->dump());
-    g.n = 1;
+    if (n < 1 || n > kMaxChoices) {
+      bad("n", "'n' must be between 1 and " + std::to_string(kMaxChoices) + ", got " + v->dump());
+    }
+    g.n = static_cast<int>(n);
   }
   g.stream = get_bool(j, "stream", false);
   if (const json* v = field(j, "stream_options")) {
     if (!v->is_object()) bad("stream_options", "'stream_options' must be an object");
     if (!g.stream) bad("stream_options", "'stream_options' is only allowed when 'stream' is true");
-    g.include_usage = get_bool(*v, "include_usage", false);
+    if (const json* u = field(*v, "include_usage")) {
+      if (!u->is_boolean())
+        bad("stream_options.include_usage", "'stream_options.include_usage' must be a boolean");
+      g.include_usage = u->get<bool>();
+    }
   }
   g.user = get_string(j, "user", "");
-  if (const json* v = field(j, "logprobs")) {
-    if (!v->is_boolean()) bad("logprobs", "'logprobs' must be a boolean");
-    if (v->get<bool>()) bad("logprobs", "logprobs are not supported yet");
-  }
   return g;
 }
 
@@ -152,6 +163,7 @@ std::string message_content(const json& m, const std::string& path, bool null_ok
   if (it->is_string()) return it->get<std::string>();
   if (!it->is_array())
     bad(path + ".content", "'" + path + ".content' must be a string or an array of parts");
+  if (it->empty()) bad(path + ".content", "'" + path + ".content' must not be an empty array");
   std::string text;
   for (size_t i = 0; i < it->size(); ++i) {
     const json& part = (*it)[i];
@@ -181,15 +193,60 @@ json usage_json(const Usage& u) {
           {"total_tokens", u.prompt_tokens + u.completion_tokens}};
 }
 
-json chat_chunk(const ResponseHeader& h, json delta, json finish, bool with_usage_null) {
+json chat_chunk(const ResponseHeader& h, int index, json delta, json logprobs, json finish,
+                bool with_usage_null) {
   json j = json::object();
   header_json_start(h, "chat.completion.chunk", &j);
-  j["choices"] = json::array({{{"index", 0},
+  j["choices"] = json::array({{{"index", index},
                                {"delta", std::move(delta)},
-                               {"logprobs", nullptr},
+                               {"logprobs", std::move(logprobs)},
                                {"finish_reason", std::move(finish)}}});
   if (with_usage_null) j["usage"] = nullptr;
   return j;
+}
+
+json byte_values(const std::string& s) {
+  json a = json::array();
+  for (unsigned char c : s) a.push_back(static_cast<int>(c));
+  return a;
+}
+
+// Chat's shape: {"content": [{"token", "logprob", "bytes", "top_logprobs": [...]}], "refusal"}.
+// A token's text may be part of a UTF-8 character; "bytes" carries it exactly.
+json chat_logprobs(const std::vector<LogprobInfo>* lps) {
+  if (!lps) return nullptr;
+  json content = json::array();
+  for (const LogprobInfo& lp : *lps) {
+    json top = json::array();
+    for (const LogprobAlternative& a : lp.top)
+      top.push_back({{"token", a.token}, {"logprob", a.logprob}, {"bytes", byte_values(a.token)}});
+    content.push_back({{"token", lp.token},
+                       {"logprob", lp.logprob},
+                       {"bytes", byte_values(lp.token)},
+                       {"top_logprobs", std::move(top)}});
+  }
+  return {{"content", std::move(content)}, {"refusal", nullptr}};
+}
+
+// The legacy completions shape: parallel arrays, top_logprobs as {token: logprob} objects, and
+// each token's byte offset in the choice's text.
+json completion_logprobs(const std::vector<LogprobInfo>* lps, int64_t text_offset) {
+  if (!lps) return nullptr;
+  json tokens = json::array(), token_logprobs = json::array(), top = json::array(),
+       offsets = json::array();
+  for (const LogprobInfo& lp : *lps) {
+    tokens.push_back(lp.token);
+    token_logprobs.push_back(lp.logprob);
+    json alternatives = json::object();
+    for (const LogprobAlternative& a : lp.top) alternatives[a.token] = a.logprob;
+    top.push_back(std::move(alternatives));
+    offsets.push_back(text_offset);
+    text_offset += static_cast<int64_t>(lp.token.size());
+  }
+  return {{"tokens", std::move(tokens)},
+          {"token_logprobs", std::move(token_logprobs)},
+          {"top_logprobs", std::move(top)},
+          {"text_offset", std::move(offsets)}};
 }
 
 }  // namespace
@@ -222,7 +279,10 @@ ChatCompletionRequest parse_chat_completion_request(std::string_view body) {
       bad(path + ".role", "'" + path + ".role' must be one of system, user, assistant, tool");
     const bool has_tool_calls = m.contains("tool_calls") && !m["tool_calls"].is_null();
     cm.content = message_content(m, path, cm.role == "assistant" && has_tool_calls);
-    cm.name = get_string(m, "name", "");
+    if (const json* nm = field(m, "name")) {
+      if (!nm->is_string()) bad(path + ".name", "'" + path + ".name' must be a string");
+      cm.name = nm->get<std::string>();
+    }
     if (cm.role == "tool") {
       const json* id = field(m, "tool_call_id");
       if (!id || !id->is_string())
@@ -237,6 +297,18 @@ ChatCompletionRequest parse_chat_completion_request(std::string_view body) {
     r.messages.push_back(std::move(cm));
   }
   r.gen = parse_generation_fields(j);
+  const bool logprobs = get_bool(j, "logprobs", false);
+  if (const json* v = field(j, "top_logprobs")) {
+    const int64_t k = get_integer(*v, "top_logprobs");
+    if (k < 0 || k > kMaxTopLogprobs) {
+      bad("top_logprobs", "'top_logprobs' must be between 0 and " +
+                              std::to_string(kMaxTopLogprobs) + ", got " + v->dump());
+    }
+    if (!logprobs) bad("top_logprobs", "'top_logprobs' requires 'logprobs' to be true");
+    r.gen.top_logprobs = static_cast<int>(k);
+  } else if (logprobs) {
+    r.gen.top_logprobs = 0;
+  }
   return r;
 }
 
@@ -278,6 +350,15 @@ CompletionRequest parse_completion_request(std::string_view body) {
     if (!v->get<std::string>().empty()) bad("suffix", "'suffix' is not supported");
   }
   r.gen = parse_generation_fields(j);
+  // The legacy API's logprobs is the number of alternatives (0: the sampled token only).
+  if (const json* v = field(j, "logprobs")) {
+    const int64_t k = get_integer(*v, "logprobs");
+    if (k < 0 || k > kMaxCompletionLogprobs) {
+      bad("logprobs", "'logprobs' must be between 0 and " + std::to_string(kMaxCompletionLogprobs) +
+                          ", got " + v->dump());
+    }
+    r.gen.top_logprobs = static_cast<int>(k);
+  }
   return r;
 }
 
@@ -311,41 +392,54 @@ std::string_view finish_reason_name(FinishReason r) {
   return r == FinishReason::kStop ? "stop" : "length";
 }
 
-std::string chat_completion_json(const ResponseHeader& h, const std::string& text,
-                                 FinishReason finish, const Usage& usage) {
+std::string chat_completion_json(const ResponseHeader& h, const std::vector<Choice>& choices,
+                                 const Usage& usage) {
   json j = json::object();
   header_json_start(h, "chat.completion", &j);
-  j["choices"] = json::array({{{"index", 0},
-                               {"message", {{"role", "assistant"}, {"content", text}}},
-                               {"logprobs", nullptr},
-                               {"finish_reason", finish_reason_name(finish)}}});
+  j["choices"] = json::array();
+  for (size_t i = 0; i < choices.size(); ++i) {
+    const Choice& c = choices[i];
+    j["choices"].push_back({{"index", i},
+                            {"message", {{"role", "assistant"}, {"content", c.text}}},
+                            {"logprobs", chat_logprobs(c.logprobs ? &*c.logprobs : nullptr)},
+                            {"finish_reason", finish_reason_name(c.finish)}});
+  }
   j["usage"] = usage_json(usage);
   return dump(j);
 }
 
-std::string completion_json(const ResponseHeader& h, const std::string& text, FinishReason finish,
+std::string completion_json(const ResponseHeader& h, const std::vector<Choice>& choices,
                             const Usage& usage) {
   json j = json::object();
   header_json_start(h, "text_completion", &j);
-  j["choices"] = json::array({{{"text", text},
-                               {"index", 0},
-                               {"logprobs", nullptr},
-                               {"finish_reason", finish_reason_name(finish)}}});
+  j["choices"] = json::array();
+  for (size_t i = 0; i < choices.size(); ++i) {
+    const Choice& c = choices[i];
+    j["choices"].push_back(
+        {{"text", c.text},
+         {"index", i},
+         {"logprobs", completion_logprobs(c.logprobs ? &*c.logprobs : nullptr, 0)},
+         {"finish_reason", finish_reason_name(c.finish)}});
+  }
   j["usage"] = usage_json(usage);
   return dump(j);
 }
 
-std::string chat_chunk_role(const ResponseHeader& h, bool with_usage_null) {
-  return dump(chat_chunk(h, {{"role", "assistant"}, {"content", ""}}, nullptr, with_usage_null));
+std::string chat_chunk_role(const ResponseHeader& h, int index, bool with_usage_null) {
+  return dump(chat_chunk(h, index, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr,
+                         with_usage_null));
 }
 
-std::string chat_chunk_content(const ResponseHeader& h, const std::string& text,
-                               bool with_usage_null) {
-  return dump(chat_chunk(h, {{"content", text}}, nullptr, with_usage_null));
+std::string chat_chunk_content(const ResponseHeader& h, int index, const std::string& text,
+                               const std::vector<LogprobInfo>* logprobs, bool with_usage_null) {
+  return dump(
+      chat_chunk(h, index, {{"content", text}}, chat_logprobs(logprobs), nullptr, with_usage_null));
 }
 
-std::string chat_chunk_finish(const ResponseHeader& h, FinishReason finish, bool with_usage_null) {
-  return dump(chat_chunk(h, json::object(), finish_reason_name(finish), with_usage_null));
+std::string chat_chunk_finish(const ResponseHeader& h, int index, FinishReason finish,
+                              bool with_usage_null) {
+  return dump(
+      chat_chunk(h, index, json::object(), nullptr, finish_reason_name(finish), with_usage_null));
 }
 
 std::string chat_chunk_usage(const ResponseHeader& h, const Usage& usage) {
@@ -356,14 +450,15 @@ std::string chat_chunk_usage(const ResponseHeader& h, const Usage& usage) {
   return dump(j);
 }
 
-std::string completion_chunk_text(const ResponseHeader& h, const std::string& text,
+std::string completion_chunk_text(const ResponseHeader& h, int index, const std::string& text,
+                                  const std::vector<LogprobInfo>* logprobs, int64_t text_offset,
                                   std::optional<FinishReason> finish, bool with_usage_null) {
   json j = json::object();
   header_json_start(h, "text_completion", &j);
   j["choices"] = json::array(
       {{{"text", text},
-        {"index", 0},
-        {"logprobs", nullptr},
+        {"index", index},
+        {"logprobs", completion_logprobs(logprobs, text_offset)},
         {"finish_reason", finish ? json(finish_reason_name(*finish)) : json(nullptr)}}});
   if (with_usage_null) j["usage"] = nullptr;
   return dump(j);

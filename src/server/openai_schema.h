@@ -36,13 +36,19 @@ class RequestError : public Error {
   ApiError api_;
 };
 
+// Limits on what one request may ask for.
+constexpr int kMaxChoices = 8;             // n
+constexpr int kMaxTopLogprobs = 20;        // chat's top_logprobs
+constexpr int kMaxCompletionLogprobs = 5;  // the legacy completions' logprobs
+
 // Fields shared by /v1/chat/completions and /v1/completions.
 struct GenerationFields {
   std::string model;                  // as sent; informational (one model is served)
   std::optional<int64_t> max_tokens;  // max_completion_tokens wins over max_tokens
   SamplingParams sampling;            // OpenAI's defaults: temperature 1, top_p 1, no top-k/min-p
   std::vector<std::string> stop;      // at most 4, none empty
-  int n = 1;
+  int n = 1;                          // choices, each an independent sequence
+  int top_logprobs = -1;  // -1: no logprobs; else alternatives per token (chat: top_logprobs)
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
   std::string user;
@@ -93,20 +99,41 @@ struct ResponseHeader {
   std::string model;
 };
 
-// Full (non-stream) responses.
-std::string chat_completion_json(const ResponseHeader& h, const std::string& text,
-                                 FinishReason finish, const Usage& usage);
-std::string completion_json(const ResponseHeader& h, const std::string& text, FinishReason finish,
+// A generated token's log-probability as responses show it: the token's text (raw bytes of its
+// piece, which may be part of a UTF-8 character) and the alternatives at its position.
+struct LogprobAlternative {
+  std::string token;
+  float logprob = 0;
+};
+struct LogprobInfo {
+  std::string token;
+  float logprob = 0;
+  std::vector<LogprobAlternative> top;
+};
+
+struct Choice {
+  std::string text;
+  FinishReason finish = FinishReason::kStop;
+  std::optional<std::vector<LogprobInfo>> logprobs;  // set when the request asked for them
+};
+
+// Full (non-stream) responses; choices in index order.
+std::string chat_completion_json(const ResponseHeader& h, const std::vector<Choice>& choices,
+                                 const Usage& usage);
+std::string completion_json(const ResponseHeader& h, const std::vector<Choice>& choices,
                             const Usage& usage);
 
-// Stream chunks (the JSON after "data: "). with_usage_null adds "usage": null, as OpenAI does on
-// every chunk but the last when stream_options.include_usage is set.
-std::string chat_chunk_role(const ResponseHeader& h, bool with_usage_null);
-std::string chat_chunk_content(const ResponseHeader& h, const std::string& text,
-                               bool with_usage_null);
-std::string chat_chunk_finish(const ResponseHeader& h, FinishReason finish, bool with_usage_null);
+// Stream chunks (the JSON after "data: ") of choice `index`. with_usage_null adds "usage": null,
+// as OpenAI does on every chunk but the last when stream_options.include_usage is set. logprobs:
+// nullptr when not asked. text_offset: bytes of the choice's text sent before this chunk.
+std::string chat_chunk_role(const ResponseHeader& h, int index, bool with_usage_null);
+std::string chat_chunk_content(const ResponseHeader& h, int index, const std::string& text,
+                               const std::vector<LogprobInfo>* logprobs, bool with_usage_null);
+std::string chat_chunk_finish(const ResponseHeader& h, int index, FinishReason finish,
+                              bool with_usage_null);
 std::string chat_chunk_usage(const ResponseHeader& h, const Usage& usage);
-std::string completion_chunk_text(const ResponseHeader& h, const std::string& text,
+std::string completion_chunk_text(const ResponseHeader& h, int index, const std::string& text,
+                                  const std::vector<LogprobInfo>* logprobs, int64_t text_offset,
                                   std::optional<FinishReason> finish, bool with_usage_null);
 std::string completion_chunk_usage(const ResponseHeader& h, const Usage& usage);
 

@@ -2,11 +2,12 @@
 
 namespace infera::server {
 
-void JobChannel::push_text(std::string text) {
+void JobChannel::push_text(std::string text, std::vector<TokenLogprob> logprobs) {
   {
     std::lock_guard lock(mutex_);
     JobEvent e;
     e.text = std::move(text);
+    e.logprobs = std::move(logprobs);
     events_.push_back(std::move(e));
   }
   cv_.notify_all();

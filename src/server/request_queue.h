@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sample/sampler.h"
@@ -18,15 +19,26 @@ namespace infera::server {
 struct GenerationRequest {
   std::vector<int32_t> prompt;  // token ids, not empty
   SamplingParams sampling;
-  int64_t max_tokens = 0;  // >= 1; prompt + max_tokens fits the slot's context
+  int64_t max_tokens = 0;  // >= 1; prompt + max_tokens fits a sequence's context
   std::vector<std::string> stop;
+  // -1: no log-probabilities; 0…20: each token's log-probability and that many alternatives.
+  int top_logprobs = -1;
+};
+
+// A generated token's log-probability under the model (before temperature and truncation), and
+// the most likely alternatives at its position, most likely first.
+struct TokenLogprob {
+  int32_t token = 0;
+  float logprob = 0;
+  std::vector<std::pair<int32_t, float>> top;
 };
 
 enum class JobEnd { kStop, kLength, kCancelled, kError };
 
 struct JobEvent {
   enum class Kind { kText, kDone } kind = Kind::kText;
-  std::string text;  // kText: complete UTF-8; kDone with kError: the message
+  std::string text;                    // kText: complete UTF-8; kDone with kError: the message
+  std::vector<TokenLogprob> logprobs;  // kText: the tokens since the last event, when asked
   JobEnd end = JobEnd::kStop;
   int64_t prompt_tokens = 0, completion_tokens = 0;
 };
@@ -35,7 +47,7 @@ struct JobEvent {
 // may learn that the other is gone (cancel() by the HTTP side when its client disconnects).
 class JobChannel {
  public:
-  void push_text(std::string text);
+  void push_text(std::string text, std::vector<TokenLogprob> logprobs = {});
   void finish(JobEnd end, int64_t prompt_tokens, int64_t completion_tokens,
               std::string message = {});
   // Waits up to `timeout` for events; moves all pending ones into *out. False on timeout.
@@ -53,6 +65,7 @@ class JobChannel {
 struct Job {
   GenerationRequest request;
   JobChannel channel;
+  std::chrono::steady_clock::time_point arrival = std::chrono::steady_clock::now();
 };
 
 class RequestQueue {
@@ -74,7 +87,7 @@ class RequestQueue {
   bool aborted() const;
 
   size_t waiting() const;
-  // Jobs the engine holds in its slots, reported by the engine for /metrics and draining.
+  // Jobs the engine holds (running or about to), reported by the engine for draining.
   void set_running(size_t n);
   size_t running() const;
 

@@ -29,7 +29,8 @@ struct ServerState {
   std::optional<ChatTemplate> chat_template;
   std::string model_name;
   int64_t created = 0;
-  int64_t slot_ctx = 0;
+  int64_t seq_ctx = 0;
+  size_t max_body_bytes = 16u << 20;
   RequestQueue* queue = nullptr;
   MetricsRegistry* metrics = nullptr;
 };

@@ -2,8 +2,9 @@
 """`infera serve` end to end with the official `openai` SDK and the real SmolLM2 model.
 
 Starts the server on a free loopback port, waits for /health, and checks chat and text
-completions (plain and streamed), stop strings, max_tokens, errors as the SDK's exception types,
-API keys, concurrent streams, a client that disconnects mid-stream, and a clean SIGTERM.
+completions (plain and streamed), stop strings, max_tokens, n, logprobs, errors as the SDK's
+exception types, API keys, 16 concurrent streams against each alone, the prefix cache, clients
+that disconnect (streaming or not) and the KV blocks they free, and a clean SIGTERM.
 Run through tests/server/run.sh BUILD_DIR.
 """
 import argparse
@@ -39,7 +40,8 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [infera, "serve", "-m", MODEL, "--port", str(self.port), "-c", "1024", *extra],
+            [infera, "serve", "-m", MODEL, "--port", str(self.port),
+             *([] if "-c" in extra else ["-c", "1024"]), *extra],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -183,7 +185,8 @@ def max_tokens_length(s, ctx):
 @test
 def bad_requests(s, ctx):
     c = s.client()
-    for kw, param in [({"temperature": 5}, "temperature"), ({"n": 2}, "n"),
+    for kw, param in [({"temperature": 5}, "temperature"), ({"n": 9}, "n"),
+                      ({"top_logprobs": 2}, "top_logprobs"),
                       ({"top_p": 0}, "top_p"), ({"max_tokens": 100000}, "max_tokens")]:
         try:
             c.chat.completions.create(model="m", messages=chat_messages(), **kw)
@@ -219,8 +222,75 @@ def models_tokenize_metrics(s, ctx):
 
 
 @test
+def n_choices(s, ctx):
+    c = s.client()
+    r = greedy_chat(c, n=3)
+    assert [ch.index for ch in r.choices] == [0, 1, 2]
+    for ch in r.choices:  # temperature 0: every choice is the greedy answer
+        assert ch.message.content == ctx["greedy"], (ch.message.content, ctx["greedy"])
+    assert r.usage.prompt_tokens == ctx["greedy_usage"].prompt_tokens
+    assert r.usage.completion_tokens == 3 * ctx["greedy_usage"].completion_tokens
+    # Sampled with a seed: reproducible, and the choices are not all the same.
+    kw = dict(model="m", prompt="Once upon a time", max_tokens=16, temperature=1.0, seed=42, n=4)
+    a = [ch.text for ch in c.completions.create(**kw).choices]
+    b = [ch.text for ch in c.completions.create(**kw).choices]
+    assert a == b, (a, b)
+    assert len(set(a)) > 1, a
+    # Streamed: every chunk names its choice; each choice's text equals the non-streamed one.
+    texts = {}
+    for chunk in c.completions.create(stream=True, **kw):
+        for ch in chunk.choices:
+            texts[ch.index] = texts.get(ch.index, "") + ch.text
+    assert [texts[i] for i in range(4)] == a, (texts, a)
+
+
+@test
+def logprobs(s, ctx):
+    c = s.client()
+    r = greedy_chat(c, logprobs=True, top_logprobs=3)
+    ch = r.choices[0]
+    entries = ch.logprobs.content
+    assert ch.message.content == ctx["greedy"]
+    assert 0 < len(entries) <= r.usage.completion_tokens
+    assert b"".join(bytes(e.bytes) for e in entries).decode() == ch.message.content
+    for e in entries:
+        assert e.logprob <= 0 and len(e.top_logprobs) == 3
+        # Greedy: the sampled token is the most likely one.
+        assert e.top_logprobs[0].logprob == e.logprob, e
+        assert e.top_logprobs[0].token == e.token
+        assert e.top_logprobs[0].logprob >= e.top_logprobs[1].logprob >= e.top_logprobs[2].logprob
+    # Streamed, the entries arrive with the content deltas and are the same.
+    streamed = []
+    for chunk in c.chat.completions.create(model="m", messages=chat_messages(), temperature=0,
+                                           max_tokens=48, stream=True, logprobs=True,
+                                           top_logprobs=3):
+        if chunk.choices and chunk.choices[0].logprobs:
+            streamed += chunk.choices[0].logprobs.content
+    assert [(e.token, e.logprob) for e in streamed] == [(e.token, e.logprob) for e in entries]
+    # The legacy completions shape.
+    lr = c.completions.create(model="m", prompt="The capital of France is", max_tokens=6,
+                              temperature=0, logprobs=2)
+    lp = lr.choices[0].logprobs
+    assert len(lp.tokens) == len(lp.token_logprobs) == len(lp.top_logprobs) == 6
+    assert "".join(lp.tokens) == lr.choices[0].text
+    assert lp.text_offset[0] == 0 and lp.text_offset[1] == len(lp.tokens[0].encode())
+    assert all(len(t) == 2 for t in lp.top_logprobs)
+
+
+@test
+def prefix_cache(s, ctx):
+    before = s.metric("infera_prefix_cache_hit_tokens_total")
+    greedy_chat(s.client())
+    hits = s.metric("infera_prefix_cache_hit_tokens_total") - before
+    # The same prompt again: all of its full KV blocks come from the cache.
+    assert hits >= ctx["greedy_usage"].prompt_tokens - 16, hits
+    assert s.metric("infera_prefix_cache_query_tokens_total") >= hits
+
+
+@test
 def concurrent_streams(s, ctx):
-    results = [None] * 4
+    # 16 clients at once, more than run together (--parallel 8): each gets its text alone.
+    results = [None] * 16
 
     def worker(i):
         try:
@@ -228,7 +298,7 @@ def concurrent_streams(s, ctx):
         except Exception as e:  # reported below
             results[i] = e
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
     for t in threads:
         t.start()
     for t in threads:
@@ -237,19 +307,16 @@ def concurrent_streams(s, ctx):
         assert r == ctx["greedy"], (r, ctx["greedy"])
 
 
-@test
-def client_disconnect(s, ctx):
-    before = s.metric('infera_requests_total{outcome="cancelled"}')
-    sock = socket.create_connection(("127.0.0.1", s.port))
-    body = json.dumps({"messages": chat_messages(), "max_tokens": 900, "temperature": 1,
-                       "stream": True}).encode()
-    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+def raw_request(port, body, path="/v1/chat/completions"):
+    sock = socket.create_connection(("127.0.0.1", port))
+    data = json.dumps(body).encode()
+    sock.sendall(b"POST " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n"
                  b"Content-Type: application/json\r\nContent-Length: " +
-                 str(len(body)).encode() + b"\r\n\r\n" + body)
-    got = b""
-    while got.count(b"data: ") < 3:
-        got += sock.recv(4096)
-    sock.close()
+                 str(len(data)).encode() + b"\r\n\r\n" + data)
+    return sock
+
+
+def wait_cancelled(s, before):
     deadline = time.time() + 30
     while time.time() < deadline and (s.metric("infera_requests_running") != 0 or
                                       s.metric('infera_requests_total{outcome="cancelled"}')
@@ -257,8 +324,66 @@ def client_disconnect(s, ctx):
         time.sleep(0.1)
     assert s.metric("infera_requests_running") == 0
     assert s.metric('infera_requests_total{outcome="cancelled"}') == before + 1
+    # Its KV blocks went back: no sequence holds any.
+    assert s.metric("infera_kv_cache_usage_ratio") == 0
     assert s.get("/health")[0] == 200
+
+
+@test
+def client_disconnect(s, ctx):
+    before = s.metric('infera_requests_total{outcome="cancelled"}')
+    sock = raw_request(s.port, {"messages": chat_messages(), "max_tokens": 900,
+                                "temperature": 1, "stream": True})
+    got = b""
+    while got.count(b"data: ") < 3:
+        got += sock.recv(4096)
+    sock.close()
+    wait_cancelled(s, before)
     assert "Paris" in greedy_chat(s.client()).choices[0].message.content
+
+
+@test
+def client_disconnect_non_stream(s, ctx):
+    before = s.metric('infera_requests_total{outcome="cancelled"}')
+    # Seed 1 writes the whole 400 tokens (no end of text): several seconds to notice it.
+    sock = raw_request(s.port, {"prompt": "Once upon a time", "max_tokens": 400,
+                                "temperature": 1, "seed": 1}, "/v1/completions")
+    deadline = time.time() + 30
+    while time.time() < deadline and s.metric("infera_requests_running") == 0:
+        time.sleep(0.05)
+    time.sleep(0.3)  # decoding now, with nothing written to the client yet
+    sock.close()
+    wait_cancelled(s, before)
+
+
+def preemption(infera):
+    # A KV cache too small for four stories at once: sequences are preempted and recomputed,
+    # and every client still gets the text it gets alone (same seed, same tokens).
+    s = Server(infera, "--parallel", "4", "-c", "128", "--kv-cache-tokens", "192",
+               "--batch-size", "16")
+    kw = dict(model="m", prompt="Once upon a time", max_tokens=100, temperature=1, seed=1)
+    try:
+        alone = s.client().completions.create(**kw).choices[0].text
+        results = [None] * 6
+
+        def worker(i):
+            try:
+                results[i] = s.client().completions.create(**kw).choices[0].text
+            except Exception as e:  # reported below
+                results[i] = e
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for r in results:
+            assert r == alone, (r, alone)
+        assert s.metric("infera_preemptions_total") > 0
+        assert s.metric("infera_kv_cache_usage_ratio") == 0
+    finally:
+        rc = s.stop()
+    assert rc == 0, rc
 
 
 def auth_and_limits(infera):
@@ -289,7 +414,7 @@ def main():
         print(f"SKIP: {MODEL} missing (tools/fetch_models.sh)")
         return 0
     passed, failed = 0, []
-    s = Server(args.infera, "--parallel", "4")
+    s = Server(args.infera, "--parallel", "8")
     ctx = {}
     try:
         for fn in TESTS:
@@ -309,6 +434,13 @@ def main():
     else:
         failed.append("sigterm_exit_0")
         print(f"FAIL sigterm_exit_0: exit code {rc}\n{s.proc.stderr.read()}")
+    try:
+        preemption(args.infera)
+        passed += 1
+        print("PASS preemption")
+    except Exception:
+        failed.append("preemption")
+        print(f"FAIL preemption\n{traceback.format_exc()}")
     try:
         auth_and_limits(args.infera)
         passed += 1

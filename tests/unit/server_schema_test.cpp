@@ -79,17 +79,17 @@ std::vector<std::pair<std::string, std::string>> shared_bad_fields() {
       {R"("stop":"")", "stop"},
       {R"("stop":["ok",""])", "stop"},
       {R"("stop":{"a":1})", "stop"},
-      {R"("n":2)", "n"},
+      {R"("n":9)", "n"},
       {R"("n":0)", "n"},
+      {R"("n":-1)", "n"},
       {R"("n":"1")", "n"},
       {R"("stream":"yes")", "stream"},
       {R"("stream":1)", "stream"},
       {R"("stream":true,"stream_options":[])", "stream_options"},
       {R"("stream_options":{"include_usage":true})", "stream_options"},
-      {R"("stream":true,"stream_options":{"include_usage":"y"})", "include_usage"},
+      {R"("stream":true,"stream_options":{"include_usage":"y"})", "stream_options.include_usage"},
       {R"("user":42)", "user"},
       {R"("logprobs":"no")", "logprobs"},
-      {R"("logprobs":true)", "logprobs"},
   };
 }
 
@@ -181,7 +181,7 @@ TEST(ServerSchema, ChatRejectsMalformedBodies) {
        "messages[1].tool_call_id"},
       {R"({"messages":[{"role":"assistant","content":"a","tool_calls":{}}]})",
        "messages[0].tool_calls"},
-      {R"({"messages":[{"role":"user","content":"a","name":5}]})", "name"},
+      {R"({"messages":[{"role":"user","content":"a","name":5}]})", "messages[0].name"},
   };
   for (const auto& [field, param] : shared_bad_fields()) cases.push_back({chat_with(field), param});
   ASSERT_GE(cases.size(), 40u);
@@ -258,7 +258,7 @@ TEST(ServerSchema, ErrorBodyHasOpenAIShape) {
   EXPECT_TRUE(j["error"]["code"].is_null());
   // An error is thrown, not returned, by the parsers, with the same body shape.
   try {
-    parse_chat_completion_request(chat_with(R"("n":3)"));
+    parse_chat_completion_request(chat_with(R"("n":30)"));
     FAIL();
   } catch (const RequestError& err) {
     const json b = json::parse(error_body(err.api()));
@@ -269,30 +269,103 @@ TEST(ServerSchema, ErrorBodyHasOpenAIShape) {
 
 TEST(ServerSchema, ResponsesHaveOpenAIShape) {
   const ResponseHeader h{"chatcmpl-1", 1700000000, "m"};
-  const json full = json::parse(chat_completion_json(h, "Paris", FinishReason::kStop, {7, 2}));
+  const json full =
+      json::parse(chat_completion_json(h, {{"Paris", FinishReason::kStop, {}}}, {7, 2}));
   EXPECT_EQ(full["object"], "chat.completion");
   EXPECT_EQ(full["choices"][0]["message"]["content"], "Paris");
   EXPECT_EQ(full["choices"][0]["message"]["role"], "assistant");
   EXPECT_EQ(full["choices"][0]["finish_reason"], "stop");
+  EXPECT_TRUE(full["choices"][0]["logprobs"].is_null());
   EXPECT_EQ(full["usage"]["total_tokens"], 9);
-  const json role = json::parse(chat_chunk_role(h, true));
+  const json role = json::parse(chat_chunk_role(h, 0, true));
   EXPECT_EQ(role["object"], "chat.completion.chunk");
   EXPECT_EQ(role["choices"][0]["delta"]["role"], "assistant");
   EXPECT_TRUE(role["usage"].is_null());
   EXPECT_TRUE(role.contains("usage"));
-  EXPECT_FALSE(json::parse(chat_chunk_content(h, "x", false)).contains("usage"));
-  const json fin = json::parse(chat_chunk_finish(h, FinishReason::kLength, false));
+  EXPECT_FALSE(json::parse(chat_chunk_content(h, 0, "x", nullptr, false)).contains("usage"));
+  const json fin = json::parse(chat_chunk_finish(h, 2, FinishReason::kLength, false));
   EXPECT_EQ(fin["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(fin["choices"][0]["index"], 2);
   EXPECT_TRUE(fin["choices"][0]["delta"].empty());
   const json usage = json::parse(chat_chunk_usage(h, {3, 4}));
   EXPECT_TRUE(usage["choices"].empty());
   EXPECT_EQ(usage["usage"]["completion_tokens"], 4);
-  const json c = json::parse(completion_chunk_text(h, "a", std::nullopt, false));
+  const json c = json::parse(completion_chunk_text(h, 0, "a", nullptr, 0, std::nullopt, false));
   EXPECT_EQ(c["object"], "text_completion");
   EXPECT_TRUE(c["choices"][0]["finish_reason"].is_null());
-  EXPECT_EQ(
-      json::parse(completion_json(h, "t", FinishReason::kLength, {1, 1}))["choices"][0]["text"],
-      "t");
+  EXPECT_EQ(json::parse(completion_json(h, {{"t", FinishReason::kLength, {}}},
+                                        {1, 1}))["choices"][0]["text"],
+            "t");
+}
+
+TEST(ServerSchema, RefusesDeepNestingAndEmptyContent) {
+  const std::string deep = std::string(65, '[') + std::string(65, ']');
+  EXPECT_THROW(parse_chat_completion_request(chat_with(R"("x":)" + deep)), RequestError);
+  const std::string ok = std::string(60, '[') + std::string(60, ']');
+  EXPECT_NO_THROW(parse_chat_completion_request(chat_with(R"("x":)" + ok)));
+  try {
+    parse_chat_completion_request(R"({"messages":[{"role":"user","content":[]}]})");
+    FAIL();
+  } catch (const RequestError& e) {
+    EXPECT_EQ(e.api().param, "messages[0].content");
+  }
+}
+
+TEST(ServerSchema, ChoicesAreIndexedInOrder) {
+  const ResponseHeader h{"cmpl-1", 1700000000, "m"};
+  const json j = json::parse(completion_json(
+      h, {{"a", FinishReason::kStop, {}}, {"b", FinishReason::kLength, {}}}, {5, 3}));
+  ASSERT_EQ(j["choices"].size(), 2u);
+  EXPECT_EQ(j["choices"][1]["index"], 1);
+  EXPECT_EQ(j["choices"][1]["text"], "b");
+  EXPECT_EQ(j["choices"][1]["finish_reason"], "length");
+}
+
+TEST(ServerSchema, LogprobsParseAsEachApiDefinesThem) {
+  EXPECT_EQ(parse_chat_completion_request(chat_with(R"("logprobs":true)")).gen.top_logprobs, 0);
+  EXPECT_EQ(parse_chat_completion_request(chat_with(R"("logprobs":true,"top_logprobs":5)"))
+                .gen.top_logprobs,
+            5);
+  EXPECT_EQ(parse_chat_completion_request(chat_with(R"("logprobs":false)")).gen.top_logprobs, -1);
+  for (const char* bad_field : {R"("top_logprobs":3)", R"("logprobs":true,"top_logprobs":21)",
+                                R"("logprobs":true,"top_logprobs":-1)"}) {
+    try {
+      parse_chat_completion_request(chat_with(bad_field));
+      ADD_FAILURE() << bad_field;
+    } catch (const RequestError& e) {
+      EXPECT_EQ(e.api().param, "top_logprobs") << bad_field;
+    }
+  }
+  EXPECT_EQ(parse_completion_request(R"({"prompt":"x","logprobs":3})").gen.top_logprobs, 3);
+  EXPECT_EQ(parse_completion_request(R"({"prompt":"x","logprobs":null})").gen.top_logprobs, -1);
+  for (const char* body : {R"({"prompt":"x","logprobs":6})", R"({"prompt":"x","logprobs":true})"}) {
+    try {
+      parse_completion_request(body);
+      ADD_FAILURE() << body;
+    } catch (const RequestError& e) {
+      EXPECT_EQ(e.api().param, "logprobs") << body;
+    }
+  }
+}
+
+TEST(ServerSchema, LogprobsHaveOpenAIShape) {
+  const ResponseHeader h{"chatcmpl-1", 1700000000, "m"};
+  const std::vector<LogprobInfo> lps = {{"Hi", -0.25f, {{"Hi", -0.25f}, {"Hello", -1.5f}}},
+                                        {"\xe2\x82", -0.5f, {}}};
+  const json chat = json::parse(chat_chunk_content(h, 0, "Hi", &lps, false));
+  const json& content = chat["choices"][0]["logprobs"]["content"];
+  ASSERT_EQ(content.size(), 2u);
+  EXPECT_EQ(content[0]["token"], "Hi");
+  EXPECT_FLOAT_EQ(content[0]["logprob"].get<float>(), -0.25f);
+  EXPECT_EQ(content[0]["bytes"], json::array({72, 105}));
+  EXPECT_EQ(content[0]["top_logprobs"][1]["token"], "Hello");
+  // Part of a UTF-8 character: the string is replaced, the bytes are exact.
+  EXPECT_EQ(content[1]["bytes"], json::array({0xe2, 0x82}));
+  const json legacy = json::parse(completion_chunk_text(h, 0, "Hi", &lps, 10, std::nullopt, false));
+  const json& lp = legacy["choices"][0]["logprobs"];
+  EXPECT_EQ(lp["tokens"][0], "Hi");
+  EXPECT_EQ(lp["text_offset"], json::array({10, 12}));
+  EXPECT_FLOAT_EQ(lp["top_logprobs"][0]["Hello"].get<float>(), -1.5f);
 }
 
 }  // namespace

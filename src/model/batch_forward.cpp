@@ -1,0 +1,201 @@
+#include "model/batch_forward.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "core/error.h"
+#include "kernels/attention.h"
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "quant/float16.h"
+
+namespace infera {
+namespace {
+
+void add_bias(float* y, const std::vector<float>& bias, int64_t n_tokens) {
+  if (bias.empty()) return;
+  const int64_t n = static_cast<int64_t>(bias.size());
+  for (int64_t t = 0; t < n_tokens; ++t) add_in_place(y + t * n, bias.data(), n);
+}
+
+// RMS-normalises each row of `rows` rows of width n in place with weight w.
+void norm_rows(float* x, const std::vector<float>& w, int64_t rows, int64_t n, float eps) {
+  for (int64_t r = 0; r < rows; ++r) rms_norm(x + r * n, w.data(), n, eps, x + r * n);
+}
+
+}  // namespace
+
+BatchForward::BatchForward(const Model& model, KvCache& cache, ThreadPool& pool, int64_t max_tokens)
+    : model_(model), cfg_(model.config()), cache_(cache), pool_(pool), max_tokens_(max_tokens) {
+  if (max_tokens <= 0) {
+    throw Error(
+        ErrorKind::kInvalidArgument,
+        "a forward batch needs room for at least one token, got " + std::to_string(max_tokens));
+  }
+  const auto T = static_cast<size_t>(max_tokens);
+  positions_.resize(T);
+  tables_.resize(T);
+  x_.resize(T * cfg_.n_embd);
+  h_.resize(T * cfg_.n_embd);
+  out_.resize(T * cfg_.n_embd);
+  q_.resize(T * cfg_.n_head * cfg_.head_dim_k);
+  k_.resize(T * cfg_.n_head_kv * cfg_.head_dim_k);
+  v_.resize(T * cfg_.n_head_kv * cfg_.head_dim_v);
+  attn_.resize(T * cfg_.n_head * cfg_.head_dim_v);
+  gate_.resize(T * cfg_.n_ff);
+  up_.resize(T * cfg_.n_ff);
+}
+
+void BatchForward::run(std::span<const BatchSegment> segments) {
+  // Check everything before anything changes.
+  int64_t T = 0;
+  for (const BatchSegment& s : segments) {
+    const auto n = static_cast<int64_t>(s.tokens.size());
+    if (n == 0) throw Error(ErrorKind::kInvalidArgument, "a batch segment has no tokens");
+    if (s.seq == nullptr)
+      throw Error(ErrorKind::kInvalidArgument, "a batch segment has no sequence");
+    const int64_t end = s.seq->n_past + n;
+    if (KvCache::blocks_for(end, cache_.block_size()) >
+        static_cast<int64_t>(s.seq->blocks.size())) {
+      throw Error(ErrorKind::kInvalidArgument, "a sequence's KV blocks hold fewer than the " +
+                                                   std::to_string(end) +
+                                                   " positions it is evaluated to");
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      if (s.tokens[i] < 0 || s.tokens[i] >= cfg_.n_vocab) {
+        throw Error(ErrorKind::kInvalidArgument,
+                    "token id " + std::to_string(s.tokens[i]) + " at index " + std::to_string(i) +
+                        " is outside the vocabulary of " + std::to_string(cfg_.n_vocab));
+      }
+    }
+    if (s.logits != LogitsFor::kNone && s.logits_out == nullptr)
+      throw Error(ErrorKind::kInvalidArgument, "a batch segment wants logits but has no buffer");
+    T += n;
+  }
+  if (T > max_tokens_) {
+    throw Error(ErrorKind::kInvalidArgument,
+                std::to_string(T) + " tokens exceed the batch of " + std::to_string(max_tokens_));
+  }
+  if (T == 0) return;
+
+  const int64_t d = cfg_.n_embd;
+  logit_rows_.clear();
+  int64_t row = 0;
+  for (const BatchSegment& s : segments) {
+    const auto n = static_cast<int64_t>(s.tokens.size());
+    for (int64_t i = 0; i < n; ++i, ++row) {
+      positions_[row] = s.seq->n_past + i;
+      tables_[row] = s.seq->blocks.data();
+      dequantize_matrix_row(model_.token_embd, s.tokens[i], x_.data() + row * d);
+      if (cfg_.embedding_scale != 1.0f)
+        scale_in_place(x_.data() + row * d, cfg_.embedding_scale, d);
+      const bool wanted =
+          s.logits == LogitsFor::kEveryToken || (s.logits == LogitsFor::kLastToken && i == n - 1);
+      if (wanted) logit_rows_.push_back(row);
+    }
+  }
+  for (int64_t l = 0; l < cfg_.n_layer; ++l) {
+    attention_block(l, T);
+    ffn_block(l, T);
+  }
+  for (const BatchSegment& s : segments) s.seq->n_past += static_cast<int64_t>(s.tokens.size());
+  if (logit_rows_.empty()) return;
+
+  // Final norm and output projection for the wanted rows only, then back to each segment.
+  const auto rows = static_cast<int64_t>(logit_rows_.size());
+  const int64_t n_vocab = cfg_.n_vocab;
+  for (int64_t r = 0; r < rows; ++r) {
+    rms_norm(x_.data() + logit_rows_[r] * d, model_.output_norm.data(), d, cfg_.rms_eps,
+             h_.data() + r * d);
+  }
+  logits_.resize(static_cast<size_t>(rows * n_vocab));
+  matmul(model_.output, h_.data(), rows, logits_.data(), pool_);
+  const float* src = logits_.data();
+  for (const BatchSegment& s : segments) {
+    if (s.logits == LogitsFor::kNone) continue;
+    const int64_t n =
+        s.logits == LogitsFor::kEveryToken ? static_cast<int64_t>(s.tokens.size()) : 1;
+    std::memcpy(s.logits_out, src, static_cast<size_t>(n * n_vocab) * sizeof(float));
+    src += n * n_vocab;
+  }
+}
+
+void BatchForward::attention_block(int64_t l, int64_t T) {
+  const LayerWeights& L = model_.layers[static_cast<size_t>(l)];
+  const int64_t d = cfg_.n_embd;
+  const int64_t hk = cfg_.head_dim_k;
+  const int64_t q_dim = cfg_.n_head * hk;
+  const int64_t k_dim = cfg_.n_head_kv * hk;
+  const int64_t v_dim = cfg_.n_head_kv * cfg_.head_dim_v;
+  const bool swa = cfg_.layer_is_swa[static_cast<size_t>(l)] != 0;
+
+  for (int64_t t = 0; t < T; ++t) {
+    rms_norm(x_.data() + t * d, L.attn_norm.data(), d, cfg_.rms_eps, h_.data() + t * d);
+  }
+  matmul(L.wq, h_.data(), T, q_.data(), pool_);
+  matmul(L.wk, h_.data(), T, k_.data(), pool_);
+  matmul(L.wv, h_.data(), T, v_.data(), pool_);
+  add_bias(q_.data(), L.bq, T);
+  add_bias(k_.data(), L.bk, T);
+  add_bias(v_.data(), L.bv, T);
+  if (cfg_.qk_norm) {
+    norm_rows(q_.data(), L.q_norm, T * cfg_.n_head, hk, cfg_.rms_eps);
+    norm_rows(k_.data(), L.k_norm, T * cfg_.n_head_kv, hk, cfg_.rms_eps);
+  }
+
+  RopeParams rp;
+  rp.ordering = cfg_.rope_ordering;
+  rp.n_dims = cfg_.rope_dims;
+  rp.freq_base = swa ? cfg_.rope_freq_base_swa : cfg_.rope_freq_base;
+  rp.freq_scale = (swa && cfg_.rope_scale_global_only) ? 1.0f : cfg_.rope_freq_scale;
+  rp.freq_factors = model_.rope_freq_factors.empty() ? nullptr : model_.rope_freq_factors.data();
+  uint16_t* kc = cache_.k(l);
+  uint16_t* vc = cache_.v(l);
+  const int64_t bs = cache_.block_size();
+  for (int64_t t = 0; t < T; ++t) {
+    rope(q_.data() + t * q_dim, cfg_.n_head, hk, positions_[t], rp);
+    rope(k_.data() + t * k_dim, cfg_.n_head_kv, hk, positions_[t], rp);
+    const int64_t p = positions_[t];
+    const int64_t cache_row = tables_[t][p / bs] * bs + p % bs;
+    const float* kt = k_.data() + t * k_dim;
+    const float* vt = v_.data() + t * v_dim;
+    for (int64_t i = 0; i < k_dim; ++i) kc[cache_row * k_dim + i] = fp32_to_fp16(kt[i]);
+    for (int64_t i = 0; i < v_dim; ++i) vc[cache_row * v_dim + i] = fp32_to_fp16(vt[i]);
+  }
+
+  AttentionShape shape;
+  shape.n_head = cfg_.n_head;
+  shape.n_head_kv = cfg_.n_head_kv;
+  shape.head_dim_k = hk;
+  shape.head_dim_v = cfg_.head_dim_v;
+  shape.scale = cfg_.attention_scale;
+  shape.window = swa ? cfg_.sliding_window : 0;
+  const PagedKv kv{kc, vc, bs};
+  attention(q_.data(), positions_.data(), tables_.data(), T, kv, shape, attn_.data(), pool_);
+
+  matmul(L.wo, attn_.data(), T, out_.data(), pool_);
+  if (cfg_.post_norms) norm_rows(out_.data(), L.post_attn_norm, T, d, cfg_.rms_eps);
+  add_in_place(x_.data(), out_.data(), T * d);
+}
+
+void BatchForward::ffn_block(int64_t l, int64_t T) {
+  const LayerWeights& L = model_.layers[static_cast<size_t>(l)];
+  const int64_t d = cfg_.n_embd;
+  const int64_t f = cfg_.n_ff;
+  for (int64_t t = 0; t < T; ++t) {
+    rms_norm(x_.data() + t * d, L.ffn_norm.data(), d, cfg_.rms_eps, h_.data() + t * d);
+  }
+  matmul(L.w_gate, h_.data(), T, gate_.data(), pool_);
+  matmul(L.w_up, h_.data(), T, up_.data(), pool_);
+  if (cfg_.ffn_activation == FfnActivation::kGeGlu) {
+    geglu(gate_.data(), up_.data(), T * f, gate_.data());
+  } else {
+    swiglu(gate_.data(), up_.data(), T * f, gate_.data());
+  }
+  matmul(L.w_down, gate_.data(), T, out_.data(), pool_);
+  if (cfg_.post_norms) norm_rows(out_.data(), L.post_ffn_norm, T, d, cfg_.rms_eps);
+  add_in_place(x_.data(), out_.data(), T * d);
+}
+
+}  // namespace infera

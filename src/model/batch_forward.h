@@ -1,0 +1,68 @@
+#pragma once
+// The forward pass over a batch of tokens that may belong to several sequences: every matrix
+// product runs once over all the batch's rows (each weight is read once per step however many
+// sequences decode), attention reads each token's own sequence from the shared paged KV cache.
+//
+// Rows never mix: a row's result does not depend on which other rows share the batch, so a
+// sequence gets the same logits alone or among others.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "model/kv_cache.h"
+#include "model/model.h"
+
+namespace infera {
+
+enum class LogitsFor { kNone, kLastToken, kEveryToken };
+
+// A run of consecutive tokens of one sequence, evaluated at positions seq->n_past, … .
+struct BatchSegment {
+  KvSequence* seq = nullptr;  // its blocks must already hold n_past + tokens.size() positions
+  std::span<const int32_t> tokens;
+  LogitsFor logits = LogitsFor::kNone;
+  float* logits_out = nullptr;  // n_vocab floats (kLastToken) or tokens.size() × n_vocab
+};
+
+class BatchForward {
+ public:
+  // max_tokens: the most tokens one run() takes (sizes the scratch buffers).
+  BatchForward(const Model& model, KvCache& cache, ThreadPool& pool, int64_t max_tokens);
+
+  int64_t max_tokens() const { return max_tokens_; }
+
+  // Evaluates every segment, writes their K/V into the cache and advances each seq->n_past.
+  // Throws infera::Error (kInvalidArgument), with nothing changed, for more than max_tokens
+  // tokens, a token id outside the vocabulary, or a sequence whose blocks are too few.
+  void run(std::span<const BatchSegment> segments);
+
+ private:
+  void attention_block(int64_t layer, int64_t n_tokens);
+  void ffn_block(int64_t layer, int64_t n_tokens);
+
+  const Model& model_;
+  const ModelConfig& cfg_;
+  KvCache& cache_;
+  ThreadPool& pool_;
+  int64_t max_tokens_;
+
+  // Per batch row: its position and its sequence's block table.
+  std::vector<int64_t> positions_;
+  std::vector<const int32_t*> tables_;
+  std::vector<int64_t> logit_rows_;  // batch rows whose logits are wanted, in output order
+
+  // Scratch, sized for max_tokens rows.
+  std::vector<float> x_;       // (T, n_embd) residual stream
+  std::vector<float> h_;       // (T, n_embd) normed input of a block
+  std::vector<float> q_;       // (T, n_head · head_dim_k)
+  std::vector<float> k_;       // (T, n_head_kv · head_dim_k)
+  std::vector<float> v_;       // (T, n_head_kv · head_dim_v)
+  std::vector<float> attn_;    // (T, n_head · head_dim_v)
+  std::vector<float> gate_;    // (T, n_ff)
+  std::vector<float> up_;      // (T, n_ff)
+  std::vector<float> out_;     // (T, n_embd) block output before the residual add
+  std::vector<float> logits_;  // (rows wanting logits, n_vocab)
+};
+
+}  // namespace infera
