@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/default_model.h"
 #include "cli/load_model.h"
+#include "core/error.h"
 #include "core/thread_pool.h"
 #include "model/model.h"
 #include "server/engine_loop.h"
@@ -36,12 +38,31 @@ struct ServeOptions {
   int64_t batch_size = 64;
   int max_waiting = 64;
   std::string api_key;
+  std::string api_key_file;
   int threads = 0;
   double shutdown_timeout = 10;
   size_t max_body_mb = 16;
 };
 
-void serve(const ServeOptions& opt) {
+// The key file's first line, without surrounding whitespace: a key kept out of the command line
+// (and so out of `ps` and shell history).
+std::string read_api_key_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(ErrorKind::kIo, "cannot read the API key file " + path);
+  std::string key;
+  std::getline(in, key);
+  const auto first = key.find_first_not_of(" \t\r\n");
+  const auto last = key.find_last_not_of(" \t\r\n");
+  key = first == std::string::npos ? "" : key.substr(first, last - first + 1);
+  if (key.empty()) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "the API key file " + path + " is empty: put the key on its first line");
+  }
+  return key;
+}
+
+void serve(ServeOptions opt) {
+  if (!opt.api_key_file.empty()) opt.api_key = read_api_key_file(opt.api_key_file);
   // Signals go to the thread that waits for them below, not to httplib's or the engine's threads
   // (which inherit this mask). SIGPIPE from a vanished client is ignored.
   sigset_t signals;
@@ -148,8 +169,11 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--max-waiting", opt->max_waiting,
                   "Requests that may wait for a slot before new ones get 429 (default 64)")
       ->check(CLI::Range(1, 4096));
-  cmd->add_option("--api-key", opt->api_key,
-                  "Require 'Authorization: Bearer KEY' (not for /health, /metrics)");
+  auto* key = cmd->add_option("--api-key", opt->api_key,
+                              "Require 'Authorization: Bearer KEY' (not for /health, /metrics)");
+  cmd->add_option("--api-key-file", opt->api_key_file,
+                  "Like --api-key, the key read from the first line of FILE")
+      ->excludes(key);
   cmd->add_option("--max-body-mb", opt->max_body_mb, "Largest request body in MiB (default 16)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--shutdown-timeout", opt->shutdown_timeout,
