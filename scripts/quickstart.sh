@@ -20,8 +20,8 @@ echo "== infera run -p \"The capital of France is\" --greedy -n 32"
 build/release/infera run -m "$model" -p "The capital of France is" --greedy -n 32
 
 echo
-echo "== echo 'What is the capital of France?' | infera chat --greedy --system 'You are a helpful assistant.'"
+echo "== echo 'What is the capital of France?' | infera chat --greedy --system 'You are a helpful assistant. Answer in one sentence.'"
 echo 'What is the capital of France?' |
-  build/release/infera chat -m "$model" --greedy -n 64 --system "You are a helpful assistant."
+  build/release/infera chat -m "$model" --greedy -n 64 --system "You are a helpful assistant. Answer in one sentence."
 echo
 echo "Next: build/release/infera chat (interactive), build/release/infera serve (OpenAI API on :8080)."

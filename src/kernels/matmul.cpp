@@ -1,5 +1,6 @@
 #include "kernels/matmul.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "kernels/quantized_dot.h"
@@ -25,52 +26,103 @@ namespace {
 // Rows handed to a thread at a time: enough to amortise the per-row x reloads, few enough that
 // the dequantized rows stay in L1/L2.
 constexpr int64_t kRowGroup = 4;
+// Up to this many tokens, activations are quantized on the calling thread: a pool hand-off costs
+// more than quantizing a row or two.
+constexpr int64_t kInlineQuantizeTokens = 2;
+
+bool integer_dot_type(TensorType weight_type) {
+  const TensorType a = activation_type_for(weight_type);
+  return a == TensorType::Q8_0 || a == TensorType::Q8_1 || a == TensorType::Q8_K;
+}
+
+// Rows [r0, r0 + nr) of w times every token's activations `act` (act_bytes per token).
+void rows_times_tokens(const WeightMatrix& w, const uint8_t* act, uint64_t act_bytes,
+                       int64_t n_tokens, int64_t r0, int64_t nr, float* y,
+                       std::vector<float>* deq) {
+  const int64_t cols = w.cols;
+  const int64_t rows = w.rows;
+  if (integer_dot_type(w.type)) {
+    for (int64_t k = 0; k < nr; ++k) {
+      vec_dot_activations_rows(w.type, w.row(r0 + k), act, act_bytes, n_tokens, cols, y + r0 + k,
+                               rows);
+    }
+    return;
+  }
+  const float* wrows[kRowGroup];
+  for (int64_t k = 0; k < nr; ++k) {
+    if (w.type == TensorType::F32) {
+      wrows[k] = reinterpret_cast<const float*>(w.row(r0 + k));
+    } else {
+      deq->resize(static_cast<size_t>(kRowGroup * cols));
+      dequantize_row(w.type, w.row(r0 + k), deq->data() + k * cols, cols);
+      wrows[k] = deq->data() + k * cols;
+    }
+  }
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const float* xt = reinterpret_cast<const float*>(act + t * act_bytes);
+    float* yt = y + t * rows + r0;
+    for (int64_t k = 0; k < nr; ++k) yt[k] = dot_f32(wrows[k], xt, cols);
+  }
+}
+
 }  // namespace
 
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
-  const int64_t cols = w.cols;
-  const int64_t rows = w.rows;
-  const int64_t n_groups = (rows + kRowGroup - 1) / kRowGroup;
-  const TensorType act_type = activation_type_for(w.type);
-  const bool integer_dot =
-      act_type == TensorType::Q8_0 || act_type == TensorType::Q8_1 || act_type == TensorType::Q8_K;
+  const MatmulOutput out{&w, y};
+  matmul_group(std::span<const MatmulOutput>(&out, 1), x, n_tokens, pool);
+}
 
-  // Activations in the form the weights' dot product takes, computed once for all rows.
-  const uint64_t act_bytes = activation_row_bytes(w.type, cols);
-  std::vector<uint8_t> act(static_cast<size_t>(act_bytes * static_cast<uint64_t>(n_tokens)));
-  pool.parallel_for(n_tokens, [&](int64_t t_begin, int64_t t_end) {
-    for (int64_t t = t_begin; t < t_end; ++t)
-      quantize_activations(w.type, x + t * cols, act.data() + t * act_bytes, cols);
-  });
+void matmul_group(std::span<const MatmulOutput> outputs, const float* x, int64_t n_tokens,
+                  ThreadPool& pool) {
+  if (outputs.empty() || n_tokens <= 0) return;
+  const int64_t cols = outputs[0].w->cols;
 
-  pool.parallel_for(n_groups, [&](int64_t g_begin, int64_t g_end) {
+  // Activations in each form the weights' dot products take, computed once for all rows. The
+  // outputs usually share one form (one weight type); at most one buffer per distinct type.
+  struct Activations {
+    TensorType weight_type;
+    uint64_t row_bytes;
+    std::vector<uint8_t> data;
+  };
+  std::vector<Activations> acts;
+  std::vector<size_t> act_of(outputs.size());
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const TensorType a = activation_type_for(outputs[i].w->type);
+    size_t j = 0;
+    while (j < acts.size() && activation_type_for(acts[j].weight_type) != a) ++j;
+    if (j == acts.size()) {
+      const TensorType wt = outputs[i].w->type;
+      const uint64_t bytes = activation_row_bytes(wt, cols);
+      acts.push_back({wt, bytes, std::vector<uint8_t>(static_cast<size_t>(bytes * n_tokens))});
+    }
+    act_of[i] = j;
+  }
+  auto quantize_tokens = [&](int64_t t_begin, int64_t t_end) {
+    for (Activations& a : acts) {
+      for (int64_t t = t_begin; t < t_end; ++t)
+        quantize_activations(a.weight_type, x + t * cols, a.data.data() + t * a.row_bytes, cols);
+    }
+  };
+  if (n_tokens <= kInlineQuantizeTokens) {
+    quantize_tokens(0, n_tokens);
+  } else {
+    pool.parallel_for(n_tokens, quantize_tokens);
+  }
+
+  // One index space over the row groups of every output, in order.
+  std::vector<int64_t> first_group(outputs.size() + 1, 0);
+  for (size_t i = 0; i < outputs.size(); ++i)
+    first_group[i + 1] = first_group[i] + (outputs[i].w->rows + kRowGroup - 1) / kRowGroup;
+  pool.parallel_for(first_group.back(), [&](int64_t g_begin, int64_t g_end) {
     std::vector<float> deq;
-    if (!integer_dot && w.type != TensorType::F32)
-      deq.resize(static_cast<size_t>(kRowGroup * cols));
+    size_t i = 0;
     for (int64_t g = g_begin; g < g_end; ++g) {
-      const int64_t r0 = g * kRowGroup;
-      const int64_t nr = std::min(kRowGroup, rows - r0);
-      if (integer_dot) {
-        for (int64_t k = 0; k < nr; ++k) {
-          vec_dot_activations_rows(w.type, w.row(r0 + k), act.data(), act_bytes, n_tokens, cols,
-                                   y + r0 + k, rows);
-        }
-        continue;
-      }
-      const float* wrows[kRowGroup];
-      for (int64_t k = 0; k < nr; ++k) {
-        if (w.type == TensorType::F32) {
-          wrows[k] = reinterpret_cast<const float*>(w.row(r0 + k));
-        } else {
-          dequantize_row(w.type, w.row(r0 + k), deq.data() + k * cols, cols);
-          wrows[k] = deq.data() + k * cols;
-        }
-      }
-      for (int64_t t = 0; t < n_tokens; ++t) {
-        const float* xt = reinterpret_cast<const float*>(act.data() + t * act_bytes);
-        float* yt = y + t * rows + r0;
-        for (int64_t k = 0; k < nr; ++k) yt[k] = dot_f32(wrows[k], xt, cols);
-      }
+      while (g >= first_group[i + 1]) ++i;
+      const WeightMatrix& w = *outputs[i].w;
+      const Activations& a = acts[act_of[i]];
+      const int64_t r0 = (g - first_group[i]) * kRowGroup;
+      rows_times_tokens(w, a.data.data(), a.row_bytes, n_tokens, r0,
+                        std::min(kRowGroup, w.rows - r0), outputs[i].y, &deq);
     }
   });
 }

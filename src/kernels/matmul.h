@@ -1,6 +1,7 @@
 #pragma once
 // Matrix products of quantized weights with f32 activations (the reference path).
 #include <cstdint>
+#include <span>
 
 #include "core/thread_pool.h"
 #include "kernels/weight_matrix.h"
@@ -19,6 +20,16 @@ float dot_f32(const float* a, const float* b, int64_t n);
 // every y element is computed by the same sequential code, so the result is thread-count
 // independent.
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
+
+// Several products of the same input (Q/K/V, gate/up): y[i] = W[i] · x for each i, the same bits
+// as separate matmul() calls, in one pass of the thread pool (one wake-up instead of several; the
+// input is quantized once per activation format). Every W[i] must have x's width.
+struct MatmulOutput {
+  const WeightMatrix* w;
+  float* y;  // (n_tokens, w->rows)
+};
+void matmul_group(std::span<const MatmulOutput> outputs, const float* x, int64_t n_tokens,
+                  ThreadPool& pool);
 
 // Copies row `r` of `w` into `out` as f32 (embedding lookup).
 void dequantize_matrix_row(const WeightMatrix& w, int64_t r, float* out);

@@ -121,24 +121,31 @@ void unpack_row(TensorType type, const uint8_t* w, int64_t nb, UnpackedRow* row)
 }
 
 // Σ over blocks of (d_w·d_x)·Σq_w·q_x, accumulated in float in block order.
+// Block i's term goes to lane i % 8 and the lanes add up in a fixed tree, so that SIMD kernels
+// can keep one vector of 8 partial sums (int_dot_x86_q8_rows.inc) and still give these bits.
+float sum_lanes(const float* lane) {
+  return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
+}
+
 float dot_unpacked_q8_0(const UnpackedRow& w, const block_q8_0* x, int64_t nb) {
-  float sum = 0.0f;
+  float lane[8] = {};
   for (int64_t i = 0; i < nb; ++i) {
     const int sumi = dot32(w.q.data() + i * QK8_0, x[i].qs);
-    sum += static_cast<float>(sumi) * mul_rounded(w.d[i], fp16_to_fp32(x[i].d));
+    lane[i % 8] += mul_rounded(static_cast<float>(sumi), mul_rounded(w.d[i], fp16_to_fp32(x[i].d)));
   }
-  return sum;
+  return sum_lanes(lane);
 }
 
 // … plus m_w·s_x for the weights' minimum.
 float dot_unpacked_q8_1(const UnpackedRow& w, const block_q8_1* x, int64_t nb) {
-  float sum = 0.0f;
+  float lane[8] = {};
   for (int64_t i = 0; i < nb; ++i) {
     const int sumi = dot32(w.q.data() + i * QK8_0, x[i].qs);
-    sum += mul_rounded(mul_rounded(w.d[i], fp16_to_fp32(x[i].d)), static_cast<float>(sumi)) +
-           mul_rounded(w.m[i], fp16_to_fp32(x[i].s));
+    lane[i % 8] +=
+        mul_rounded(mul_rounded(w.d[i], fp16_to_fp32(x[i].d)), static_cast<float>(sumi)) +
+        mul_rounded(w.m[i], fp16_to_fp32(x[i].s));
   }
-  return sum;
+  return sum_lanes(lane);
 }
 
 bool is_k_quant(TensorType t) {

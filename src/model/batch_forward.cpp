@@ -133,9 +133,8 @@ void BatchForward::attention_block(int64_t l, int64_t T) {
   for (int64_t t = 0; t < T; ++t) {
     rms_norm(x_.data() + t * d, L.attn_norm.data(), d, cfg_.rms_eps, h_.data() + t * d);
   }
-  matmul(L.wq, h_.data(), T, q_.data(), pool_);
-  matmul(L.wk, h_.data(), T, k_.data(), pool_);
-  matmul(L.wv, h_.data(), T, v_.data(), pool_);
+  const MatmulOutput qkv[] = {{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}};
+  matmul_group(qkv, h_.data(), T, pool_);
   add_bias(q_.data(), L.bq, T);
   add_bias(k_.data(), L.bk, T);
   add_bias(v_.data(), L.bv, T);
@@ -186,8 +185,8 @@ void BatchForward::ffn_block(int64_t l, int64_t T) {
   for (int64_t t = 0; t < T; ++t) {
     rms_norm(x_.data() + t * d, L.ffn_norm.data(), d, cfg_.rms_eps, h_.data() + t * d);
   }
-  matmul(L.w_gate, h_.data(), T, gate_.data(), pool_);
-  matmul(L.w_up, h_.data(), T, up_.data(), pool_);
+  const MatmulOutput gate_up[] = {{&L.w_gate, gate_.data()}, {&L.w_up, up_.data()}};
+  matmul_group(gate_up, h_.data(), T, pool_);
   if (cfg_.ffn_activation == FfnActivation::kGeGlu) {
     geglu(gate_.data(), up_.data(), T * f, gate_.data());
   } else {

@@ -37,7 +37,7 @@ check "run prints its summary" 0 "generated 8 tokens" -- "$infera" run -m "$mode
 check "run rejects top-p 2" 1 "top_p" -- "$infera" run -m "$model" -p "Hello" --top-p 2
 check "run rejects a bad model file" 1 "infera: error" -- "$infera" run -m "$tmp/bad.gguf" -p "Hello"
 check "run rejects a prompt over the context" 1 "does not fit" -- "$infera" run -m "$model" -p "$(printf 'word %.0s' {1..300})" -c 64
-check "chat from stdin answers Paris" 0 "Paris" -- bash -c "printf 'What is the capital of France?\n' | '$infera' chat -m '$model' --greedy -n 32 --system 'You are a helpful assistant.'"
+check "chat from stdin answers Paris" 0 "Paris" -- bash -c "printf 'What is the capital of France?\n' | '$infera' chat -m '$model' --greedy -n 32 --system 'You are a helpful assistant. Answer in one sentence.'"
 check "chat handles several turns" 0 "reused" -- bash -c "printf 'Hi\nWhat is 2+2?\n' | '$infera' chat -m '$model' --greedy -n 16"
 
 echo "$passes passed, $failures failed"

@@ -25,8 +25,10 @@ TEST(Conversation, ReusesTheCacheAcrossTurnsWithoutChangingAnswers) {
   };
 
   // Without a system message SmolLM2's template inserts its own, with which this small model (in
-  // llama.cpp too) answers in French nouns; a plain one gets a plain answer.
-  const std::string system = "You are a helpful assistant.";
+  // llama.cpp too) answers in French nouns. With "You are a helpful assistant." alone the first
+  // token is a near tie ("The" vs "La", 0.06 apart: within rounding noise of any kernel change);
+  // asking for one sentence gives a plain answer whose every token leads by more than 0.8.
+  const std::string system = "You are a helpful assistant. Answer in one sentence.";
   Conversation a(*model, *tokenizer, chat_template_for(model->file()).tmpl, greedy, 1024, pool);
   a.set_system_prompt(system);
   std::string first, second;
@@ -57,7 +59,7 @@ TEST(ChatPrompt, MessageContentCannotInjectControlTokens) {
   const int32_t im_end = tokenizer->encode("<|im_end|>", false, true).at(0);
   auto count_im_end = [&](const std::string& user_text) {
     ChatTemplateInputs in;
-    in.messages = {{"system", "You are a helpful assistant.", {}, {}, {}},
+    in.messages = {{"system", "You are a helpful assistant. Answer in one sentence.", {}, {}, {}},
                    {"user", user_text, {}, {}, {}}};
     const std::string rendered = tmpl.render(in);
     const auto ids = tokenize_chat_prompt(*tokenizer, rendered, in.messages, false);

@@ -25,7 +25,7 @@ import openai
 MODEL = os.path.join(
     os.environ.get("INFERA_DATA_DIR", os.path.expanduser("~/.cache/infera")),
     "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
-SYSTEM = "You are a helpful assistant."
+SYSTEM = "You are a helpful assistant. Answer in one sentence."
 QUESTION = "What is the capital of France?"
 
 
