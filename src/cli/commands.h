@@ -7,6 +7,7 @@
 namespace infera::cli {
 
 void add_bench_command(CLI::App& app);
+void add_kernel_bench_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_chat_command(CLI::App& app);

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   infera::cli::add_run_command(app);
   infera::cli::add_chat_command(app);
   infera::cli::add_bench_command(app);
+  infera::cli::add_kernel_bench_command(app);
   infera::cli::add_serve_command(app);
   try {
     app.parse(argc, argv);

@@ -1,0 +1,94 @@
+// The bench-kernels driver (engine/kernel_bench.h) on small shapes with a few iterations: every
+// case is produced on every ISA this CPU runs, every check passes, every figure is positive. No
+// timing is asserted.
+#include "engine/kernel_bench.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "kernels/cpu_features.h"
+
+namespace infera {
+namespace {
+
+KernelBenchOptions small_options() {
+  KernelBenchOptions o;
+  o.rows = 64;
+  o.cols = 512;  // two K-quant super-blocks per row
+  o.prefill_tokens = 5;
+  o.n_ctx = 40;
+  o.min_time_s = 1e-4;
+  o.min_reps = 1;
+  return o;
+}
+
+int supported_isas() {
+  int n = 0;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) n += isa_supported(isa) ? 1 : 0;
+  return n;
+}
+
+TEST(KernelBench, EveryCheckPassesOnSmallShapes) {
+  ThreadPool pool(2);
+  const Isa before = active_isa();
+  const std::vector<KernelBenchResult> results = run_kernel_benchmarks(small_options(), pool);
+
+  const int n_isas = supported_isas();
+  const size_t n_types = kernel_bench_types().size();
+  // matmul: every type at two shapes; attention: two shapes; ops: five, one path each.
+  EXPECT_EQ(results.size(), (n_types * 2 + 2) * n_isas + 5);
+
+  std::set<std::string> kernels;
+  for (const KernelBenchResult& r : results) {
+    SCOPED_TRACE(r.kernel + "/" + r.type + "/" + r.shape + " " + r.isa);
+    kernels.insert(r.kernel);
+    EXPECT_TRUE(r.passed()) << "error " << r.error << " > tolerance " << r.tolerance;
+    EXPECT_GT(r.bytes, 0u);
+    EXPECT_GT(r.ops, 0.0);
+    EXPECT_GT(r.seconds_per_call, 0.0);
+    EXPECT_GT(r.gb_per_s(), 0.0);
+    EXPECT_GT(r.gop_per_s(), 0.0);
+    EXPECT_GE(r.reps, 1);
+    if (r.isa == "scalar" && (r.kernel == "matmul" || r.kernel == "attention")) {
+      EXPECT_EQ(r.check, CheckStatus::kReference);
+    }
+    if (r.kernel == "matmul" && r.isa != "scalar" && r.type != "F32" && r.type != "F16" &&
+        r.type != "BF16") {
+      EXPECT_EQ(r.check, CheckStatus::kExact);  // the integer dot products promise equal bits
+    }
+  }
+  EXPECT_EQ(kernels, (std::set<std::string>{"matmul", "attention", "rms_norm", "softmax", "swiglu",
+                                            "geglu", "rope"}));
+  EXPECT_EQ(active_isa(), before);  // the override is gone again
+}
+
+TEST(KernelBench, FilterSelectsBySubstringOfKernelTypeShape) {
+  ThreadPool pool(1);
+  KernelBenchOptions o = small_options();
+  o.filter = "matmul/Q4_K/t1 ";
+  const std::vector<KernelBenchResult> results = run_kernel_benchmarks(o, pool);
+  ASSERT_EQ(results.size(), static_cast<size_t>(supported_isas()));
+  for (const KernelBenchResult& r : results) {
+    EXPECT_EQ(r.kernel, "matmul");
+    EXPECT_EQ(r.type, "Q4_K");
+    EXPECT_EQ(r.shape, "t1 64x512");
+    EXPECT_TRUE(r.passed());
+  }
+}
+
+TEST(KernelBench, ColsNotAWholeNumberOfBlocksIsAnError) {
+  ThreadPool pool(1);
+  KernelBenchOptions o = small_options();
+  o.cols = 96;  // whole 32-blocks, but not 256-blocks
+  o.filter = "matmul/Q6_K";
+  const Isa before = active_isa();
+  EXPECT_THROW(run_kernel_benchmarks(o, pool), Error);
+  EXPECT_EQ(active_isa(), before);
+}
+
+}  // namespace
+}  // namespace infera
