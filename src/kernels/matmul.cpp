@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/float_dot.h"
 #include "kernels/quantized_dot.h"
 #include "quant/dequantize.h"
 
@@ -46,6 +47,14 @@ void rows_times_tokens(const WeightMatrix& w, const uint8_t* act, uint64_t act_b
       vec_dot_activations_rows(w.type, w.row(r0 + k), act, act_bytes, n_tokens, cols, y + r0 + k,
                                rows);
     }
+    return;
+  }
+  // AVX2 rows convert the weights on the fly, the same bits as dequantizing them first.
+  if (float_dot_simd_available(w.type)) {
+    const auto* x = reinterpret_cast<const float*>(act);
+    const auto x_stride = static_cast<int64_t>(act_bytes / sizeof(float));
+    for (int64_t k = 0; k < nr; ++k)
+      float_dot_simd_rows(w.type, w.row(r0 + k), x, x_stride, n_tokens, cols, y + r0 + k, rows);
     return;
   }
   const float* wrows[kRowGroup];
