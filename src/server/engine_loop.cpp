@@ -139,9 +139,30 @@ void EngineLoop::take_jobs(bool wait) {
   }
 }
 
+bool EngineLoop::should_wait_for_shared_prefix(const Sequence& seq) const {
+  // A running sequence still prefilling the same leading tokens (the other choices of an n > 1
+  // request, or requests with one system prompt) will register those blocks shortly: starting
+  // now would compute them twice.
+  const auto bs = static_cast<size_t>(cache_.block_size());
+  for (const auto& r : running_) {
+    const auto n = std::min(r->tokens.size(), seq.tokens.size());
+    size_t common = 0;
+    while (common < n && r->tokens[common] == seq.tokens[common]) ++common;
+    // attach_prefix() always leaves the last token to compute.
+    const size_t attachable = std::min(common, seq.tokens.size() - 1) / bs * bs;
+    if (attachable > 0 && static_cast<size_t>(r->kv.n_past) < attachable) return true;
+  }
+  return false;
+}
+
 void EngineLoop::admit() {
-  while (!waiting_.empty() && running_.size() < static_cast<size_t>(options_.parallel)) {
-    Sequence& seq = *waiting_.front();
+  size_t i = 0;
+  while (i < waiting_.size() && running_.size() < static_cast<size_t>(options_.parallel)) {
+    Sequence& seq = *waiting_[i];
+    if (should_wait_for_shared_prefix(seq)) {
+      ++i;  // the ones behind it may start meanwhile
+      continue;
+    }
     const int64_t reused = cache_.attach_prefix(seq.kv, seq.tokens);
     const int64_t need =
         KvCache::blocks_for(static_cast<int64_t>(seq.tokens.size()), cache_.block_size()) -
@@ -159,8 +180,8 @@ void EngineLoop::admit() {
                    static_cast<double>(seq.prompt_tokens));
       metrics_.inc("infera_prefix_cache_hit_tokens_total", static_cast<double>(reused));
     }
-    running_.push_back(std::move(waiting_.front()));
-    waiting_.pop_front();
+    running_.push_back(std::move(waiting_[i]));
+    waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(i));
   }
 }
 

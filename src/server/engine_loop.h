@@ -61,6 +61,7 @@ class EngineLoop {
   void run();
   void take_jobs(bool wait);
   void admit();
+  bool should_wait_for_shared_prefix(const Sequence& seq) const;
   bool reserve_or_preempt(Sequence& seq, int64_t n_positions);
   void preempt(size_t index);
   void step();

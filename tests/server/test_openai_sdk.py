@@ -230,6 +230,13 @@ def n_choices(s, ctx):
         assert ch.message.content == ctx["greedy"], (ch.message.content, ctx["greedy"])
     assert r.usage.prompt_tokens == ctx["greedy_usage"].prompt_tokens
     assert r.usage.completion_tokens == 3 * ctx["greedy_usage"].completion_tokens
+    # A fresh prompt with n=4: choices after the first attach its prompt blocks, not recompute them.
+    before = s.metric("infera_prefix_cache_hit_tokens_total")
+    p = c.completions.create(model="m", prompt="Tell me about " + "the sea, " * 20, max_tokens=2,
+                             temperature=0, n=4)
+    full_blocks = (p.usage.prompt_tokens - 1) // 16 * 16
+    assert s.metric("infera_prefix_cache_hit_tokens_total") - before >= 3 * full_blocks, (
+        s.metric("infera_prefix_cache_hit_tokens_total") - before, full_blocks)
     # Sampled with a seed: reproducible, and the choices are not all the same.
     kw = dict(model="m", prompt="Once upon a time", max_tokens=16, temperature=1.0, seed=42, n=4)
     a = [ch.text for ch in c.completions.create(**kw).choices]
