@@ -9,6 +9,8 @@
 // selected):
 //   Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 × Q8_0/Q8_1  kernels/quantized_dot.cpp, dot_unpacked_q8_0/q8_1
 //   Q2_K..Q6_K × Q8_K                     quant/vec_dot_k.cpp, dot_q2_k and dot_lanes
+// (Q4_K, Q5_K, Q6_K: int_dot_k_rows decodes the packed blocks in registers; Q2_K, Q3_K: unpacked to
+// KIntBlock first, then the KDotFn of their kind.)
 // Tests: tests/unit/int_dot_simd_test.cpp (differential, exact; and the IntDotBench speed print).
 #include <cstdint>
 
@@ -20,15 +22,16 @@ namespace infera {
 
 // One K-quant weight block as integers, as vec_dot_k.cpp unpacks it: the quant of each element in
 // element order, and the scale and min of each 16-element sub-block (min 0 for types without).
-// The kernels rely on the ranges the five K types give: |q| <= 32, |scale| <= 128, so that
-// q * scale fits in int16.
+// The kernels rely on the ranges the five K types give: |q| <= 32, so that a maddubs pair of
+// |x| * q fits in int16 unsaturated, and |scale| <= 128, so that pair * scale fits the madd.
 struct KIntBlock {
   int8_t q[QK_K];
   int32_t scale[QK_K / 16];
   int32_t min[QK_K / 16];
 };
 
-// How the per-block integers of a K-quant row become a float (see vec_dot_k.h):
+// How the per-block integers of a K-quant row become a float (see vec_dot_k.h; lane l of a block
+// sums scale * q * x over the elements 32c + 4l .. 32c + 4l + 3 of its 8 chunks c):
 //   kQ2K:          sumf += dall * Σ lanes - dmin * min_term, block by block
 //   kLanes:        sums[l] += d * lane[l]; at the end sumf += sums[0], ..., sums[7]
 //   kLanesWithMin: the same, with sumf -= dmin * min_term per block first
@@ -50,6 +53,10 @@ void q8_rows_avx2(TensorType weight_type, const void* w_row, const uint8_t* x_ro
 void q8_rows_avx512(TensorType weight_type, const void* w_row, const uint8_t* x_rows,
                     uint64_t x_stride, int64_t n_rows, int64_t nb, float* y, int64_t y_stride);
 KDotFn k_kernel_avx2(KDotKind kind);
+bool k_rows_avx2(TensorType weight_type, const void* w_row, const block_q8_K* x,
+                 int64_t x_stride_blocks, int64_t n_rows, int64_t nb, float* y, int64_t y_stride);
+bool k_rows_avx512(TensorType weight_type, const void* w_row, const block_q8_K* x,
+                   int64_t x_stride_blocks, int64_t n_rows, int64_t nb, float* y, int64_t y_stride);
 KUnpackFn k_unpack_avx2(TensorType weight_type);
 KDotFn k_kernel_avx512(KDotKind kind);
 }  // namespace int_dot_detail
@@ -77,6 +84,30 @@ inline bool int_dot_q8_rows(TensorType weight_type, const void* w_row, const uin
     case Isa::kAvx2:
       int_dot_detail::q8_rows_avx2(weight_type, w_row, x_rows, x_stride, n_rows, nb, y, y_stride);
       return true;
+    default:
+      return false;
+  }
+#else
+  return false;
+#endif
+}
+
+// One packed K-quant weight row of nb blocks (as stored, any alignment) times n_rows Q8_K rows
+// x_stride_blocks blocks apart, writing y[t * y_stride]: the same bits as vec_dot_k.cpp's
+// reference. The weight blocks are decoded in registers, once per tile of rows. Returns false,
+// writing nothing, when the scalar reference is selected or the type has no such kernel (then
+// int_dot_k_unpack and int_dot_k_kernel below serve it).
+inline bool int_dot_k_rows(TensorType weight_type, const void* w_row, const block_q8_K* x,
+                           int64_t x_stride_blocks, int64_t n_rows, int64_t nb, float* y,
+                           int64_t y_stride) {
+#if defined(__x86_64__) || defined(__i386__)
+  switch (active_isa()) {
+    case Isa::kAvx512:
+      return int_dot_detail::k_rows_avx512(weight_type, w_row, x, x_stride_blocks, n_rows, nb, y,
+                                           y_stride);
+    case Isa::kAvx2:
+      return int_dot_detail::k_rows_avx2(weight_type, w_row, x, x_stride_blocks, n_rows, nb, y,
+                                         y_stride);
     default:
       return false;
   }

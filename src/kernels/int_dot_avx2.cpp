@@ -9,6 +9,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <type_traits>
 
@@ -52,64 +53,15 @@ INFERA_AVX2 inline __m256i block_dot(__m256i w, __m256i x) {
 
 // ---- K-quants × Q8_K --------------------------------------------------------------------------
 
-// Lane l (0..7) = Σ over the elements e ≡ l (mod 8) of scale(e) * q_e * x_e: ggml's aux32[8].
-// Per 16-element sub-block, the bytes are interleaved [0, 8, 1, 9, ...] so that one madd_epi16
-// pairs elements l and l + 8, which share lane l and the sub-block's scale.
-INFERA_AVX2 inline __m256i k_lanes(const KIntBlock& u, const int8_t* xq) {
-  const __m128i pair_up = _mm_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
-  __m256i acc = _mm256_setzero_si256();
-  for (int s = 0; s < QK_K / 16; ++s) {
-    const __m128i q8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(u.q + 16 * s));
-    const __m128i x8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(xq + 16 * s));
-    const __m256i q = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(q8, pair_up));
-    const __m256i x = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(x8, pair_up));
-    // |q * scale| <= 32 * 128 fits int16; each int32 pair sum <= 2 * 2^12 * 128.
-    const __m256i qs = _mm256_mullo_epi16(q, _mm256_set1_epi16(static_cast<int16_t>(u.scale[s])));
-    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(qs, x));
-  }
-  return acc;
+// acc + the int16 pair sums p times the int16 scales sc, pairwise into int32 (|p| <= 2^14 and
+// |sc| <= 128: no overflow).
+INFERA_AVX2 inline __m256i k_madd_scaled(__m256i acc, __m256i p, __m256i sc) {
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(p, sc));
 }
 
-// Σ over sub-blocks of min * bsum (as the reference's min_term).
-inline int32_t min_term(const KIntBlock& u, const block_q8_K& x) {
-  int32_t sum = 0;
-  for (int s = 0; s < QK_K / 16; ++s) sum += u.min[s] * x.bsums[s];
-  return sum;
-}
-
-INFERA_AVX2 float dot_q2_k(const KIntBlock* w, const float* d, const float* dmin,
-                           const block_q8_K* x, int64_t nb) {
-  float sumf = 0.0f;
-  for (int64_t i = 0; i < nb; ++i) {
-    const int32_t isum = hsum8(k_lanes(w[i], x[i].qs));
-    const int32_t summs = min_term(w[i], x[i]);
-    const float dall = x[i].d * d[i];
-    const float dm = x[i].d * dmin[i];
-    sumf +=
-        mul_rounded(dall, static_cast<float>(isum)) - mul_rounded(dm, static_cast<float>(summs));
-  }
-  return sumf;
-}
-
-template <bool kHasMin>
-INFERA_AVX2 float dot_lanes(const KIntBlock* w, const float* d, const float* dmin,
-                            const block_q8_K* x, int64_t nb) {
-  __m256 sums = _mm256_setzero_ps();
-  float sumf = 0.0f;
-  for (int64_t i = 0; i < nb; ++i) {
-    const __m256 lanes = _mm256_cvtepi32_ps(k_lanes(w[i], x[i].qs));  // |lane| <= 2^24: exact
-    const float dd = d[i] * x[i].d;
-    sums = _mm256_add_ps(sums, mul_rounded8(_mm256_set1_ps(dd), lanes));
-    if constexpr (kHasMin) {
-      const float dm = dmin[i] * x[i].d;
-      sumf -= mul_rounded(dm, static_cast<float>(min_term(w[i], x[i])));
-    }
-  }
-  alignas(32) float s[8];
-  _mm256_store_ps(s, sums);
-  for (int l = 0; l < 8; ++l) sumf += s[l];
-  return sumf;
-}
+#define INFERA_SIMD_TARGET INFERA_AVX2
+#include "kernels/int_dot_x86_k.inc"
+#undef INFERA_SIMD_TARGET
 
 // ---- K-quant unpacking (element order of blocks.h) --------------------------------------------
 
@@ -251,6 +203,11 @@ void q8_rows_avx2(TensorType weight_type, const void* w_row, const uint8_t* x_ro
     default:
       return q8_rows<W::kQ8_0>(w_row, x_rows, x_stride, n_rows, nb, y, y_stride);
   }
+}
+
+bool k_rows_avx2(TensorType weight_type, const void* w_row, const block_q8_K* x,
+                 int64_t x_stride_blocks, int64_t n_rows, int64_t nb, float* y, int64_t y_stride) {
+  return k_rows_packed(weight_type, w_row, x, x_stride_blocks, n_rows, nb, y, y_stride);
 }
 
 KDotFn k_kernel_avx2(KDotKind kind) {

@@ -1,6 +1,6 @@
 // AVX-512 kernels of int_dot.h (F, BW, VL and VNNI): the layout of int_dot_avx2.cpp, with the
 // integer products done by VNNI dot instructions (vpdpbusd: u8 × s8, vpdpwssd: s16 × s16, both
-// summing into int32 without saturation) and the K-quant sub-blocks taken two at a time in 512-bit
+// summing into int32 without saturation) and Q4_K/Q6_K taken 64 elements at a time in 512-bit
 // registers. The float steps are the scalar reference's, one by one, each product rounded before
 // any add. Compiled for the baseline target; only these functions use AVX-512, and int_dot.h calls
 // them only where cpu_features.h says the CPU (and the OS) has it.
@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <type_traits>
 
@@ -53,68 +54,120 @@ INFERA_AVX512 inline __m256i block_dot(__m256i w, __m256i x) {
 
 // ---- K-quants × Q8_K --------------------------------------------------------------------------
 
-// Lane l (0..7) = Σ over the elements e ≡ l (mod 8) of scale(e) * q_e * x_e: ggml's aux32[8].
-// Two 16-element sub-blocks per 512-bit register; in each, the bytes are interleaved
-// [0, 8, 1, 9, ...] so that vpdpwssd pairs elements l and l + 8, which share lane l and the
-// sub-block's scale. The two halves of the accumulator (even and odd sub-blocks) add up at the end.
-INFERA_AVX512 inline __m256i k_lanes(const KIntBlock& u, const int8_t* xq) {
-  const __m256i pair_up = _mm256_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15,  //
-                                           0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+// acc + the int16 pair sums p times the int16 scales sc, pairwise into int32, in one vpdpwssd.
+INFERA_AVX512 inline __m256i k_madd_scaled(__m256i acc, __m256i p, __m256i sc) {
+  return _mm256_dpwssd_epi32(acc, p, sc);
+}
+
+#define INFERA_SIMD_TARGET INFERA_AVX512
+#include "kernels/int_dot_x86_k.inc"
+#undef INFERA_SIMD_TARGET
+
+// Q4_K and Q6_K two chunks (64 elements) per 512-bit register. Int32 element k of a product
+// holds lane k % 8 of chunk 2p + k / 8; the two halves add up into the 8 lanes at the end of the
+// block (exact integers, any order).
+INFERA_AVX512 inline __m256i k_fold(__m512i acc) {
+  return _mm256_add_epi32(_mm512_castsi512_si256(acc), _mm512_extracti64x4_epi64(acc, 1));
+}
+
+// vpermw indices: int16 k takes int16 first + k / group of the source.
+struct Spread16 {
+  alignas(64) int16_t idx[32];
+};
+constexpr Spread16 spread16(int first, int group) {
+  Spread16 s{};
+  for (int k = 0; k < 32; ++k) s.idx[k] = static_cast<int16_t>(first + k / group);
+  return s;
+}
+// Q4_K: scales 2j, 2j + 1 (16 int16 each); Q6_K: scales 4j .. 4j + 3 (8 int16 each).
+constexpr Spread16 kQ4Spread[4] = {spread16(0, 16), spread16(2, 16), spread16(4, 16),
+                                   spread16(6, 16)};
+constexpr Spread16 kQ6Spread[4] = {spread16(0, 8), spread16(4, 8), spread16(8, 8), spread16(12, 8)};
+
+INFERA_AVX512 inline __m512i k_spread16(__m512i v, const Spread16& s) {
+  return _mm512_permutexvar_epi16(_mm512_load_si512(s.idx), v);
+}
+
+// Chunk pair p: elements 64p .. 64p + 63 (0..15 as bytes), scale 2p in int16 0..15 and 2p + 1 in
+// 16..31; mins16 as in Q4KBlock.
+struct Q4KBlock512 {
+  __m512i q[4], sc[4];
+  __m256i mins16;
+  float d, dmin;
+};
+
+INFERA_AVX512 inline void decode_q4_k_512(const unsigned char* p, Q4KBlock512* b) {
+  b->d = k_half(p + offsetof(block_q4_K, d));
+  b->dmin = k_half(p + offsetof(block_q4_K, dmin));
+  uint64_t scales, mins;
+  k4_scales_mins(p + offsetof(block_q4_K, scales), &scales, &mins);
+  const __m128i sc8 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(scales)));
+  const __m128i m8 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(mins)));
+  b->mins16 = _mm256_setr_m128i(_mm_unpacklo_epi16(m8, m8), _mm_unpackhi_epi16(m8, m8));
+  const __m512i low4 = _mm512_set1_epi8(0x0f);
+  const unsigned char* qs = p + offsetof(block_q4_K, qs);
+  for (int j = 0; j < 4; ++j) {  // element 64j + 32k + r: nibble k of qs[32j + r]
+    const __m256i raw = k_load32(qs + 32 * j);
+    const __m512i both =
+        _mm512_inserti64x4(_mm512_castsi256_si512(raw), _mm256_srli_epi16(raw, 4), 1);
+    b->q[j] = _mm512_and_si512(both, low4);
+    b->sc[j] = k_spread16(_mm512_castsi128_si512(sc8), kQ4Spread[j]);
+  }
+}
+
+INFERA_AVX512 inline void q4_k_row_512(const Q4KBlock512& b, const block_q8_K& x, KRowSums* r) {
   __m512i acc = _mm512_setzero_si512();
-  for (int s = 0; s < QK_K / 16; s += 2) {
-    const __m256i q8 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(u.q + 16 * s));
-    const __m256i x8 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + 16 * s));
-    const __m512i q = _mm512_cvtepi8_epi16(_mm256_shuffle_epi8(q8, pair_up));
-    const __m512i x = _mm512_cvtepi8_epi16(_mm256_shuffle_epi8(x8, pair_up));
-    const __m512i scale =
-        _mm512_mask_blend_epi16(0xffff0000u, _mm512_set1_epi16(static_cast<int16_t>(u.scale[s])),
-                                _mm512_set1_epi16(static_cast<int16_t>(u.scale[s + 1])));
-    // |q * scale| <= 32 * 128 fits int16; each int32 pair sum <= 2 * 2^12 * 128.
-    acc = _mm512_dpwssd_epi32(acc, _mm512_mullo_epi16(q, scale), x);
+  for (int j = 0; j < 4; ++j) {
+    const __m512i xj = _mm512_loadu_si512(x.qs + 64 * j);
+    acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(b.q[j], xj), b.sc[j]);
   }
-  const __m512i halves_swapped = _mm512_shuffle_i64x2(acc, acc, 0x4e);
-  return _mm512_castsi512_si256(_mm512_add_epi32(acc, halves_swapped));
+  k_add_lanes(r, b.d * x.d, k_fold(acc));
+  const int32_t summs = hsum8(_mm256_madd_epi16(k_load32(x.bsums), b.mins16));
+  r->sumf -= mul_rounded(b.dmin * x.d, static_cast<float>(summs));
 }
 
-// Σ over sub-blocks of min * bsum (as the reference's min_term).
-inline int32_t min_term(const KIntBlock& u, const block_q8_K& x) {
-  int32_t sum = 0;
-  for (int s = 0; s < QK_K / 16; ++s) sum += u.min[s] * x.bsums[s];
-  return sum;
+// Chunk pair p: elements 64p .. 64p + 63 as 0..63 (32 not yet taken off), the scales of
+// sub-blocks 4p .. 4p + 3 in int16 0..7, 8..15, 16..23, 24..31.
+struct Q6KBlock512 {
+  __m512i q[4], sc[4];
+  float d;
+};
+
+INFERA_AVX512 inline void decode_q6_k_512(const unsigned char* p, Q6KBlock512* b) {
+  b->d = k_half(p + offsetof(block_q6_K, d));
+  const __m512i low4 = _mm512_set1_epi8(0x0f);
+  const __m512i bits45 = _mm512_set1_epi8(0x30);
+  const unsigned char* ql = p + offsetof(block_q6_K, ql);
+  const unsigned char* qhp = p + offsetof(block_q6_K, qh);
+  for (int h = 0; h < 2; ++h) {
+    // Element 128h + 32c + r: nibble c / 2 of ql[64h + 32 (c % 2) + r], bits 2c, 2c + 1 of
+    // qh[32h + r]: chunks 4h, 4h + 1 take the low nibbles of ql[64h ..] and bits 0..1, 2..3 of qh;
+    // chunks 4h + 2, 4h + 3 the high nibbles and bits 4..5, 6..7. The 16-bit shifts bring those
+    // two bits to bits 4..5 of their own byte.
+    const __m512i qlz = _mm512_loadu_si512(ql + 64 * h);
+    const __m256i qh = k_load32(qhp + 32 * h);
+    const __m512i qhz = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+    b->q[2 * h] = _mm512_or_si512(_mm512_and_si512(qlz, low4),
+                                  _mm512_and_si512(_mm512_slli_epi16(qhz, 4), bits45));
+    b->q[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(qlz, 4), low4),
+                                      _mm512_and_si512(qhz, bits45));
+  }
+  const __m512i sc16 = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + offsetof(block_q6_K, scales)))));
+  for (int j = 0; j < 4; ++j) b->sc[j] = k_spread16(sc16, kQ6Spread[j]);
 }
 
-INFERA_AVX512 float dot_q2_k(const KIntBlock* w, const float* d, const float* dmin,
-                             const block_q8_K* x, int64_t nb) {
-  float sumf = 0.0f;
-  for (int64_t i = 0; i < nb; ++i) {
-    const int32_t isum = hsum8(k_lanes(w[i], x[i].qs));
-    const int32_t summs = min_term(w[i], x[i]);
-    const float dall = x[i].d * d[i];
-    const float dm = x[i].d * dmin[i];
-    sumf +=
-        mul_rounded(dall, static_cast<float>(isum)) - mul_rounded(dm, static_cast<float>(summs));
+INFERA_AVX512 inline void q6_k_row_512(const Q6KBlock512& b, const block_q8_K& x, KRowSums* r) {
+  const __m512i thirty_two = _mm512_set1_epi8(32);
+  __m512i acc = _mm512_setzero_si512();
+  for (int j = 0; j < 4; ++j) {
+    const __m512i xj = _mm512_loadu_si512(x.qs + 64 * j);
+    // Σ (q - 32) x per pair, from the unsigned q: exact, |result| <= 2 * 32 * 128 fits int16.
+    const __m512i p16 =
+        _mm512_sub_epi16(_mm512_maddubs_epi16(b.q[j], xj), _mm512_maddubs_epi16(thirty_two, xj));
+    acc = _mm512_dpwssd_epi32(acc, p16, b.sc[j]);
   }
-  return sumf;
-}
-
-template <bool kHasMin>
-INFERA_AVX512 float dot_lanes(const KIntBlock* w, const float* d, const float* dmin,
-                              const block_q8_K* x, int64_t nb) {
-  __m256 sums = _mm256_setzero_ps();
-  float sumf = 0.0f;
-  for (int64_t i = 0; i < nb; ++i) {
-    const __m256 lanes = _mm256_cvtepi32_ps(k_lanes(w[i], x[i].qs));  // |lane| <= 2^24: exact
-    const float dd = d[i] * x[i].d;
-    sums = _mm256_add_ps(sums, mul_rounded8(_mm256_set1_ps(dd), lanes));
-    if constexpr (kHasMin) {
-      const float dm = dmin[i] * x[i].d;
-      sumf -= mul_rounded(dm, static_cast<float>(min_term(w[i], x[i])));
-    }
-  }
-  alignas(32) float s[8];
-  _mm256_store_ps(s, sums);
-  for (int l = 0; l < 8; ++l) sumf += s[l];
-  return sumf;
+  k_add_lanes(r, b.d * x.d, k_fold(acc));
 }
 
 }  // namespace
@@ -132,6 +185,23 @@ void q8_rows_avx512(TensorType weight_type, const void* w_row, const uint8_t* x_
       return q8_rows<W::kQ5_1>(w_row, x_rows, x_stride, n_rows, nb, y, y_stride);
     default:
       return q8_rows<W::kQ8_0>(w_row, x_rows, x_stride, n_rows, nb, y, y_stride);
+  }
+}
+
+bool k_rows_avx512(TensorType weight_type, const void* w_row, const block_q8_K* x,
+                   int64_t x_stride_blocks, int64_t n_rows, int64_t nb, float* y,
+                   int64_t y_stride) {
+  switch (weight_type) {
+    case TensorType::Q4_K:
+      k_rows<Q4KBlock512, decode_q4_k_512, q4_k_row_512, sizeof(block_q4_K)>(
+          w_row, x, x_stride_blocks, n_rows, nb, y, y_stride);
+      return true;
+    case TensorType::Q6_K:
+      k_rows<Q6KBlock512, decode_q6_k_512, q6_k_row_512, sizeof(block_q6_K)>(
+          w_row, x, x_stride_blocks, n_rows, nb, y, y_stride);
+      return true;
+    default:
+      return k_rows_packed(weight_type, w_row, x, x_stride_blocks, n_rows, nb, y, y_stride);
   }
 }
 

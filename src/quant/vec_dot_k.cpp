@@ -151,9 +151,10 @@ float dot_q2_k(const UnpackedKRow& w, const block_q8_K* x, int64_t nb) {
   return sumf;
 }
 
-// ggml_vec_dot_q{3,4,5,6}_K_q8_K_generic: per block, integer lane l sums scale * q * x over the
-// elements i with i % 8 == l (|lane| <= 32 * 128 * 32 * 128 = 2^24 for Q6_K, less for the others);
-// float sums[l] += d * lane[l]; the min term goes straight into sumf; the lanes join sumf last.
+// ggml_vec_dot_q{3,4,5,6}_K_q8_K_generic's float steps, with lanes as SIMD forms them: per block,
+// integer lane l sums scale * q * x over the elements 32c + 4l .. 32c + 4l + 3 of the 8 chunks c
+// (|lane| <= 32 * 128 * 32 * 128 = 2^24 for Q6_K, less for the others); float
+// sums[l] += d * lane[l]; the min term goes straight into sumf; the lanes join sumf last.
 template <bool kHasMin>
 float dot_lanes(const UnpackedKRow& w, const block_q8_K* x, int64_t nb) {
   float sums[kLanes] = {};
@@ -161,11 +162,12 @@ float dot_lanes(const UnpackedKRow& w, const block_q8_K* x, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i) {
     const IntBlock& u = w.blocks[i];
     int32_t lane[kLanes] = {};
-    for (int g = 0; g < QK_K / kLanes; ++g) {
-      const int scale = u.scale[g / 2];  // 8-element groups, two per 16-element sub-block
+    for (int c = 0; c < QK_K / 32; ++c) {
       for (int l = 0; l < kLanes; ++l) {
-        const int e = g * kLanes + l;
-        lane[l] += scale * (u.q[e] * x[i].qs[e]);
+        const int e = 32 * c + 4 * l;
+        int32_t four = 0;
+        for (int k = 0; k < 4; ++k) four += u.q[e + k] * x[i].qs[e + k];
+        lane[l] += u.scale[e / 16] * four;
       }
     }
     const float d = w.d[i] * x[i].d;
@@ -203,6 +205,14 @@ void vec_dot_k_q8k_rows(TensorType weight_type, const void* w_row, const block_q
   }
   const auto* row = static_cast<const unsigned char*>(w_row);
   const int64_t nb = n / QK_K;
+  if (weight_type != TensorType::Q2_K && weight_type != TensorType::Q3_K &&
+      weight_type != TensorType::Q4_K && weight_type != TensorType::Q5_K &&
+      weight_type != TensorType::Q6_K) {
+    throw_bad_type(weight_type);
+  }
+  // SIMD kernels that decode the packed blocks in registers (same bits), for the types that have
+  // them; the others are unpacked below and go through the per-kind kernels or the reference.
+  if (int_dot_k_rows(weight_type, w_row, x, x_stride_blocks, n_rows, nb, y, y_stride)) return;
   thread_local UnpackedKRow w;
   const KUnpackFn simd_unpack = int_dot_k_unpack(weight_type);
   switch (weight_type) {

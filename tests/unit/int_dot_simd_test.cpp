@@ -234,16 +234,21 @@ TEST_P(IntDotK, EqualsScalarReferenceBitForBit) {
   std::mt19937 rng(99 + static_cast<unsigned>(type));
   int checked = 0;
   for (int64_t nb : {1, 2, 3, 5, 11}) {
-    for (int64_t n_rows : {1, 3}) {
-      for (int rep = 0; rep < 6; ++rep) {
+    // 17 rows: past one tile of rows (kernels decode each weight block once per tile); the rows
+    // sit one block further apart than their length, and the weight row starts unaligned.
+    for (int64_t n_rows : {1, 3, 17}) {
+      for (int rep = 0; rep < (n_rows > 3 ? 2 : 6); ++rep) {
         const int64_t n = nb * QK_K;
-        std::vector<uint8_t> w(row_bytes(type, n));
-        fill_k_weights(rng, type, w.data(), nb);
-        std::vector<block_q8_K> x(static_cast<size_t>(nb * n_rows));
-        fill_q8k(rng, x.data(), nb * n_rows);
+        const int64_t stride = n_rows > 3 ? nb + 1 : nb;
+        std::vector<uint8_t> w_aligned(row_bytes(type, n)), w_buf(w_aligned.size() + 1);
+        fill_k_weights(rng, type, w_aligned.data(), nb);
+        uint8_t* w = w_buf.data() + (n_rows > 3 ? 1 : 0);
+        std::memcpy(w, w_aligned.data(), w_aligned.size());
+        std::vector<block_q8_K> x(static_cast<size_t>(stride * n_rows));
+        fill_q8k(rng, x.data(), stride * n_rows);
         auto run = [&] {
           std::vector<float> y(static_cast<size_t>(n_rows));
-          vec_dot_k_q8k_rows(type, w.data(), x.data(), nb, n_rows, n, y.data(), 1);
+          vec_dot_k_q8k_rows(type, w, x.data(), stride, n_rows, n, y.data(), 1);
           return y;
         };
         std::vector<float> ref;

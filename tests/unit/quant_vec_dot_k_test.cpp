@@ -179,7 +179,8 @@ block_q8_K activation(float d, std::initializer_list<int> elements, int8_t v) {
   return b;
 }
 
-// Block A puts 2^24 into lane 0; block B puts 1 into lanes 0, 1, 2. ggml keeps per-lane float sums
+// Block A puts 2^24 into lane 0; block B puts 1 into lanes 0, 1, 2 (elements 0, 4, 8: lane l holds
+// elements 4l .. 4l + 3 of each 32-element chunk). ggml keeps per-lane float sums
 // across blocks and adds the 8 lanes at the end: sums = {2^24 + 1 -> 2^24, 1, 1}, then
 // ((2^24 + 1) + 1) -> 2^24. Adding each block's lanes first would give 2^24 + 3 -> 2^24 + 4.
 TEST(VecDotKOrder, Q6KKeepsEightFloatLanesAcrossBlocks) {
@@ -192,9 +193,26 @@ TEST(VecDotKOrder, Q6KKeepsEightFloatLanesAcrossBlocks) {
   w[0].d = kHalf2Pow15;
   w[0].ql[0] = 1;  // element 0: q = 1
   w[1].d = kHalfOne;
-  w[1].ql[0] = w[1].ql[1] = w[1].ql[2] = 1;  // elements 0, 1, 2: q = 1
-  const block_q8_K x[2] = {activation(512.0f, {0}, 1), activation(1.0f, {0, 1, 2}, 1)};
+  w[1].ql[0] = w[1].ql[4] = w[1].ql[8] = 1;  // elements 0, 4, 8: q = 1
+  const block_q8_K x[2] = {activation(512.0f, {0}, 1), activation(1.0f, {0, 4, 8}, 1)};
   EXPECT_EQ(vec_dot_k_q8k(TensorType::Q6_K, w, x, 512), k2Pow24);
+}
+
+// The same blocks with block B's three ones in elements 0, 1, 2: one lane (ggml's scalar code would
+// use three), so sums[0] = 2^24 + 3 -> 2^24 + 4.
+TEST(VecDotKOrder, Q6KLaneHoldsFourConsecutiveElements) {
+  block_q6_K w[2];
+  for (block_q6_K& b : w) {
+    std::memset(b.ql, 0, sizeof b.ql);
+    std::memset(b.qh, 0xaa, sizeof b.qh);
+    for (int8_t& s : b.scales) s = 1;
+  }
+  w[0].d = kHalf2Pow15;
+  w[0].ql[0] = 1;
+  w[1].d = kHalfOne;
+  w[1].ql[0] = w[1].ql[1] = w[1].ql[2] = 1;
+  const block_q8_K x[2] = {activation(512.0f, {0}, 1), activation(1.0f, {0, 1, 2}, 1)};
+  EXPECT_EQ(vec_dot_k_q8k(TensorType::Q6_K, w, x, 512), k2Pow24 + 4.0f);
 }
 
 // Block A's min term is -2^24 (sumf = +2^24), block B puts 1 into lanes 0 and 1. ggml subtracts the
@@ -208,8 +226,8 @@ TEST(VecDotKOrder, Q4KSubtractsMinsBeforeAddingLanes) {
   w[1].d = kHalfOne;
   w[1].dmin = 0;
   w[1].scales[0] = 1;              // scale of sub-block 0 (min 0)
-  w[1].qs[0] = w[1].qs[1] = 0x01;  // elements 0 and 1: q = 1
-  const block_q8_K x[2] = {activation(512.0f, {0}, -1), activation(1.0f, {0, 1}, 1)};
+  w[1].qs[0] = w[1].qs[4] = 0x01;  // elements 0 and 4 (lanes 0 and 1): q = 1
+  const block_q8_K x[2] = {activation(512.0f, {0}, -1), activation(1.0f, {0, 4}, 1)};
   EXPECT_EQ(vec_dot_k_q8k(TensorType::Q4_K, w, x, 512), k2Pow24);
 }
 
