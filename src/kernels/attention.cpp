@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/cpu_features.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "quant/float16.h"
@@ -12,11 +13,48 @@ namespace infera {
 
 namespace {
 float round_fp16(float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
+
+int64_t first_key(int64_t pos, int64_t window) {
+  return window > 0 ? std::max<int64_t>(0, pos - window + 1) : 0;
+}
+
+using attention_detail::AttentionJob;
+using AttendFn = void (*)(const AttentionJob&, const PagedKv&, const AttentionShape&, float*);
+
+void attention_simd(AttendFn attend, int64_t scratch_floats, const float* q,
+                    const int64_t* positions, const int32_t* const* block_tables, int64_t n_tokens,
+                    const PagedKv& kv, const AttentionShape& s, float* out, ThreadPool& pool) {
+  const int64_t group = s.n_head / s.n_head_kv;
+  // A job takes a whole KV group (K/V rows loaded once for all its heads) unless that leaves too
+  // few jobs to keep every thread busy (decode). Either way each head goes through the same
+  // arithmetic, so the split changes speed only.
+  const int64_t heads_per_job = n_tokens * s.n_head_kv >= 4 * pool.size() ? group : 1;
+  const int64_t jobs_per_token = s.n_head / heads_per_job;
+  pool.parallel_for(n_tokens * jobs_per_token, [&](int64_t begin, int64_t end) {
+    std::vector<float> scratch(static_cast<size_t>(scratch_floats));
+    for (int64_t i = begin; i < end; ++i) {
+      // Tokens are taken first, last, second, second last...: in a causal prefill the work per
+      // token grows with its position, and this keeps the contiguous chunks of parallel_for even.
+      const int64_t slot = i / jobs_per_token;
+      const int64_t t = slot % 2 == 0 ? slot / 2 : n_tokens - 1 - slot / 2;
+      const int64_t h = (i % jobs_per_token) * heads_per_job;
+      AttentionJob job;
+      job.q = q + t * s.n_head * s.head_dim_k;
+      job.out = out + t * s.n_head * s.head_dim_v;
+      job.table = block_tables[t];
+      job.last = positions[t];
+      job.first = first_key(job.last, s.window);
+      job.h_begin = h;
+      job.h_end = h + heads_per_job;
+      attend(job, kv, s, scratch.data());
+    }
+  });
+}
 }  // namespace
 
-void attention(const float* q, const int64_t* positions, const int32_t* const* block_tables,
-               int64_t n_tokens, const PagedKv& kv, const AttentionShape& s, float* out,
-               ThreadPool& pool) {
+void attention_reference(const float* q, const int64_t* positions,
+                         const int32_t* const* block_tables, int64_t n_tokens, const PagedKv& kv,
+                         const AttentionShape& s, float* out, ThreadPool& pool) {
   const int64_t group = s.n_head / s.n_head_kv;
   const int64_t q_stride = s.n_head * s.head_dim_k;
   const int64_t k_stride = s.n_head_kv * s.head_dim_k;
@@ -35,7 +73,7 @@ void attention(const float* q, const int64_t* positions, const int32_t* const* b
       auto row_of = [&](int64_t p) {
         return table[p / kv.block_size] * kv.block_size + p % kv.block_size;
       };
-      const int64_t first = s.window > 0 ? std::max<int64_t>(0, pos - s.window + 1) : 0;
+      const int64_t first = first_key(pos, s.window);
       const int64_t n_keys = pos - first + 1;
       const float* qsrc = q + t * q_stride + h * s.head_dim_k;
       for (int64_t d = 0; d < s.head_dim_k; ++d) qh[d] = round_fp16(qsrc[d]);
@@ -55,6 +93,28 @@ void attention(const float* q, const int64_t* positions, const int32_t* const* b
       }
     }
   });
+}
+
+void attention(const float* q, const int64_t* positions, const int32_t* const* block_tables,
+               int64_t n_tokens, const PagedKv& kv, const AttentionShape& s, float* out,
+               ThreadPool& pool) {
+#if defined(__x86_64__) || defined(__i386__)
+  namespace d = attention_detail;
+  switch (active_isa()) {
+    case Isa::kAvx512:
+      attention_simd(d::attend_avx512, d::scratch_floats_avx512(s), q, positions, block_tables,
+                     n_tokens, kv, s, out, pool);
+      return;
+    case Isa::kAvx2:
+      if (!d::avx2_handles(s)) break;
+      attention_simd(d::attend_avx2, d::scratch_floats_avx2(s), q, positions, block_tables,
+                     n_tokens, kv, s, out, pool);
+      return;
+    default:
+      break;
+  }
+#endif
+  attention_reference(q, positions, block_tables, n_tokens, kv, s, out, pool);
 }
 
 }  // namespace infera

@@ -1,5 +1,11 @@
 #pragma once
-// Causal grouped-query attention of a batch of new tokens over a KV cache (reference path).
+// Causal grouped-query attention of a batch of new tokens over a paged fp16 KV cache.
+//
+// attention() is the entry point: it runs attention_reference() when cpu_features.h selects the
+// scalar reference, else a tiled SIMD kernel (AVX2+F16C+FMA or AVX-512; attention_avx512.cpp
+// describes it). The SIMD kernels keep the reference's roundings (q and the normalised attention
+// weights to fp16, f32 sums) but sum in another order and use a polynomial exp, so they match it to
+// a tolerance, not bit for bit (tests/unit/attention_test.cpp derives that tolerance).
 #include <cstdint>
 
 #include "core/thread_pool.h"
@@ -31,8 +37,42 @@ struct PagedKv {
 // out: (n_tokens, n_head·head_dim_v).
 // As in llama.cpp with an f16 cache, q is rounded to fp16 for q·k and the attention weights are
 // rounded to fp16 before they weight V; sums are in f32.
+// Each (token, head) output depends only on that token's q, position and keys: not on the other
+// tokens of the call, the thread count or the split of the work.
 void attention(const float* q, const int64_t* positions, const int32_t* const* block_tables,
                int64_t n_tokens, const PagedKv& kv, const AttentionShape& shape, float* out,
                ThreadPool& pool);
 
+// The scalar reference: scores for all keys, softmax (ops.h), then the weighted sum of V.
+void attention_reference(const float* q, const int64_t* positions,
+                         const int32_t* const* block_tables, int64_t n_tokens, const PagedKv& kv,
+                         const AttentionShape& shape, float* out, ThreadPool& pool);
+
+namespace attention_detail {
+
+// One job of the SIMD kernels: query heads [h_begin, h_end) of token t, all in one KV group, so
+// that each K/V row loaded serves all of them. `scratch` holds scratch_floats() floats.
+struct AttentionJob {
+  const float* q = nullptr;  // token t's q row
+  float* out = nullptr;      // token t's output row
+  const int32_t* table = nullptr;
+  int64_t first = 0;  // first key position seen (the sliding window's start)
+  int64_t last = 0;   // the token's own position
+  int64_t h_begin = 0;
+  int64_t h_end = 0;
+};
+
+int64_t scratch_floats_avx512(const AttentionShape& shape);
+void attend_avx512(const AttentionJob& job, const PagedKv& kv, const AttentionShape& shape,
+                   float* scratch);
+int64_t scratch_floats_avx2(const AttentionShape& shape);
+void attend_avx2(const AttentionJob& job, const PagedKv& kv, const AttentionShape& shape,
+                 float* scratch);
+
+// Whether the AVX2 kernel takes these head dims (multiples of 8); the AVX-512 kernel takes any.
+inline bool avx2_handles(const AttentionShape& s) {
+  return s.head_dim_k % 8 == 0 && s.head_dim_v % 8 == 0;
+}
+
+}  // namespace attention_detail
 }  // namespace infera

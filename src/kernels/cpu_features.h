@@ -1,11 +1,12 @@
 #pragma once
 // What the CPU can run, read once with CPUID, and which instruction set the kernels use.
 //
-// The integer dot-product kernels (int_dot.h) come in three versions: the scalar reference, AVX2
-// and AVX-512 (with VNNI). active_isa() picks the best one the CPU and the OS support, unless the
-// scalar reference is forced: by INFERA_FORCE_SCALAR=1 in the environment (read on first use, or
-// again by reset_isa_selection()) or, in tests, by set_isa_override(). Every version computes the
-// same bits, so the choice changes speed only.
+// The kernels come in three versions: the scalar reference, AVX2 and AVX-512 (with VNNI).
+// active_isa() picks the best one the CPU and the OS support, unless the scalar reference is
+// forced: by INFERA_FORCE_SCALAR=1 in the environment (read on first use, or again by
+// reset_isa_selection()) or, in tests, by set_isa_override(). The matmul kernels (int_dot.h,
+// float_dot.h) compute the reference's bits on every version; attention (attention.h) sums in
+// another order on the SIMD versions and stays within a bound derived from its arithmetic.
 #include <string_view>
 
 namespace infera {

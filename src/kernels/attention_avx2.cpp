@@ -1,0 +1,234 @@
+// AVX2 (+FMA, F16C) kernel of attention.h: the algorithm of attention_avx512.cpp on 8 lanes, with
+// tiles of 8 keys, for head dims that are multiples of 8 (attention() sends other shapes to the
+// reference). See attention_avx512.cpp for the tiling and the two passes.
+//
+// Compiled for the baseline target; only these functions use AVX2, and attention() calls them
+// only where cpu_features.h says the CPU and the OS have it.
+#include "kernels/attention.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+
+#define INFERA_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+namespace infera::attention_detail {
+namespace {
+
+constexpr int64_t kTile = 8;  // keys per tile: one score per lane
+
+INFERA_AVX2 inline __m256 load_halves(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+INFERA_AVX2 inline __m256 round_fp16(__m256 x) {
+  return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+INFERA_AVX2 inline float max_lanes(__m256 x) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+INFERA_AVX2 inline float sum_lanes(__m256 x) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// e^x for x <= 0 (−inf included, giving 0), within 2 ulp: as exp_nonpositive in
+// attention_avx512.cpp, 2^n built in the exponent field (n >= −126 after the clamp, so normal).
+// ref: Cephes expf.c (S. Moshier)
+INFERA_AVX2 inline __m256 exp_nonpositive(__m256 x) {
+  const __m256 live = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_GE_OQ);
+  x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  const __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i bits =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_and_ps(live, _mm256_mul_ps(y, _mm256_castsi256_ps(bits)));
+}
+
+// Lane j = the sum of the 8 lanes of a[j].
+INFERA_AVX2 inline __m256 sum_lanes8(const __m256* a) {
+  const __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
+  const __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(a[4], a[5]), _mm256_hadd_ps(a[6], a[7]));
+  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+template <int G>
+INFERA_AVX2 inline void accumulate_v(const uint16_t* const* vrow, int64_t n, const float* w,
+                                     int64_t dv, float* acc) {
+  for (int64_t c = 0; c < dv; c += 8) {
+    __m256 o[G];
+    for (int g = 0; g < G; ++g) o[g] = _mm256_loadu_ps(acc + g * dv + c);
+    for (int64_t j = 0; j < n; ++j) {
+      const __m256 v = load_halves(vrow[j] + c);
+      for (int g = 0; g < G; ++g) o[g] = _mm256_fmadd_ps(_mm256_set1_ps(w[g * kTile + j]), v, o[g]);
+    }
+    for (int g = 0; g < G; ++g) _mm256_storeu_ps(acc + g * dv + c, o[g]);
+  }
+}
+
+}  // namespace
+
+int64_t scratch_floats_avx2(const AttentionShape& s) {
+  const int64_t group = s.n_head / s.n_head_kv;
+  return group * s.head_dim_k + kTile * s.head_dim_k + group * s.head_dim_v + group * kTile +
+         2 * group;
+}
+
+namespace {
+
+// The keys of one token, a tile at a time: the cache rows of its positions (walking the block
+// table instead of dividing per key) and the tile's K rows converted to f32, zero beyond n.
+struct KeyTiles {
+  const AttentionJob& job;
+  const PagedKv& kv;
+  int64_t dk, k_stride, v_stride;
+  const uint16_t* kbase;
+  const uint16_t* vbase;
+  int64_t block = 0, offset = 0;
+  const uint16_t* vrow[kTile] = {};
+
+  void restart() {
+    block = job.first / kv.block_size;
+    offset = job.first % kv.block_size;
+  }
+
+  INFERA_AVX2 void load(int64_t n, float* kf) {
+    const uint16_t* krow[kTile];
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t row = job.table[block] * kv.block_size + offset;
+      krow[j] = kbase + row * k_stride;
+      vrow[j] = vbase + row * v_stride;
+      if (++offset == kv.block_size) {
+        offset = 0;
+        ++block;
+      }
+    }
+    for (int64_t j = 0; j < kTile; ++j) {
+      for (int64_t c = 0; c < dk; c += 8) {
+        const __m256 k = j < n ? load_halves(krow[j] + c) : _mm256_setzero_ps();
+        _mm256_storeu_ps(kf + j * dk + c, k);
+      }
+    }
+  }
+};
+
+// scale · q·k_j in lane j for the tile's n keys, −inf in the lanes past them. The same bits in
+// both passes.
+INFERA_AVX2 inline __m256 tile_scores(const float* qg, const float* kf, int64_t dk, __m256 scale,
+                                      int64_t n) {
+  __m256 dots[kTile];
+  for (int j = 0; j < kTile; ++j) dots[j] = _mm256_setzero_ps();
+  for (int64_t c = 0; c < dk; c += 8) {
+    const __m256 qc = _mm256_loadu_ps(qg + c);
+    for (int j = 0; j < kTile; ++j) {
+      dots[j] = _mm256_fmadd_ps(qc, _mm256_loadu_ps(kf + j * dk + c), dots[j]);
+    }
+  }
+  const __m256 valid = _mm256_castsi256_ps(_mm256_cmpgt_epi32(
+      _mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+  return _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_mul_ps(sum_lanes8(dots), scale), valid);
+}
+
+}  // namespace
+
+INFERA_AVX2 void attend_avx2(const AttentionJob& job, const PagedKv& kv, const AttentionShape& s,
+                             float* scratch) {
+  const int64_t group = s.n_head / s.n_head_kv;
+  const int64_t kv_h = job.h_begin / group;
+  const int64_t nh = job.h_end - job.h_begin;
+  const int64_t dk = s.head_dim_k;
+  const int64_t dv = s.head_dim_v;
+  float* qs = scratch;           // (nh, dk): q rounded to fp16
+  float* kf = qs + group * dk;   // (kTile, dk): the tile's K rows as f32
+  float* acc = kf + kTile * dk;  // (nh, dv): Σ weight · V
+  float* w = acc + group * dv;   // (nh, kTile): the tile's weights, rounded to fp16
+  float* m = w + group * kTile;  // (nh): max of the scores
+  float* l = m + group;          // (nh): Σ e^(s − m)
+
+  for (int64_t g = 0; g < nh; ++g) {
+    const float* qh = job.q + (job.h_begin + g) * dk;
+    for (int64_t c = 0; c < dk; c += 8) {
+      _mm256_storeu_ps(qs + g * dk + c, round_fp16(_mm256_loadu_ps(qh + c)));
+    }
+    for (int64_t c = 0; c < dv; c += 8) _mm256_storeu_ps(acc + g * dv + c, _mm256_setzero_ps());
+    m[g] = -INFINITY;
+    l[g] = 0.0f;
+  }
+
+  KeyTiles keys{
+      job, kv, dk, s.n_head_kv * dk, s.n_head_kv * dv, kv.k + kv_h * dk, kv.v + kv_h * dv};
+  const __m256 scale = _mm256_set1_ps(s.scale);
+
+  // Pass 1: the max and the sum of the softmax, online.
+  keys.restart();
+  for (int64_t p0 = job.first; p0 <= job.last; p0 += kTile) {
+    const int64_t n = std::min(kTile, job.last - p0 + 1);
+    keys.load(n, kf);
+    for (int64_t g = 0; g < nh; ++g) {
+      const __m256 scores = tile_scores(qs + g * dk, kf, dk, scale, n);
+      const float m_new = std::max(m[g], max_lanes(scores));
+      if (m_new > m[g]) {
+        l[g] *= _mm256_cvtss_f32(exp_nonpositive(_mm256_set1_ps(m[g] - m_new)));
+        m[g] = m_new;
+      }
+      l[g] += sum_lanes(exp_nonpositive(_mm256_sub_ps(scores, _mm256_set1_ps(m[g]))));
+    }
+  }
+
+  // Pass 2: the normalised weights rounded to fp16, as the reference's, weight V.
+  keys.restart();
+  for (int64_t p0 = job.first; p0 <= job.last; p0 += kTile) {
+    const int64_t n = std::min(kTile, job.last - p0 + 1);
+    keys.load(n, kf);
+    for (int64_t g = 0; g < nh; ++g) {
+      const __m256 scores = tile_scores(qs + g * dk, kf, dk, scale, n);
+      const __m256 e = exp_nonpositive(_mm256_sub_ps(scores, _mm256_set1_ps(m[g])));
+      _mm256_storeu_ps(w + g * kTile, round_fp16(_mm256_mul_ps(e, _mm256_set1_ps(1.0f / l[g]))));
+    }
+    for (int64_t g0 = 0; g0 < nh; g0 += 4) {
+      float* a = acc + g0 * dv;
+      const float* wg = w + g0 * kTile;
+      switch (std::min<int64_t>(4, nh - g0)) {
+        case 1:
+          accumulate_v<1>(keys.vrow, n, wg, dv, a);
+          break;
+        case 2:
+          accumulate_v<2>(keys.vrow, n, wg, dv, a);
+          break;
+        case 3:
+          accumulate_v<3>(keys.vrow, n, wg, dv, a);
+          break;
+        default:
+          accumulate_v<4>(keys.vrow, n, wg, dv, a);
+          break;
+      }
+    }
+  }
+
+  for (int64_t g = 0; g < nh; ++g) {
+    float* oh = job.out + (job.h_begin + g) * dv;
+    for (int64_t c = 0; c < dv; c += 8) _mm256_storeu_ps(oh + c, _mm256_loadu_ps(acc + g * dv + c));
+  }
+}
+
+}  // namespace infera::attention_detail
+
+#endif  // x86
