@@ -24,7 +24,8 @@ namespace {
 #include "kernels/int_dot_x86_shared.inc"
 #undef INFERA_SIMD_TARGET
 
-// Σ w_j x_j over a block as 8 int32 partial sums, exact for every int8 x.
+// Σ w_j x_j over a block as 8 int32 partial sums, exact for every int8 x (for Q8_0 weights every
+// x but -128, which activations never hold).
 template <W K>
 INFERA_AVX2 inline __m256i block_dot(__m256i w, __m256i x) {
   const __m256i ones = _mm256_set1_epi16(1);
@@ -32,12 +33,11 @@ INFERA_AVX2 inline __m256i block_dot(__m256i w, __m256i x) {
     // Weights 0..31 as unsigned bytes: |pair of products| <= 2 * 31 * 128, no int16 saturation.
     return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), ones);
   } else if constexpr (K == W::kQ8_0) {
-    // Weights may be -128, which the sign trick cannot negate: widen to int16 instead.
-    const __m256i w0 = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(w));
-    const __m256i w1 = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(w, 1));
-    const __m256i x0 = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(x));
-    const __m256i x1 = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(x, 1));
-    return _mm256_add_epi32(_mm256_madd_epi16(w0, x0), _mm256_madd_epi16(w1, x1));
+    // |w| as unsigned (-128 reads as 128) times x with w's sign: exact because activations are
+    // never -128 (quantize_q8_block rounds x · 127 / amax, so |q| <= 127); a pair of products
+    // is at most 2 · 128 · 127, inside int16.
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w)),
+                             ones);
   } else {
     // Signed weights -16..15: |x| as unsigned (-128 reads as 128) times w with x's sign;
     // |pair| <= 2 * 128 * 16.

@@ -38,10 +38,9 @@ INFERA_AVX512 inline __m256i block_dot(__m256i w, __m256i x) {
   if constexpr (K == W::kQ4_1 || K == W::kQ5_1) {
     return _mm256_dpbusd_epi32(zero, w, x);  // weights 0..31 are already unsigned
   } else if constexpr (K == W::kQ8_0) {
-    // Weights -128..127 shifted to unsigned: Σ (w + 128) x - 128 Σ x.
-    const __m256i biased = _mm256_xor_si256(w, _mm256_set1_epi8(static_cast<char>(0x80)));
-    const __m256i sum_x = _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(1), x);
-    return _mm256_sub_epi32(_mm256_dpbusd_epi32(zero, biased, x), _mm256_slli_epi32(sum_x, 7));
+    // |w| as unsigned (-128 reads as 128) times x with w's sign: exact because activations are
+    // never -128 (quantize_q8_block rounds x · 127 / amax, so |q| <= 127).
+    return _mm256_dpbusd_epi32(zero, _mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
   } else {
     // Signed weights -16..15: |x| as unsigned (-128 reads as 128) times w with x's sign.
     return _mm256_dpbusd_epi32(zero, _mm256_sign_epi8(x, x), _mm256_sign_epi8(w, x));

@@ -5,6 +5,7 @@
 // a short check-and-bench that prints GB/s and GOP/s per kernel and ISA and asserts no timing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <chrono>
 #include <cstdio>
@@ -132,6 +133,23 @@ std::vector<float> dot_rows(TensorType type, const std::vector<uint8_t>& w,
   return y;
 }
 
+TEST(IntDotActivations, QuantsNeverReachMinus128) {
+  // quantize_q8_block scales by 127 / amax and rounds: |q| <= 127 for any finite input, the
+  // extremes included (the Q8_0 weights' SIMD kernel negates activations by the weights' sign).
+  std::mt19937 rng(99);
+  for (float scale : {1e-38f, 1e-20f, 1.0f, 3.0e4f, 1e30f, 3.0e38f}) {
+    for (int rep = 0; rep < 200; ++rep) {
+      std::vector<float> f(QK8_0);
+      std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+      for (auto& v : f) v = u(rng) * scale;
+      f[static_cast<size_t>(rep % QK8_0)] = rep % 2 ? -scale : scale;  // an exact extreme
+      block_q8_0 b;
+      quantize_activations(TensorType::Q8_0, f.data(), &b, QK8_0);
+      for (int8_t q : b.qs) ASSERT_GE(q, -127) << "scale " << scale;
+    }
+  }
+}
+
 class IntDotQ8Family : public ::testing::TestWithParam<TensorType> {};
 
 TEST_P(IntDotQ8Family, EqualsScalarReferenceBitForBit) {
@@ -155,6 +173,11 @@ TEST_P(IntDotQ8Family, EqualsScalarReferenceBitForBit) {
             quantize_activations(type, f.data(), xt, n);
           } else if (activation_type_for(type) == TensorType::Q8_0) {
             fill_q8_family_row<block_q8_0>(rng, xt, nb);
+            // Activations never hold -128 (IntDotActivations.QuantsNeverReachMinus128); the Q8_0
+            // weights' kernel relies on it.
+            auto* blocks = reinterpret_cast<block_q8_0*>(xt);
+            for (int64_t i = 0; i < nb; ++i)
+              for (int8_t& q : blocks[i].qs) q = std::max<int8_t>(q, -127);
           } else {
             fill_q8_family_row<block_q8_1>(rng, xt, nb);
           }
