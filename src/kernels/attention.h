@@ -62,6 +62,26 @@ struct AttentionJob {
   int64_t h_end = 0;
 };
 
+// A job's key positions from job.first on, as rows of the paged cache: walks the block table
+// instead of dividing per key. Each kernel's key tiles take their rows from it.
+struct KeyRowCursor {
+  KeyRowCursor(const AttentionJob& job, int64_t block_size)
+      : table(job.table),
+        block_size(block_size),
+        block(job.first / block_size),
+        offset(job.first % block_size) {}
+  int64_t next() {
+    const int64_t row = table[block] * block_size + offset;
+    if (++offset == block_size) {
+      offset = 0;
+      ++block;
+    }
+    return row;
+  }
+  const int32_t* table;
+  int64_t block_size, block, offset;
+};
+
 int64_t scratch_floats_avx512(const AttentionShape& shape);
 void attend_avx512(const AttentionJob& job, const PagedKv& kv, const AttentionShape& shape,
                    float* scratch);

@@ -129,24 +129,17 @@ struct KeyTiles {
   int64_t dk, dkp, k_stride, v_stride;
   const uint16_t* kbase;
   const uint16_t* vbase;
-  int64_t block = 0, offset = 0;
+  KeyRowCursor rows{job, kv.block_size};
   const uint16_t* vrow[kTile] = {};
 
-  void restart() {
-    block = job.first / kv.block_size;
-    offset = job.first % kv.block_size;
-  }
+  void restart() { rows = KeyRowCursor(job, kv.block_size); }
 
   INFERA_AVX512 void load(int64_t n, float* kf) {
     const uint16_t* krow[kTile];
     for (int64_t j = 0; j < n; ++j) {
-      const int64_t row = job.table[block] * kv.block_size + offset;
+      const int64_t row = rows.next();
       krow[j] = kbase + row * k_stride;
       vrow[j] = vbase + row * v_stride;
-      if (++offset == kv.block_size) {
-        offset = 0;
-        ++block;
-      }
     }
     for (int64_t j = 0; j < kTile; ++j) {
       for (int64_t c = 0; c < dkp; c += 16) {
