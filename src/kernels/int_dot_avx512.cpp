@@ -173,18 +173,7 @@ INFERA_AVX512 inline void q6_k_row_512(const Q6KBlock512& b, const block_q8_K& x
 
 void q8_rows_avx512(TensorType weight_type, const void* w_row, const uint8_t* x_rows,
                     uint64_t x_stride, int64_t n_rows, int64_t nb, float* y, int64_t y_stride) {
-  switch (weight_type) {
-    case TensorType::Q4_0:
-      return q8_rows<W::kQ4_0>(w_row, x_rows, x_stride, n_rows, nb, y, y_stride);
-    case TensorType::Q4_1:
-      return q8_rows<W::kQ4_1>(w_row, x_rows, x_stride, n_rows, nb, y, y_stride);
-    case TensorType::Q5_0:
-      return q8_rows<W::kQ5_0>(w_row, x_rows, x_stride, n_rows, nb, y, y_stride);
-    case TensorType::Q5_1:
-      return q8_rows<W::kQ5_1>(w_row, x_rows, x_stride, n_rows, nb, y, y_stride);
-    default:
-      return q8_rows<W::kQ8_0>(w_row, x_rows, x_stride, n_rows, nb, y, y_stride);
-  }
+  q8_rows_of_type(weight_type, w_row, x_rows, x_stride, n_rows, nb, y, y_stride);
 }
 
 bool k_rows_avx512(TensorType weight_type, const void* w_row, const block_q8_K* x,
