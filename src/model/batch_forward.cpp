@@ -26,6 +26,16 @@ void norm_rows(float* x, const std::vector<float>& w, int64_t rows, int64_t n, f
 
 }  // namespace
 
+void check_token_ids(std::span<const int32_t> tokens, int64_t n_vocab) {
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i] < 0 || tokens[i] >= n_vocab) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "token id " + std::to_string(tokens[i]) + " at index " + std::to_string(i) +
+                      " is outside the vocabulary of " + std::to_string(n_vocab));
+    }
+  }
+}
+
 BatchForward::BatchForward(const Model& model, KvCache& cache, ThreadPool& pool, int64_t max_tokens)
     : model_(model), cfg_(model.config()), cache_(cache), pool_(pool), max_tokens_(max_tokens) {
   if (max_tokens <= 0) {
@@ -62,13 +72,7 @@ void BatchForward::run(std::span<const BatchSegment> segments) {
                                                    std::to_string(end) +
                                                    " positions it is evaluated to");
     }
-    for (int64_t i = 0; i < n; ++i) {
-      if (s.tokens[i] < 0 || s.tokens[i] >= cfg_.n_vocab) {
-        throw Error(ErrorKind::kInvalidArgument,
-                    "token id " + std::to_string(s.tokens[i]) + " at index " + std::to_string(i) +
-                        " is outside the vocabulary of " + std::to_string(cfg_.n_vocab));
-      }
-    }
+    check_token_ids(s.tokens, cfg_.n_vocab);
     if (s.logits != LogitsFor::kNone && s.logits_out == nullptr)
       throw Error(ErrorKind::kInvalidArgument, "a batch segment wants logits but has no buffer");
     T += n;

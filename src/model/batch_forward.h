@@ -25,6 +25,9 @@ struct BatchSegment {
   float* logits_out = nullptr;  // n_vocab floats (kLastToken) or tokens.size() × n_vocab
 };
 
+// Throws infera::Error (kInvalidArgument) naming the first token id outside [0, n_vocab).
+void check_token_ids(std::span<const int32_t> tokens, int64_t n_vocab);
+
 class BatchForward {
  public:
   // max_tokens: the most tokens one run() takes (sizes the scratch buffers).

@@ -47,13 +47,8 @@ void Session::eval(std::span<const int32_t> tokens, LogitsFor which, std::vector
                 std::to_string(n) + " tokens do not fit: " + std::to_string(seq_.n_past) +
                     " of the context of " + std::to_string(n_ctx_) + " are in use");
   }
-  for (int64_t i = 0; i < n; ++i) {
-    if (tokens[i] < 0 || tokens[i] >= cfg_.n_vocab) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  "token id " + std::to_string(tokens[i]) + " at index " + std::to_string(i) +
-                      " is outside the vocabulary of " + std::to_string(cfg_.n_vocab));
-    }
-  }
+  // All of them before any chunk runs, so that a bad id leaves the session unchanged.
+  check_token_ids(tokens, cfg_.n_vocab);
   const int64_t n_vocab = cfg_.n_vocab;
   const bool every = which == LogitsFor::kEveryToken;
   logits->resize(static_cast<size_t>(which == LogitsFor::kNone ? 0
