@@ -56,6 +56,7 @@ struct EngineLoop::Sequence {
   std::optional<Clock::time_point> last_token_at;
   std::vector<TokenLogprob> logprobs;  // not sent yet
   std::vector<float> scratch;          // log-softmax of the logits, when logprobs are asked
+  std::vector<int32_t> ids;            // token ids ranked by it
 };
 
 EngineLoop::EngineLoop(const Model& model, const Tokenizer& tokenizer, ThreadPool& pool,
@@ -287,7 +288,8 @@ void EngineLoop::after_logits(Sequence& seq) {
       TokenLogprob lp;
       lp.token = next;
       lp.logprob = seq.scratch[static_cast<size_t>(next)];
-      std::vector<int32_t> ids(static_cast<size_t>(n_vocab));
+      std::vector<int32_t>& ids = seq.ids;
+      ids.resize(static_cast<size_t>(n_vocab));
       std::iota(ids.begin(), ids.end(), 0);
       const auto k = static_cast<size_t>(std::min(top_n, n_vocab));
       // Ties go to the lower id, so the list is the same on every run.
