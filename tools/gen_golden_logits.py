@@ -72,14 +72,30 @@ class ModelEntry:
     file: str
     real: bool
     chat: str | None = None   # chat prompt style for the greedy set: chatml | gemma | None
+    # Both engines compute with every weight dequantized to f32 (infera: LoadOptions::f32_weights),
+    # so neither rounds activations to 8 bits: the file's model without activation rounding.
+    f32_weights: bool = False
 
     def path(self) -> Path:
         return (models_dir() if self.real else SYNTH_DIR) / self.file
+
+    def reference_path(self) -> Path:
+        """The file llama.cpp runs: the model itself, or its f32 copy (made once, then reused)."""
+        if not self.f32_weights:
+            return self.path()
+        out = models_dir() / "f32" / (Path(self.file).stem + ".F32.gguf")
+        if not out.exists() or out.stat().st_mtime < self.path().stat().st_mtime:
+            dequantize_to_f32(self.path(), out)
+        return out
 
 
 MODELS = {m.name: m for m in [
     ModelEntry("smollm2-135m-instruct-q4_1", "SmolLM2-135M-Instruct.Q4_1.gguf", True, "chatml"),
     ModelEntry("gemma3-270m-q4_k_m", "gemma-3-270m-q4_k_m.gguf", True, "gemma"),
+    ModelEntry("smollm2-135m-instruct-q4_1-f32", "SmolLM2-135M-Instruct.Q4_1.gguf", True, "chatml",
+               f32_weights=True),
+    ModelEntry("gemma3-270m-q4_k_m-f32", "gemma-3-270m-q4_k_m.gguf", True, "gemma",
+               f32_weights=True),
     ModelEntry("tiny-llama-f32", "tiny-llama-f32.gguf", False),
     ModelEntry("tiny-qwen2-f32", "tiny-qwen2-f32.gguf", False),
     ModelEntry("tiny-qwen3-f32", "tiny-qwen3-f32.gguf", False),
@@ -132,6 +148,22 @@ def load(path: Path, n_batch: int = N_BATCH):
     return llama_cpp.Llama(model_path=str(path), n_ctx=N_CTX, n_batch=n_batch, n_ubatch=n_batch,
                            logits_all=True, n_threads=N_THREADS, n_threads_batch=N_THREADS,
                            seed=SEED, verbose=False)
+
+
+def dequantize_to_f32(src: Path, dst: Path) -> None:
+    """llama.cpp's own quantizer with LLAMA_FTYPE_ALL_F32: every tensor dequantized to f32."""
+    import ctypes
+    import llama_cpp
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = llama_cpp.LLAMA_FTYPE_ALL_F32
+    params.allow_requantize = True
+    params.nthread = N_THREADS
+    tmp = dst.with_suffix(".tmp")
+    if llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(),
+                                      ctypes.byref(params)) != 0:
+        raise RuntimeError(f"llama_model_quantize failed for {src}")
+    tmp.rename(dst)
 
 
 def add_bos_of(llm) -> bool:
@@ -336,7 +368,7 @@ def reference_info() -> dict:
 
 # ----------------------------------------------------------------------------------------------
 def generate(entry: ModelEntry, noise_floor: bool) -> None:
-    path = entry.path()
+    path = entry.reference_path()
     t0 = time.time()
     llm = load(path)
     n_vocab = llm.n_vocab()
@@ -407,8 +439,12 @@ def generate(entry: ModelEntry, noise_floor: bool) -> None:
         "format": "INFGLD01 version 1 (see tools/gen_golden_logits.py docstring or tests/README.md)",
         "golden_file": gpath.name,
         "golden_sha256": sha256(gpath),
-        "model": {"file": entry.file, "sha256": sha256(path), "real": entry.real,
-                  "obtain": model_cmd},
+        "model": {"file": entry.file, "sha256": sha256(entry.path()), "real": entry.real,
+                  "obtain": model_cmd, "f32_weights": entry.f32_weights,
+                  "reference_weights": ("the file's tensors dequantized to f32 by llama.cpp "
+                                        "(llama_model_quantize, LLAMA_FTYPE_ALL_F32); infera loads "
+                                        "the file with LoadOptions::f32_weights")
+                  if entry.f32_weights else "the file as it is"},
         "reference": reference_info(),
         "settings": {"n_ctx": N_CTX, "n_batch": N_BATCH, "n_ubatch": N_BATCH,
                      "n_threads": N_THREADS, "logits_all": True, "seed": SEED,
@@ -462,7 +498,7 @@ def generate(entry: ModelEntry, noise_floor: bool) -> None:
 def check(entry: ModelEntry) -> bool:
     gpath = GOLDEN_DIR / f"{entry.name}.golden"
     n_vocab, seqs, runs = read_golden(gpath)
-    llm = load(entry.path())
+    llm = load(entry.reference_path())
     ok = llm.n_vocab() == n_vocab
     add_bos = add_bos_of(llm)
     if entry.real:

@@ -12,6 +12,10 @@ attention ON, and compares with the committed golden files (flash attention OFF)
 top-1 agreement, mean KL(golden || flash) over the top-32 + rest bucket, greedy continuations
 identical, and the largest top-2 logit margin at a point of divergence.
 
+For the goldens computed on f32 weights ("-f32": no activation rounding) it measures instead how far
+llama.cpp's own 8-bit activation path (the 4-bit file as it is) lands from them: the floor that
+infera's 8-bit path is held to against the same goldens.
+
 Writes tests/data/golden/reference-noise.json, which the golden test reads to set its bounds.
 
     python tools/measure_reference_noise.py        # needs llama-cpp-python (tools/requirements-reference.txt)
@@ -38,10 +42,8 @@ def load_flash(path: Path):
                            seed=g.SEED, verbose=False, flash_attn=True)
 
 
-def measure(name: str) -> dict:
-    entry = g.MODELS[name]
+def measure(name: str, llm) -> dict:
     n_vocab, seqs, greedy_runs = g.read_golden(g.GOLDEN_DIR / f"{name}.golden")
-    llm = load_flash(entry.path())
     positions = agree = 0
     kls = []
     for tokens, ids, lps in seqs:
@@ -79,8 +81,9 @@ def measure(name: str) -> dict:
 
 def main() -> int:
     result = {
-        "what": "llama.cpp with flash attention ON compared with the committed golden files "
-                "(flash attention OFF): the reference's own noise floor",
+        "what": "the reference's own noise floor per golden file: llama.cpp with flash attention "
+                "ON against goldens made with it OFF; for the -f32 goldens (f32 weights) llama.cpp "
+                "on the 4-bit file as it is (8-bit activations)",
         "reference": g.reference_info(),
         "regenerate": "python tools/measure_reference_noise.py",
         "models": {},
@@ -89,7 +92,12 @@ def main() -> int:
         if not entry.real:
             continue
         print(f"measuring {name} ...", file=sys.stderr)
-        result["models"][name] = measure(name)
+        if entry.f32_weights:
+            llm, what = g.load(entry.path()), "llama.cpp 8-bit activation path vs f32 weights"
+        else:
+            llm, what = load_flash(entry.path()), "llama.cpp flash attention on vs off"
+        result["models"][name] = {"what": what, **measure(name, llm)}
+        del llm
         print(json.dumps(result["models"][name]), file=sys.stderr)
     OUT.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {OUT}", file=sys.stderr)

@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/default_model.h"
+#include "cli/load_model.h"
 #include "core/error.h"
 #include "core/membw.h"
 #include "core/thread_pool.h"
@@ -22,6 +23,7 @@ struct BenchOptions {
   std::vector<int64_t> n_prompt{512};
   std::vector<int64_t> n_gen{128};
   int threads = 0;
+  LoadOptions load;
   int reps = 3;
   uint64_t seed = 1234;
   bool no_probe = false;
@@ -32,7 +34,7 @@ struct BenchOptions {
 
 void bench(const BenchOptions& opt) {
   const std::string path = opt.model.empty() ? default_model_path() : opt.model;
-  const auto model = Model::load(path);
+  const auto model = Model::load(path, opt.load);
   ThreadPool pool(opt.threads);
 
   BenchReport report;
@@ -82,6 +84,7 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("-t,--threads", opt->threads, "Threads (default: all cores)")
       ->check(CLI::NonNegativeNumber);
+  add_load_options(cmd, &opt->load);
   cmd->add_option("-r,--repetitions", opt->reps, "Timed runs of each test (after one warm-up)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("-s,--seed", opt->seed, "Seed of the random token ids");

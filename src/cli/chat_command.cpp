@@ -32,12 +32,13 @@ struct ChatOptions {
   int64_t n_predict = 512;
   int64_t ctx_size = 4096;
   int threads = 0;
+  LoadOptions load;
   SamplingParams sampling;
 };
 
 void chat(const ChatOptions& opt) {
   const std::string path = opt.model.empty() ? default_model_path() : opt.model;
-  const auto model = load_model_with_progress(path);
+  const auto model = load_model_with_progress(path, opt.load);
   const auto tokenizer = Tokenizer::from_gguf(model->file());
   ModelChatTemplate tmpl = chat_template_for(model->file());
   if (tmpl.is_fallback)
@@ -98,6 +99,7 @@ void add_chat_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("-t,--threads", opt->threads, "Threads (default: all cores)")
       ->check(CLI::NonNegativeNumber);
+  add_load_options(cmd, &opt->load);
   add_sampling_options(cmd, &opt->sampling);
   cmd->callback([opt]() {
     opt->sampling.validate();

@@ -2,14 +2,16 @@
 
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 
 namespace infera::cli {
 
-std::unique_ptr<Model> load_model_with_progress(const std::string& path) {
+std::unique_ptr<Model> load_model_with_progress(const std::string& path,
+                                                const LoadOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  auto model = Model::load(path);
+  auto model = Model::load(path, options);
   const auto& file = model->file();
   const uint64_t size = file.file_size();
   const bool show_progress = size > (256ull << 20) && isatty(STDERR_FILENO);
@@ -37,6 +39,12 @@ std::unique_ptr<Model> load_model_with_progress(const std::string& path) {
                path.c_str(), model->config().architecture.c_str(),
                static_cast<double>(size) / (1 << 20), seconds);
   return model;
+}
+
+void add_load_options(CLI::App* cmd, LoadOptions* options) {
+  cmd->add_flag("--f32-weights", options->f32_weights,
+                "Dequantize the weights to f32 at load and compute without rounding activations "
+                "to 8 bits (accuracy checks; 4-8x the memory of a 4-bit file, slower)");
 }
 
 }  // namespace infera::cli

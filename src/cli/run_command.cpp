@@ -24,12 +24,13 @@ struct RunOptions {
   int64_t n_predict = 128;
   int64_t ctx_size = 2048;
   int threads = 0;
+  LoadOptions load;
   SamplingParams sampling;
 };
 
 void run(const RunOptions& opt) {
   const std::string path = opt.model.empty() ? default_model_path() : opt.model;
-  const auto model = load_model_with_progress(path);
+  const auto model = load_model_with_progress(path, opt.load);
   const auto tokenizer = Tokenizer::from_gguf(model->file());
   Sampler sampler(opt.sampling, static_cast<int32_t>(model->config().n_vocab));
 
@@ -80,6 +81,7 @@ void add_run_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("-t,--threads", opt->threads, "Threads (default: all cores)")
       ->check(CLI::NonNegativeNumber);
+  add_load_options(cmd, &opt->load);
   add_sampling_options(cmd, &opt->sampling);
   cmd->callback([opt]() {
     opt->sampling.validate();

@@ -40,6 +40,7 @@ struct ServeOptions {
   std::string api_key;
   std::string api_key_file;
   int threads = 0;
+  LoadOptions load;
   double shutdown_timeout = 10;
   size_t max_body_mb = 16;
 };
@@ -91,7 +92,7 @@ void serve(ServeOptions opt) {
   const int port = server.bind();
   server.start();  // /health says 503 until the model is in
 
-  const auto model = load_model_with_progress(path);
+  const auto model = load_model_with_progress(path, opt.load);
   const auto tokenizer = Tokenizer::from_gguf(model->file());
   ModelChatTemplate tmpl = chat_template_for(model->file());
   if (tmpl.is_fallback)
@@ -181,6 +182,7 @@ void add_serve_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("-t,--threads", opt->threads, "Threads (default: all cores)")
       ->check(CLI::NonNegativeNumber);
+  add_load_options(cmd, &opt->load);
   cmd->callback([opt]() { serve(*opt); });
 }
 

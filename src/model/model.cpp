@@ -22,7 +22,9 @@ std::string expected_string(int64_t ne0, int64_t ne1) {
 // Binds the tensors of one file to the model, checking each name, shape and type.
 class Binder {
  public:
-  explicit Binder(const gguf::GgufFile& f) : f_(f) {}
+  // With `dequantized` set, matrices of other types than f32 are converted into storage there.
+  Binder(const gguf::GgufFile& f, std::vector<std::vector<float>>* dequantized)
+      : f_(f), dequantized_(dequantized) {}
 
   const gguf::TensorInfo* find(const std::string& name, bool required) const {
     const auto* t = f_.find_tensor(name);
@@ -55,7 +57,7 @@ class Binder {
     w.rows = rows;
     w.row_bytes = t->n_bytes / static_cast<uint64_t>(rows);
     w.data = t->data;
-    return w;
+    return dequantized_ && w.type != TensorType::F32 ? to_f32(w) : w;
   }
 
   // A 1-D tensor of n elements, converted to f32; empty when absent and not required.
@@ -73,26 +75,38 @@ class Binder {
   }
 
  private:
+  WeightMatrix to_f32(const WeightMatrix& w) const {
+    auto& out = dequantized_->emplace_back(static_cast<size_t>(w.cols * w.rows));
+    for (int64_t r = 0; r < w.rows; ++r) dequantize_row(w.type, w.row(r), &out[r * w.cols], w.cols);
+    WeightMatrix f = w;
+    f.type = TensorType::F32;
+    f.row_bytes = static_cast<uint64_t>(w.cols) * sizeof(float);
+    f.data = reinterpret_cast<const uint8_t*>(out.data());
+    return f;
+  }
+
   const gguf::GgufFile& f_;
+  std::vector<std::vector<float>>* dequantized_;
 };
 
 }  // namespace
 
-std::unique_ptr<Model> Model::load(const std::string& path) {
-  return from_gguf(gguf::GgufFile::open(path));
+std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& options) {
+  return from_gguf(gguf::GgufFile::open(path), options);
 }
 
-std::unique_ptr<Model> Model::from_gguf(std::unique_ptr<gguf::GgufFile> file) {
+std::unique_ptr<Model> Model::from_gguf(std::unique_ptr<gguf::GgufFile> file,
+                                        const LoadOptions& options) {
   std::unique_ptr<Model> m(new Model());
   m->file_ = std::move(file);
   m->config_ = read_model_config(*m->file_);
-  m->bind_weights();
+  m->bind_weights(options);
   return m;
 }
 
-void Model::bind_weights() {
+void Model::bind_weights(const LoadOptions& options) {
   const ModelConfig& c = config_;
-  const Binder b(*file_);
+  const Binder b(*file_, options.f32_weights ? &dequantized_ : nullptr);
   const int64_t q_dim = c.n_head * c.head_dim_k;
   const int64_t k_dim = c.n_head_kv * c.head_dim_k;
   const int64_t v_dim = c.n_head_kv * c.head_dim_v;

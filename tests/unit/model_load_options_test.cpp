@@ -1,0 +1,82 @@
+// LoadOptions::f32_weights: every matrix of another type is replaced by its exact dequantized
+// values, f32 matrices stay mapped in place, and a tied output keeps sharing the embedding.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+#include "quant/dequantize.h"
+
+namespace infera {
+namespace {
+
+const std::string kModels = std::string(INFERA_TEST_DATA_DIR) + "/models/";
+
+std::vector<std::pair<std::string, const WeightMatrix*>> matrices_of(const Model& m) {
+  std::vector<std::pair<std::string, const WeightMatrix*>> out = {{"token_embd", &m.token_embd},
+                                                                  {"output", &m.output}};
+  for (size_t l = 0; l < m.layers.size(); ++l) {
+    const LayerWeights& L = m.layers[l];
+    const std::string p = "blk." + std::to_string(l) + ".";
+    for (const auto& [name, w] : {std::pair{"wq", &L.wq},
+                                  {"wk", &L.wk},
+                                  {"wv", &L.wv},
+                                  {"wo", &L.wo},
+                                  {"w_gate", &L.w_gate},
+                                  {"w_up", &L.w_up},
+                                  {"w_down", &L.w_down}})
+      out.emplace_back(p + name, w);
+  }
+  return out;
+}
+
+TEST(LoadOptions, F32WeightsAreTheFilesValuesDequantized) {
+  // Q4_K and Q6_K matrices: the K-quant decoders, the hardest case.
+  const std::string path = kModels + "tiny-llama-k-q4_k_m.gguf";
+  const auto quantized = Model::load(path);
+  LoadOptions options;
+  options.f32_weights = true;
+  const auto f32 = Model::load(path, options);
+
+  const auto want = matrices_of(*quantized);
+  const auto got = matrices_of(*f32);
+  ASSERT_EQ(want.size(), got.size());
+  int converted = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const WeightMatrix& q = *want[i].second;
+    const WeightMatrix& f = *got[i].second;
+    SCOPED_TRACE(want[i].first);
+    ASSERT_EQ(f.type, TensorType::F32);
+    ASSERT_EQ(f.cols, q.cols);
+    ASSERT_EQ(f.rows, q.rows);
+    ASSERT_EQ(f.row_bytes, static_cast<uint64_t>(q.cols) * sizeof(float));
+    converted += q.type != TensorType::F32;
+    std::vector<float> row(static_cast<size_t>(q.cols));
+    for (int64_t r = 0; r < q.rows; ++r) {
+      dequantize_row(q.type, q.row(r), row.data(), q.cols);
+      ASSERT_EQ(std::memcmp(row.data(), f.row(r), f.row_bytes), 0) << "row " << r;
+    }
+  }
+  EXPECT_GT(converted, 0) << "the test model should hold quantized matrices";
+}
+
+// The tiny models tie their output to the token embedding (no output.weight).
+TEST(LoadOptions, F32MatricesStayMappedAndTiedOutputShared) {
+  LoadOptions options;
+  options.f32_weights = true;
+  const auto m = Model::load(kModels + "tiny-llama-f32.gguf", options);
+  ASSERT_EQ(m->file().find_tensor("output.weight"), nullptr);
+  EXPECT_EQ(m->layers[0].wq.data, m->file().find_tensor("blk.0.attn_q.weight")->data);
+  EXPECT_EQ(m->token_embd.data, m->file().find_tensor("token_embd.weight")->data);
+  EXPECT_EQ(m->output.data, m->token_embd.data);
+
+  const auto q = Model::load(kModels + "tiny-llama-q8_0.gguf", options);
+  ASSERT_EQ(q->file().find_tensor("output.weight"), nullptr);
+  EXPECT_EQ(q->token_embd.type, TensorType::F32);
+  EXPECT_EQ(q->output.data, q->token_embd.data);  // one dequantized copy, not two
+}
+
+}  // namespace
+}  // namespace infera
