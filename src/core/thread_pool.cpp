@@ -1,16 +1,61 @@
 #include "core/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace infera {
 
 namespace {
+// Chunks per thread: more than one, so that a worker descheduled in the middle of a chunk (another
+// process on the core) holds back only a small share of the job; few enough that claiming, one
+// atomic compare-exchange per chunk, stays negligible.
+constexpr int64_t kChunksPerThread = 2;
+// How long an idle worker spins for the next job before it sleeps: longer than the serial gaps
+// between the passes of a forward step (norms, rope, a small quantization: a few µs), short
+// enough that a worker left spinning between requests, or on a machine with more runnable threads
+// than cores, wastes little.
+constexpr std::chrono::microseconds kWorkerSpin{200};
+// How long the caller spins for the chunks other threads are finishing before it sleeps: a chunk
+// under way usually ends within a few tens of µs, unless its thread was descheduled, which sleep
+// handles.
+constexpr std::chrono::microseconds kCallerSpin{200};
+
+// How long a waiting thread spins with pause alone before it also yields: a hand-off within a
+// forward step usually lands in this time.
+constexpr std::chrono::microseconds kPauseOnly{3};
+
+constexpr uint64_t kChunkMask = 0xffff;
+
 // Chunk `index` of `count` equal-as-possible chunks of [0, n).
-void chunk_bounds(int64_t n, int count, int index, int64_t* begin, int64_t* end) {
+void chunk_bounds(int64_t n, int64_t count, int64_t index, int64_t* begin, int64_t* end) {
   const int64_t base = n / count;
   const int64_t extra = n % count;
   *begin = index * base + std::min<int64_t>(index, extra);
   *end = *begin + base + (index < extra ? 1 : 0);
+}
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Spins until done() holds or `budget` has passed; returns done(). After the first few µs it
+// yields the core at each turn, so that on a machine with more runnable threads than cores a
+// waiting thread hands its core to one with work (perhaps the very thread it waits for) instead of
+// burning it; with nothing else runnable, the yield returns at once.
+template <class Done>
+bool spin_until(const Done& done, std::chrono::microseconds budget) {
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (done()) return true;
+      cpu_relax();
+    }
+    const auto waited = std::chrono::steady_clock::now() - start;
+    if (waited > budget) return done();
+    if (waited > kPauseOnly) std::this_thread::yield();
+  }
 }
 }  // namespace
 
@@ -18,15 +63,13 @@ ThreadPool::ThreadPool(int n_threads) {
   if (n_threads <= 0)
     n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   n_threads_ = n_threads;
-  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
+  stopping_.store(true);
+  { std::lock_guard<std::mutex> lock(mutex_); }
+  work_cv_.notify_all();
   for (auto& w : workers_) w.join();
 }
 
@@ -36,42 +79,63 @@ void ThreadPool::parallel_for(int64_t n, const RangeFn& fn) {
     fn(0, n);
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    job_ = &fn;
-    job_n_ = n;
-    pending_ = n_threads_ - 1;
-    ++generation_;
+  const auto chunks = static_cast<uint64_t>(
+      std::min<int64_t>({n, kChunksPerThread * n_threads_, static_cast<int64_t>(kChunkMask)}));
+  // No thread touches these now: every chunk of the previous job is done.
+  job_ = &fn;
+  job_n_ = n;
+  chunks_done_.store(0, std::memory_order_relaxed);
+  const uint64_t job = (state_.load(std::memory_order_relaxed) >> 32) + 1;
+  state_.store(job << 32 | chunks << 16);
+  if (sleeping_workers_.load() > 0) {
+    { std::lock_guard<std::mutex> lock(mutex_); }
+    work_cv_.notify_all();
   }
-  wake_.notify_all();
-  int64_t begin, end;
-  chunk_bounds(n, n_threads_, 0, &begin, &end);
-  if (begin < end) fn(begin, end);
+  run_chunks(state_.load(std::memory_order_acquire));
+  // seq_cst loads (plain loads on x86) here and in `changed`: with the seq_cst counter updates,
+  // either the sleeper sees the change or the changer sees the sleeper.
+  auto all_done = [&] { return chunks_done_.load() == static_cast<int>(chunks); };
+  if (spin_until(all_done, kCallerSpin)) return;
   std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [this] { return pending_ == 0; });
-  job_ = nullptr;
+  caller_sleeping_.store(true);
+  done_cv_.wait(lock, all_done);
+  caller_sleeping_.store(false);
 }
 
-void ThreadPool::worker_loop(int index) {
-  uint64_t seen = 0;
+uint64_t ThreadPool::run_chunks(uint64_t s) {
   for (;;) {
-    const RangeFn* job;
-    int64_t n;
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-      if (stopping_) return;
-      seen = generation_;
-      job = job_;
-      n = job_n_;
+    const uint64_t chunks = (s >> 16) & kChunkMask;
+    const uint64_t next = s & kChunkMask;
+    if (next >= chunks) return s;
+    // A stale `s` (another thread claimed, or a new job came) fails and is reloaded.
+    if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+      continue;
     }
+    const RangeFn& fn = *job_;
     int64_t begin, end;
-    chunk_bounds(n, n_threads_, index, &begin, &end);
-    if (begin < end) (*job)(begin, end);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (--pending_ == 0) done_.notify_one();
+    chunk_bounds(job_n_, static_cast<int64_t>(chunks), static_cast<int64_t>(next), &begin, &end);
+    if (begin < end) fn(begin, end);
+    if (chunks_done_.fetch_add(1) + 1 == static_cast<int>(chunks) && caller_sleeping_.load()) {
+      { std::lock_guard<std::mutex> lock(mutex_); }
+      done_cv_.notify_one();
     }
+    s = state_.load(std::memory_order_acquire);
+  }
+}
+
+void ThreadPool::worker_loop() {
+  uint64_t seen = state_.load(std::memory_order_acquire);
+  auto changed = [&] { return stopping_.load() || state_.load() != seen; };
+  for (;;) {
+    if (!spin_until(changed, kWorkerSpin)) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      sleeping_workers_.fetch_add(1);
+      work_cv_.wait(lock, changed);
+      sleeping_workers_.fetch_sub(1);
+    }
+    if (stopping_.load()) return;
+    seen = run_chunks(state_.load(std::memory_order_acquire));
   }
 }
 

@@ -31,6 +31,21 @@ constexpr int64_t kRowGroup = 4;
 // more than quantizing a row or two.
 constexpr int64_t kInlineQuantizeTokens = 2;
 
+// How far ahead of the row being multiplied its weights are requested. Decode reads every weight
+// once per step, in rows of a few hundred bytes, and the hardware prefetcher, restarted at every
+// chunk of rows, does not run far enough ahead to hide the memory latency: asking 4 KiB ahead took
+// SmolLM2 decode from ~50 to ~78 t/s on one core (2048 and 8192 did about as well).
+constexpr uint64_t kPrefetchBytes = 4096;
+
+// Asks for the bytes kPrefetchBytes past the start of row r of w, up to the end of w. Offsets,
+// not pointers: with a pointer past the end of w as the bound, GCC 12 dropped the whole loop.
+inline void prefetch_ahead_of_row(const WeightMatrix& w, int64_t r) {
+  const uint64_t size = static_cast<uint64_t>(w.rows) * w.row_bytes;
+  const uint64_t begin = static_cast<uint64_t>(r) * w.row_bytes + kPrefetchBytes;
+  const uint64_t end = std::min(begin + w.row_bytes, size);
+  for (uint64_t off = begin; off < end; off += 64) __builtin_prefetch(w.data + off, 0, 3);
+}
+
 bool integer_dot_type(TensorType weight_type) {
   const TensorType a = activation_type_for(weight_type);
   return a == TensorType::Q8_0 || a == TensorType::Q8_1 || a == TensorType::Q8_K;
@@ -44,6 +59,7 @@ void rows_times_tokens(const WeightMatrix& w, const uint8_t* act, uint64_t act_b
   const int64_t rows = w.rows;
   if (integer_dot_type(w.type)) {
     for (int64_t k = 0; k < nr; ++k) {
+      prefetch_ahead_of_row(w, r0 + k);
       vec_dot_activations_rows(w.type, w.row(r0 + k), act, act_bytes, n_tokens, cols, y + r0 + k,
                                rows);
     }
@@ -53,8 +69,10 @@ void rows_times_tokens(const WeightMatrix& w, const uint8_t* act, uint64_t act_b
   if (float_dot_simd_available(w.type)) {
     const auto* x = reinterpret_cast<const float*>(act);
     const auto x_stride = static_cast<int64_t>(act_bytes / sizeof(float));
-    for (int64_t k = 0; k < nr; ++k)
+    for (int64_t k = 0; k < nr; ++k) {
+      prefetch_ahead_of_row(w, r0 + k);
       float_dot_simd_rows(w.type, w.row(r0 + k), x, x_stride, n_tokens, cols, y + r0 + k, rows);
+    }
     return;
   }
   const float* wrows[kRowGroup];
