@@ -59,6 +59,9 @@ bool k_rows_avx512(TensorType weight_type, const void* w_row, const block_q8_K* 
                    int64_t x_stride_blocks, int64_t n_rows, int64_t nb, float* y, int64_t y_stride);
 KUnpackFn k_unpack_avx2(TensorType weight_type);
 KDotFn k_kernel_avx512(KDotKind kind);
+void q8_panel16_avx512(TensorType weight_type, const uint8_t* w, uint64_t w_row_bytes,
+                       const uint8_t* x_rows, uint64_t x_stride, int64_t n_tokens, int64_t nb,
+                       float* y, int64_t y_stride);
 }  // namespace int_dot_detail
 
 // Weight types the Q8_0/Q8_1 kernels take.
@@ -89,6 +92,51 @@ inline bool int_dot_q8_rows(TensorType weight_type, const void* w_row, const uin
   }
 #else
   return false;
+#endif
+}
+
+// Rows of the panel kernel below.
+constexpr int64_t kQ8PanelRows = 16;
+
+// An activation row as the panel kernel reads it (made once per row from its Q8_0/Q8_1 blocks):
+// nb × 32 quants as unsigned bytes q + 128, then the nb block scales d and the nb sums s (Q8_1;
+// zero for Q8_0) as floats.
+struct PanelTokenRow {
+  const uint8_t* quants;
+  const float* d;
+  const float* s;
+};
+inline uint64_t panel_token_row_bytes(int64_t nb) {
+  return static_cast<uint64_t>(nb) * (32 + 2 * sizeof(float));
+}
+inline PanelTokenRow panel_token_row(const uint8_t* row, int64_t nb) {
+  const auto* d = reinterpret_cast<const float*>(row + 32 * nb);
+  return {row, d, d + nb};
+}
+
+// Whether int_dot_q8_panel16 serves `weight_type` on this CPU (AVX-512 VNNI only).
+inline bool int_dot_q8_panel_available(TensorType weight_type) {
+#if defined(__x86_64__) || defined(__i386__)
+  return int_dot_q8_type(weight_type) && active_isa() == Isa::kAvx512;
+#else
+  (void)weight_type;
+  return false;
+#endif
+}
+
+// kQ8PanelRows consecutive weight rows (w_row_bytes apart, each as int_dot_q8_rows takes it) times
+// n_rows activation rows (PanelTokenRow layout, x_stride bytes apart), writing y[t * y_stride + r]
+// for row r: the same bits as int_dot_q8_rows row by row. Only where int_dot_q8_panel_available
+// says so.
+inline void int_dot_q8_panel16(TensorType weight_type, const void* w, uint64_t w_row_bytes,
+                               const uint8_t* x_rows, uint64_t x_stride, int64_t n_rows, int64_t nb,
+                               float* y, int64_t y_stride) {
+#if defined(__x86_64__) || defined(__i386__)
+  int_dot_detail::q8_panel16_avx512(weight_type, static_cast<const uint8_t*>(w), w_row_bytes,
+                                    x_rows, x_stride, n_rows, nb, y, y_stride);
+#else
+  (void)weight_type, (void)w, (void)w_row_bytes, (void)x_rows, (void)x_stride, (void)n_rows,
+      (void)nb, (void)y, (void)y_stride;
 #endif
 }
 

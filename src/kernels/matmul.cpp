@@ -27,6 +27,9 @@ namespace {
 // Rows handed to a thread at a time: enough to amortise the per-row x reloads, few enough that
 // the dequantized rows stay in L1/L2.
 constexpr int64_t kRowGroup = 4;
+// From this many tokens on, weight rows go through the panel kernel where it exists: rewriting a
+// panel costs about as much as a few tokens' products.
+constexpr int64_t kPanelMinTokens = 8;
 // Up to this many tokens, activations are quantized on the calling thread: a pool hand-off costs
 // more than quantizing a row or two.
 constexpr int64_t kInlineQuantizeTokens = 2;
@@ -51,13 +54,39 @@ bool integer_dot_type(TensorType weight_type) {
   return a == TensorType::Q8_0 || a == TensorType::Q8_1 || a == TensorType::Q8_K;
 }
 
-// Rows [r0, r0 + nr) of w times every token's activations `act` (act_bytes per token).
-void rows_times_tokens(const WeightMatrix& w, const uint8_t* act, uint64_t act_bytes,
-                       int64_t n_tokens, int64_t r0, int64_t nr, float* y,
-                       std::vector<float>* deq) {
+// Weight rows the panel kernel takes at a time for w at this many tokens; 0: no panels.
+int64_t panel_rows(const WeightMatrix& w, int64_t n_tokens) {
+  return n_tokens >= kPanelMinTokens ? activation_panel_rows(w.type) : 0;
+}
+
+// Weight rows handed to a thread at a time.
+int64_t row_group(const WeightMatrix& w, int64_t n_tokens) {
+  const int64_t panel = panel_rows(w, n_tokens);
+  return panel > 0 ? panel : kRowGroup;
+}
+
+// Every token's activations in the forms the dot products of one weight type take.
+struct Activations {
+  TensorType weight_type;
+  uint64_t row_bytes;
+  std::vector<uint8_t> data;
+  uint64_t panel_row_bytes = 0;  // the panel kernel's form, where it is used
+  std::vector<uint8_t> panel;
+};
+
+// Rows [r0, r0 + nr) of w times every token's activations.
+void rows_times_tokens(const WeightMatrix& w, const Activations& a, int64_t n_tokens, int64_t r0,
+                       int64_t nr, float* y, std::vector<float>* deq) {
+  const uint8_t* act = a.data.data();
+  const uint64_t act_bytes = a.row_bytes;
   const int64_t cols = w.cols;
   const int64_t rows = w.rows;
   if (integer_dot_type(w.type)) {
+    if (!a.panel.empty() && nr == panel_rows(w, n_tokens)) {
+      vec_dot_activations_panel(w.type, w.row(r0), w.row_bytes, a.panel.data(), a.panel_row_bytes,
+                                n_tokens, cols, y + r0, rows);
+      return;
+    }
     for (int64_t k = 0; k < nr; ++k) {
       prefetch_ahead_of_row(w, r0 + k);
       vec_dot_activations_rows(w.type, w.row(r0 + k), act, act_bytes, n_tokens, cols, y + r0 + k,
@@ -106,11 +135,6 @@ void matmul_group(std::span<const MatmulOutput> outputs, const float* x, int64_t
 
   // Activations in each form the weights' dot products take, computed once for all rows. The
   // outputs usually share one form (one weight type); at most one buffer per distinct type.
-  struct Activations {
-    TensorType weight_type;
-    uint64_t row_bytes;
-    std::vector<uint8_t> data;
-  };
   std::vector<Activations> acts;
   std::vector<size_t> act_of(outputs.size());
   for (size_t i = 0; i < outputs.size(); ++i) {
@@ -123,11 +147,20 @@ void matmul_group(std::span<const MatmulOutput> outputs, const float* x, int64_t
       acts.push_back({wt, bytes, std::vector<uint8_t>(static_cast<size_t>(bytes * n_tokens))});
     }
     act_of[i] = j;
+    Activations& act = acts[j];
+    if (act.panel.empty() && panel_rows(*outputs[i].w, n_tokens) > 0) {
+      act.panel_row_bytes = panel_activation_row_bytes(cols);
+      act.panel.resize(static_cast<size_t>(act.panel_row_bytes * n_tokens));
+    }
   }
   auto quantize_tokens = [&](int64_t t_begin, int64_t t_end) {
     for (Activations& a : acts) {
-      for (int64_t t = t_begin; t < t_end; ++t)
-        quantize_activations(a.weight_type, x + t * cols, a.data.data() + t * a.row_bytes, cols);
+      for (int64_t t = t_begin; t < t_end; ++t) {
+        uint8_t* row = a.data.data() + t * a.row_bytes;
+        quantize_activations(a.weight_type, x + t * cols, row, cols);
+        if (!a.panel.empty())
+          panel_activations(a.weight_type, row, cols, a.panel.data() + t * a.panel_row_bytes);
+      }
     }
   };
   if (n_tokens <= kInlineQuantizeTokens) {
@@ -139,7 +172,9 @@ void matmul_group(std::span<const MatmulOutput> outputs, const float* x, int64_t
   // One index space over the row groups of every output, in order.
   std::vector<int64_t> first_group(outputs.size() + 1, 0);
   for (size_t i = 0; i < outputs.size(); ++i)
-    first_group[i + 1] = first_group[i] + (outputs[i].w->rows + kRowGroup - 1) / kRowGroup;
+    first_group[i + 1] =
+        first_group[i] + (outputs[i].w->rows + row_group(*outputs[i].w, n_tokens) - 1) /
+                             row_group(*outputs[i].w, n_tokens);
   pool.parallel_for(first_group.back(), [&](int64_t g_begin, int64_t g_end) {
     std::vector<float> deq;
     size_t i = 0;
@@ -147,9 +182,9 @@ void matmul_group(std::span<const MatmulOutput> outputs, const float* x, int64_t
       while (g >= first_group[i + 1]) ++i;
       const WeightMatrix& w = *outputs[i].w;
       const Activations& a = acts[act_of[i]];
-      const int64_t r0 = (g - first_group[i]) * kRowGroup;
-      rows_times_tokens(w, a.data.data(), a.row_bytes, n_tokens, r0,
-                        std::min(kRowGroup, w.rows - r0), outputs[i].y, &deq);
+      const int64_t group = row_group(w, n_tokens);
+      const int64_t r0 = (g - first_group[i]) * group;
+      rows_times_tokens(w, a, n_tokens, r0, std::min(group, w.rows - r0), outputs[i].y, &deq);
     }
   });
 }

@@ -10,6 +10,7 @@
 #include "core/fp_contract_off.h"
 #include "kernels/int_dot.h"
 #include "kernels/matmul.h"
+#include "kernels/quantize_simd.h"
 #include "quant/blocks.h"
 #include "quant/dequantize.h"
 #include "quant/float16.h"
@@ -189,11 +190,17 @@ void quantize_activations(TensorType weight_type, const float* x, void* dst, int
   switch (activation_type_for(weight_type)) {
     case TensorType::Q8_0: {
       auto* y = static_cast<block_q8_0*>(dst);
+#if defined(__x86_64__) || defined(__i386__)
+      if (active_isa() == Isa::kAvx512) return quantize_q8_0_avx512(x, y, n / QK8_0);
+#endif
       for (int64_t i = 0; i < n / QK8_0; ++i) quantize_q8_block(x + i * QK8_0, y + i);
       return;
     }
     case TensorType::Q8_1: {
       auto* y = static_cast<block_q8_1*>(dst);
+#if defined(__x86_64__) || defined(__i386__)
+      if (active_isa() == Isa::kAvx512) return quantize_q8_1_avx512(x, y, n / QK8_0);
+#endif
       for (int64_t i = 0; i < n / QK8_0; ++i)
         y[i].s = fp32_to_fp16(quantize_q8_block(x + i * QK8_0, y + i));
       return;
@@ -243,6 +250,42 @@ float vec_dot_activations(TensorType weight_type, const void* w_row, const void*
       return sum;
     }
   }
+}
+
+int64_t activation_panel_rows(TensorType weight_type) {
+  return int_dot_q8_panel_available(weight_type) ? kQ8PanelRows : 0;
+}
+
+uint64_t panel_activation_row_bytes(int64_t n) { return panel_token_row_bytes(n / QK8_0); }
+
+void panel_activations(TensorType weight_type, const void* x_row, int64_t n, uint8_t* dst) {
+  const int64_t nb = n / QK8_0;
+  const PanelTokenRow out = panel_token_row(dst, nb);
+  auto* d = const_cast<float*>(out.d);
+  auto* s = const_cast<float*>(out.s);
+  const bool with_sum = activation_type_for(weight_type) == TensorType::Q8_1;
+  for (int64_t b = 0; b < nb; ++b) {
+    const int8_t* q;
+    if (with_sum) {
+      const auto& x = static_cast<const block_q8_1*>(x_row)[b];
+      q = x.qs;
+      d[b] = fp16_to_fp32(x.d);
+      s[b] = fp16_to_fp32(x.s);
+    } else {
+      const auto& x = static_cast<const block_q8_0*>(x_row)[b];
+      q = x.qs;
+      d[b] = fp16_to_fp32(x.d);
+      s[b] = 0;
+    }
+    for (int j = 0; j < QK8_0; ++j)
+      dst[32 * b + j] = static_cast<uint8_t>(static_cast<uint8_t>(q[j]) ^ 0x80);
+  }
+}
+
+void vec_dot_activations_panel(TensorType weight_type, const void* w, uint64_t w_row_bytes,
+                               const uint8_t* x_rows, uint64_t x_stride, int64_t n_rows, int64_t n,
+                               float* y, int64_t y_stride) {
+  int_dot_q8_panel16(weight_type, w, w_row_bytes, x_rows, x_stride, n_rows, n / QK8_0, y, y_stride);
 }
 
 void vec_dot_activations_rows(TensorType weight_type, const void* w_row, const uint8_t* x_rows,

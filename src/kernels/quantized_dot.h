@@ -27,6 +27,25 @@ void quantize_activations(TensorType weight_type, const float* x, void* dst, int
 // Σ w_i · x_i over n elements of a weight row and a row quantized by quantize_activations.
 float vec_dot_activations(TensorType weight_type, const void* w_row, const void* x_row, int64_t n);
 
+// Weight rows that vec_dot_activations_panel takes at a time for `weight_type` on this CPU; 0
+// where it has no kernel for it.
+int64_t activation_panel_rows(TensorType weight_type);
+
+// Bytes of one activation row of n elements rewritten for vec_dot_activations_panel.
+uint64_t panel_activation_row_bytes(int64_t n);
+
+// Rewrites one row quantized by quantize_activations (for weights of `weight_type`, one with a
+// panel kernel) into the form vec_dot_activations_panel reads.
+void panel_activations(TensorType weight_type, const void* x_row, int64_t n, uint8_t* dst);
+
+// activation_panel_rows(weight_type) consecutive weight rows (w_row_bytes apart) times n_rows
+// activation rows rewritten by panel_activations, writing y[t · y_stride + r] for row r: equal,
+// bit for bit, to vec_dot_activations_rows row by row, and faster when many activation rows share
+// the weights.
+void vec_dot_activations_panel(TensorType weight_type, const void* w, uint64_t w_row_bytes,
+                               const uint8_t* x_rows, uint64_t x_stride, int64_t n_rows, int64_t n,
+                               float* y, int64_t y_stride);
+
 // The same product for n_rows activation rows (x_stride bytes apart) against one weight row,
 // writing y[t · y_stride]: the weight row is unpacked once. Equal, bit for bit, to calling
 // vec_dot_activations row by row.

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -150,6 +151,51 @@ TEST(IntDotActivations, QuantsNeverReachMinus128) {
   }
 }
 
+// The AVX-512 activation quantizer against the scalar one: the same bytes, for ordinary rows and
+// for blocks holding zeros only, ties (x · 127 / amax exactly halfway), subnormals, infinities
+// and NaN.
+TEST(IntDotActivations, SimdQuantizerEqualsScalar) {
+  if (!isa_supported(Isa::kAvx512)) GTEST_SKIP() << "no AVX-512 quantizer on this CPU";
+  std::mt19937 rng(7);
+  const int64_t n = 32 * 24;
+  for (int rep = 0; rep < 300; ++rep) {
+    std::vector<float> f(static_cast<size_t>(n));
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (auto& v : f) v = normal(rng) * std::ldexp(1.0f, static_cast<int>(rng() % 40) - 20);
+    for (int64_t b = 0; b < n / 32; ++b) {
+      float* blk = f.data() + 32 * b;
+      switch ((rep + b) % 8) {
+        case 0:
+          std::fill(blk, blk + 32, 0.0f);
+          break;
+        case 1:  // amax 127: every integer and half-integer is exact, ties included
+          for (int j = 0; j < 32; ++j)
+            blk[j] = static_cast<float>(static_cast<int>(rng() % 255) - 127) / 2;
+          blk[0] = 127.0f;
+          break;
+        case 2:
+          for (int j = 0; j < 32; ++j) blk[j] = std::ldexp(normal(rng), -140);  // subnormals
+          break;
+        case 3:
+          blk[rng() % 32] = std::numeric_limits<float>::quiet_NaN();
+          break;
+        case 4:
+          blk[rng() % 32] = -std::numeric_limits<float>::infinity();
+          break;
+        default:
+          break;
+      }
+    }
+    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_1}) {  // Q8_0 and Q8_1 blocks
+      const uint64_t bytes = activation_row_bytes(type, n);
+      std::vector<uint8_t> ref(bytes), got(bytes);
+      with_isa(Isa::kScalar, [&] { quantize_activations(type, f.data(), ref.data(), n); });
+      with_isa(Isa::kAvx512, [&] { quantize_activations(type, f.data(), got.data(), n); });
+      ASSERT_EQ(ref, got) << tensor_type_name(type) << " rep " << rep;
+    }
+  }
+}
+
 class IntDotQ8Family : public ::testing::TestWithParam<TensorType> {};
 
 TEST_P(IntDotQ8Family, EqualsScalarReferenceBitForBit) {
@@ -203,6 +249,50 @@ INSTANTIATE_TEST_SUITE_P(IntDot, IntDotQ8Family,
                          [](const auto& info) {
                            return std::string(tensor_type_name(info.param));
                          });
+
+// The panel kernel (16 weight rows at a time, prompt processing) against the reference row by row,
+// over partial block groups and token counts around its vector widths.
+TEST_P(IntDotQ8Family, PanelEqualsScalarReferenceBitForBit) {
+  const TensorType type = GetParam();
+  if (!isa_supported(Isa::kAvx512)) GTEST_SKIP() << "the panel kernel needs AVX-512 VNNI";
+  std::mt19937 rng(4321 + static_cast<unsigned>(type));
+  for (int64_t nb : {1, 7, 8, 9, 17, 88}) {
+    for (int64_t n_tokens : {1, 8, 19}) {
+      const int64_t n = nb * QK8_0;
+      const int64_t rows = 16;
+      const uint64_t w_bytes = row_bytes(type, n);
+      std::vector<uint8_t> w(w_bytes * rows);
+      for (int64_t r = 0; r < rows; ++r) fill_weights(rng, type, w.data() + r * w_bytes, nb);
+      const uint64_t x_bytes = activation_row_bytes(type, n);
+      std::vector<uint8_t> x(x_bytes * static_cast<uint64_t>(n_tokens));
+      std::normal_distribution<float> normal(0.0f, 2.0f);
+      std::vector<float> f(static_cast<size_t>(n));
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        for (auto& v : f) v = normal(rng);
+        if (t % 3 == 1) f[static_cast<size_t>(t % n)] = 1e30f;  // one huge value: tiny quants
+        quantize_activations(type, f.data(), x.data() + t * x_bytes, n);
+      }
+      // y[t * rows + r], the reference row by row.
+      std::vector<float> ref(static_cast<size_t>(rows * n_tokens));
+      with_isa(Isa::kScalar, [&] {
+        for (int64_t r = 0; r < rows; ++r)
+          vec_dot_activations_rows(type, w.data() + r * w_bytes, x.data(), x_bytes, n_tokens, n,
+                                   ref.data() + r, rows);
+      });
+      std::vector<float> got(ref.size());
+      with_isa(Isa::kAvx512, [&] {
+        ASSERT_EQ(activation_panel_rows(type), rows);
+        const uint64_t p_bytes = panel_activation_row_bytes(n);
+        std::vector<uint8_t> panel_x(p_bytes * static_cast<uint64_t>(n_tokens));
+        for (int64_t t = 0; t < n_tokens; ++t)
+          panel_activations(type, x.data() + t * x_bytes, n, panel_x.data() + t * p_bytes);
+        vec_dot_activations_panel(type, w.data(), w_bytes, panel_x.data(), p_bytes, n_tokens, n,
+                                  got.data(), rows);
+      });
+      ASSERT_EQ(bits_of(got), bits_of(ref)) << "nb=" << nb << " tokens=" << n_tokens;
+    }
+  }
+}
 
 // ---- K-quants × Q8_K ---------------------------------------------------------------------------
 

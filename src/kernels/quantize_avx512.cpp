@@ -1,0 +1,61 @@
+// AVX-512 quantization of activation rows to Q8_0 / Q8_1 blocks: the same bits as
+// quantize_q8_block in quantized_dot.cpp (amax ignoring NaN, 127 / amax, round half to even, the
+// int sum of the quants), 32 elements in two vectors.
+#include "kernels/quantize_simd.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#include "quant/float16.h"
+
+#define INFERA_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl")))
+
+namespace infera {
+namespace {
+
+// max(|x|) over 32 floats, NaN taken as 0 (std::fmax skips NaN; amax starts at 0).
+INFERA_AVX512 inline float abs_max32(__m512 a, __m512 b) {
+  const __m512 abs_a = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(a, a, _CMP_ORD_Q), _mm512_abs_ps(a));
+  const __m512 abs_b = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(b, b, _CMP_ORD_Q), _mm512_abs_ps(b));
+  return _mm512_reduce_max_ps(_mm512_max_ps(abs_a, abs_b));
+}
+
+// Quantizes one block; returns the int sum of its quants.
+template <typename Block>
+INFERA_AVX512 inline int quantize_block(const float* x, Block* y, float* d_out) {
+  const __m512 a = _mm512_loadu_ps(x);
+  const __m512 b = _mm512_loadu_ps(x + 16);
+  const float amax = abs_max32(a, b);
+  const float d = amax / 127.0f;
+  const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+  const __m512 vid = _mm512_set1_ps(id);
+  // Current rounding mode (to nearest even), as std::nearbyint.
+  const __m512i qa = _mm512_cvtps_epi32(_mm512_mul_ps(a, vid));
+  const __m512i qb = _mm512_cvtps_epi32(_mm512_mul_ps(b, vid));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(y->qs), _mm512_cvtepi32_epi8(qa));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(y->qs + 16), _mm512_cvtepi32_epi8(qb));
+  y->d = fp32_to_fp16(d);
+  *d_out = d;
+  return _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
+}
+
+}  // namespace
+
+INFERA_AVX512 void quantize_q8_0_avx512(const float* x, block_q8_0* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    float d;
+    quantize_block(x + 32 * i, y + i, &d);
+  }
+}
+
+INFERA_AVX512 void quantize_q8_1_avx512(const float* x, block_q8_1* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i) {
+    float d;
+    const int sum = quantize_block(x + 32 * i, y + i, &d);
+    y[i].s = fp32_to_fp16(d * static_cast<float>(sum));
+  }
+}
+
+}  // namespace infera
+
+#endif  // x86
