@@ -20,33 +20,57 @@ int64_t first_key(int64_t pos, int64_t window) {
 
 using attention_detail::AttentionJob;
 using AttendFn = void (*)(const AttentionJob&, const PagedKv&, const AttentionShape&, float*);
+using AttendTokensFn = void (*)(const AttentionJob*, int64_t, const PagedKv&, const AttentionShape&,
+                                float*);
 
-void attention_simd(AttendFn attend, int64_t scratch_floats, const float* q,
-                    const int64_t* positions, const int32_t* const* block_tables, int64_t n_tokens,
-                    const PagedKv& kv, const AttentionShape& s, float* out, ThreadPool& pool) {
+// attend_tokens (may be null) takes up to max_tokens consecutive tokens of one sequence that see
+// the same first key in one call; each token's result is the same either way.
+void attention_simd(AttendFn attend, AttendTokensFn attend_tokens, int64_t max_tokens,
+                    int64_t scratch_floats, const float* q, const int64_t* positions,
+                    const int32_t* const* block_tables, int64_t n_tokens, const PagedKv& kv,
+                    const AttentionShape& s, float* out, ThreadPool& pool) {
   const int64_t group = s.n_head / s.n_head_kv;
   // A job takes a whole KV group (K/V rows loaded once for all its heads) unless that leaves too
   // few jobs to keep every thread busy (decode). Either way each head goes through the same
   // arithmetic, so the split changes speed only.
   const int64_t heads_per_job = n_tokens * s.n_head_kv >= 4 * pool.size() ? group : 1;
   const int64_t jobs_per_token = s.n_head / heads_per_job;
-  pool.parallel_for(n_tokens * jobs_per_token, [&](int64_t begin, int64_t end) {
+  std::vector<int64_t> starts;  // the first token of each run of tokens taken together
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const bool joins = attend_tokens != nullptr && t > 0 && t - starts.back() < max_tokens &&
+                       block_tables[t] == block_tables[t - 1] &&
+                       positions[t] == positions[t - 1] + 1 &&
+                       first_key(positions[t], s.window) == first_key(positions[t - 1], s.window);
+    if (!joins) starts.push_back(t);
+  }
+  const auto n_runs = static_cast<int64_t>(starts.size());
+  starts.push_back(n_tokens);
+  pool.parallel_for(n_runs * jobs_per_token, [&](int64_t begin, int64_t end) {
     std::vector<float> scratch(static_cast<size_t>(scratch_floats));
+    std::vector<AttentionJob> jobs;
     for (int64_t i = begin; i < end; ++i) {
-      // Tokens are taken first, last, second, second last...: in a causal prefill the work per
+      // Runs are taken first, last, second, second last...: in a causal prefill the work per
       // token grows with its position, and this keeps the contiguous chunks of parallel_for even.
       const int64_t slot = i / jobs_per_token;
-      const int64_t t = slot % 2 == 0 ? slot / 2 : n_tokens - 1 - slot / 2;
+      const int64_t r = slot % 2 == 0 ? slot / 2 : n_runs - 1 - slot / 2;
       const int64_t h = (i % jobs_per_token) * heads_per_job;
-      AttentionJob job;
-      job.q = q + t * s.n_head * s.head_dim_k;
-      job.out = out + t * s.n_head * s.head_dim_v;
-      job.table = block_tables[t];
-      job.last = positions[t];
-      job.first = first_key(job.last, s.window);
-      job.h_begin = h;
-      job.h_end = h + heads_per_job;
-      attend(job, kv, s, scratch.data());
+      jobs.clear();
+      for (int64_t t = starts[r]; t < starts[r + 1]; ++t) {
+        AttentionJob job;
+        job.q = q + t * s.n_head * s.head_dim_k;
+        job.out = out + t * s.n_head * s.head_dim_v;
+        job.table = block_tables[t];
+        job.last = positions[t];
+        job.first = first_key(job.last, s.window);
+        job.h_begin = h;
+        job.h_end = h + heads_per_job;
+        jobs.push_back(job);
+      }
+      if (jobs.size() == 1) {
+        attend(jobs[0], kv, s, scratch.data());
+      } else {
+        attend_tokens(jobs.data(), static_cast<int64_t>(jobs.size()), kv, s, scratch.data());
+      }
     }
   });
 }
@@ -102,13 +126,14 @@ void attention(const float* q, const int64_t* positions, const int32_t* const* b
   namespace d = attention_detail;
   switch (active_isa()) {
     case Isa::kAvx512:
-      attention_simd(d::attend_avx512, d::scratch_floats_avx512(s), q, positions, block_tables,
-                     n_tokens, kv, s, out, pool);
+      attention_simd(d::attend_avx512, d::attend_tokens_avx512, d::kAttentionTokenGroup,
+                     d::scratch_floats_avx512(s), q, positions, block_tables, n_tokens, kv, s, out,
+                     pool);
       return;
     case Isa::kAvx2:
       if (!d::avx2_handles(s)) break;
-      attention_simd(d::attend_avx2, d::scratch_floats_avx2(s), q, positions, block_tables,
-                     n_tokens, kv, s, out, pool);
+      attention_simd(d::attend_avx2, nullptr, 1, d::scratch_floats_avx2(s), q, positions,
+                     block_tables, n_tokens, kv, s, out, pool);
       return;
     default:
       break;

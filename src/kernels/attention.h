@@ -82,9 +82,17 @@ struct KeyRowCursor {
   int64_t block_size, block, offset;
 };
 
+// Tokens the AVX-512 kernel takes in one call: consecutive tokens of one sequence that see the
+// same first key share each K and V tile's conversion. Every token's output is the one it gets
+// alone, bit for bit.
+constexpr int64_t kAttentionTokenGroup = 8;
+
 int64_t scratch_floats_avx512(const AttentionShape& shape);
 void attend_avx512(const AttentionJob& job, const PagedKv& kv, const AttentionShape& shape,
                    float* scratch);
+// n_jobs (<= kAttentionTokenGroup) jobs with the same table, first position and heads.
+void attend_tokens_avx512(const AttentionJob* jobs, int64_t n_jobs, const PagedKv& kv,
+                          const AttentionShape& shape, float* scratch);
 int64_t scratch_floats_avx2(const AttentionShape& shape);
 void attend_avx2(const AttentionJob& job, const PagedKv& kv, const AttentionShape& shape,
                  float* scratch);

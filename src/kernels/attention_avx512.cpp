@@ -94,17 +94,17 @@ INFERA_AVX512 inline __m512 sum_lanes16(const __m512* a) {
                        _mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-// acc[g] (dvp wide) += Σ_j w[g][j] · V_j for G heads at once, each V chunk converted once. The
-// chunk of each head stays in a register across the tile's keys.
+// acc[g] (dvp wide) += Σ_j w[g][j] · V_j for G heads at once, from the tile's V rows converted to
+// f32 once (vf: n rows of dvp floats, zero padded). The chunk of each head stays in a register
+// across the tile's keys.
 template <int G>
-INFERA_AVX512 inline void accumulate_v(const uint16_t* const* vrow, int64_t n, const float* w,
-                                       int64_t dv, int64_t dvp, float* acc) {
+INFERA_AVX512 inline void accumulate_v_f32(const float* vf, int64_t n, const float* w, int64_t dvp,
+                                           float* acc) {
   for (int64_t c = 0; c < dvp; c += 16) {
-    const __mmask16 lanes = first_lanes(dv - c);
     __m512 o[G];
     for (int g = 0; g < G; ++g) o[g] = _mm512_loadu_ps(acc + g * dvp + c);
     for (int64_t j = 0; j < n; ++j) {
-      const __m512 v = load_halves(vrow[j] + c, lanes);
+      const __m512 v = _mm512_loadu_ps(vf + j * dvp + c);
       for (int g = 0; g < G; ++g) o[g] = _mm512_fmadd_ps(_mm512_set1_ps(w[g * kTile + j]), v, o[g]);
     }
     for (int g = 0; g < G; ++g) _mm512_storeu_ps(acc + g * dvp + c, o[g]);
@@ -113,10 +113,17 @@ INFERA_AVX512 inline void accumulate_v(const uint16_t* const* vrow, int64_t n, c
 
 }  // namespace
 
-int64_t scratch_floats_avx512(const AttentionShape& s) {
+// Scratch of one token of a job: q rounded to fp16 (group · dkp), Σ weight · V (group · dvp), a
+// tile's weights (group · kTile), the softmax max and sum (group each).
+int64_t token_floats(const AttentionShape& s) {
   const int64_t group = s.n_head / s.n_head_kv;
-  return group * pad16(s.head_dim_k) + kTile * pad16(s.head_dim_k) + group * pad16(s.head_dim_v) +
-         group * kTile + 2 * group;
+  return group * (pad16(s.head_dim_k) + pad16(s.head_dim_v) + kTile + 2);
+}
+
+int64_t scratch_floats_avx512(const AttentionShape& s) {
+  // Per token, then the tile's K and V rows as f32, shared by the tokens.
+  return kAttentionTokenGroup * token_floats(s) +
+         kTile * (pad16(s.head_dim_k) + pad16(s.head_dim_v));
 }
 
 namespace {
@@ -149,6 +156,14 @@ struct KeyTiles {
       }
     }
   }
+
+  // The V rows of the last load(n, ...) as f32, zero padded to dvp.
+  INFERA_AVX512 void load_v(int64_t n, int64_t dv, int64_t dvp, float* vf) const {
+    for (int64_t j = 0; j < n; ++j) {
+      for (int64_t c = 0; c < dvp; c += 16)
+        _mm512_storeu_ps(vf + j * dvp + c, load_halves(vrow[j] + c, first_lanes(dv - c)));
+    }
+  }
 };
 
 // scale · q·k_j in lane j for the tile's n keys, −inf in the lanes past them. The same bits in
@@ -169,8 +184,16 @@ INFERA_AVX512 inline __m512 tile_scores(const float* qg, const float* kf, int64_
 
 }  // namespace
 
-INFERA_AVX512 void attend_avx512(const AttentionJob& job, const PagedKv& kv,
-                                 const AttentionShape& s, float* scratch) {
+// Scratch of token u of a job, as token_floats() lays it out.
+struct TokenScratch {
+  float *qs, *acc, *w, *m, *l;
+  TokenScratch(float* base, int64_t group, int64_t dkp, int64_t dvp)
+      : qs(base), acc(qs + group * dkp), w(acc + group * dvp), m(w + group * kTile), l(m + group) {}
+};
+
+INFERA_AVX512 void attend_tokens_avx512(const AttentionJob* jobs, int64_t n_jobs, const PagedKv& kv,
+                                        const AttentionShape& s, float* scratch) {
+  const AttentionJob& job = jobs[0];  // the keys, heads and first position every job shares
   const int64_t group = s.n_head / s.n_head_kv;
   const int64_t kv_h = job.h_begin / group;
   const int64_t nh = job.h_end - job.h_begin;
@@ -178,22 +201,27 @@ INFERA_AVX512 void attend_avx512(const AttentionJob& job, const PagedKv& kv,
   const int64_t dv = s.head_dim_v;
   const int64_t dkp = pad16(dk);
   const int64_t dvp = pad16(dv);
-  float* qs = scratch;            // (nh, dkp): q rounded to fp16, zero padded
-  float* kf = qs + group * dkp;   // (kTile, dkp): the tile's K rows as f32, zero padded
-  float* acc = kf + kTile * dkp;  // (nh, dvp): Σ weight · V
-  float* w = acc + group * dvp;   // (nh, kTile): the tile's weights, rounded to fp16
-  float* m = w + group * kTile;   // (nh): max of the scores
-  float* l = m + group;           // (nh): Σ e^(s − m)
+  float* kf = scratch + kAttentionTokenGroup * token_floats(s);  // (kTile, dkp)
+  float* vf = kf + kTile * dkp;                                  // (kTile, dvp)
+  int64_t last = job.last;
+  for (int64_t u = 0; u < n_jobs; ++u) last = std::max(last, jobs[u].last);
+  auto token = [&](int64_t u) {
+    return TokenScratch(scratch + u * token_floats(s), group, dkp, dvp);
+  };
 
-  for (int64_t g = 0; g < nh; ++g) {
-    const float* qh = job.q + (job.h_begin + g) * dk;
-    for (int64_t c = 0; c < dkp; c += 16) {
-      const __m512 x = _mm512_maskz_loadu_ps(first_lanes(dk - c), qh + c);
-      _mm512_storeu_ps(qs + g * dkp + c, round_fp16(x));
+  for (int64_t u = 0; u < n_jobs; ++u) {
+    const TokenScratch ts = token(u);
+    for (int64_t g = 0; g < nh; ++g) {
+      const float* qh = jobs[u].q + (job.h_begin + g) * dk;
+      for (int64_t c = 0; c < dkp; c += 16) {
+        const __m512 x = _mm512_maskz_loadu_ps(first_lanes(dk - c), qh + c);
+        _mm512_storeu_ps(ts.qs + g * dkp + c, round_fp16(x));
+      }
+      for (int64_t c = 0; c < dvp; c += 16)
+        _mm512_storeu_ps(ts.acc + g * dvp + c, _mm512_setzero_ps());
+      ts.m[g] = -INFINITY;
+      ts.l[g] = 0.0f;
     }
-    for (int64_t c = 0; c < dvp; c += 16) _mm512_storeu_ps(acc + g * dvp + c, _mm512_setzero_ps());
-    m[g] = -INFINITY;
-    l[g] = 0.0f;
   }
 
   KeyTiles keys{
@@ -201,18 +229,24 @@ INFERA_AVX512 void attend_avx512(const AttentionJob& job, const PagedKv& kv,
   const __m512 scale = _mm512_set1_ps(s.scale);
 
   // Pass 1: the max and the sum of the softmax, online (the sum rescaled when the max grows).
+  // Each token sees the tiles up to its own position; a tile's lanes past it are masked.
   keys.restart();
-  for (int64_t p0 = job.first; p0 <= job.last; p0 += kTile) {
-    const int64_t n = std::min(kTile, job.last - p0 + 1);
-    keys.load(n, kf);
-    for (int64_t g = 0; g < nh; ++g) {
-      const __m512 scores = tile_scores(qs + g * dkp, kf, dkp, scale, first_lanes(n));
-      const float m_new = std::max(m[g], _mm512_reduce_max_ps(scores));
-      if (m_new > m[g]) {
-        l[g] *= _mm512_cvtss_f32(exp_nonpositive(_mm512_set1_ps(m[g] - m_new)));
-        m[g] = m_new;
+  for (int64_t p0 = job.first; p0 <= last; p0 += kTile) {
+    keys.load(std::min(kTile, last - p0 + 1), kf);
+    for (int64_t u = 0; u < n_jobs; ++u) {
+      if (p0 > jobs[u].last) continue;
+      const TokenScratch ts = token(u);
+      const int64_t n = std::min(kTile, jobs[u].last - p0 + 1);
+      for (int64_t g = 0; g < nh; ++g) {
+        const __m512 scores = tile_scores(ts.qs + g * dkp, kf, dkp, scale, first_lanes(n));
+        const float m_new = std::max(ts.m[g], _mm512_reduce_max_ps(scores));
+        if (m_new > ts.m[g]) {
+          ts.l[g] *= _mm512_cvtss_f32(exp_nonpositive(_mm512_set1_ps(ts.m[g] - m_new)));
+          ts.m[g] = m_new;
+        }
+        ts.l[g] +=
+            _mm512_reduce_add_ps(exp_nonpositive(_mm512_sub_ps(scores, _mm512_set1_ps(ts.m[g]))));
       }
-      l[g] += _mm512_reduce_add_ps(exp_nonpositive(_mm512_sub_ps(scores, _mm512_set1_ps(m[g]))));
     }
   }
 
@@ -220,40 +254,55 @@ INFERA_AVX512 void attend_avx512(const AttentionJob& job, const PagedKv& kv,
   // (rounding e^(s − m) before normalising would add an fp16 rounding's noise per weight against
   // llama.cpp), and the weighted sum of V.
   keys.restart();
-  for (int64_t p0 = job.first; p0 <= job.last; p0 += kTile) {
-    const int64_t n = std::min(kTile, job.last - p0 + 1);
-    keys.load(n, kf);
-    for (int64_t g = 0; g < nh; ++g) {
-      const __m512 scores = tile_scores(qs + g * dkp, kf, dkp, scale, first_lanes(n));
-      const __m512 e = exp_nonpositive(_mm512_sub_ps(scores, _mm512_set1_ps(m[g])));
-      _mm512_storeu_ps(w + g * kTile, round_fp16(_mm512_mul_ps(e, _mm512_set1_ps(1.0f / l[g]))));
-    }
-    for (int64_t g0 = 0; g0 < nh; g0 += 4) {
-      float* a = acc + g0 * dvp;
-      const float* wg = w + g0 * kTile;
-      switch (std::min<int64_t>(4, nh - g0)) {
-        case 1:
-          accumulate_v<1>(keys.vrow, n, wg, dv, dvp, a);
-          break;
-        case 2:
-          accumulate_v<2>(keys.vrow, n, wg, dv, dvp, a);
-          break;
-        case 3:
-          accumulate_v<3>(keys.vrow, n, wg, dv, dvp, a);
-          break;
-        default:
-          accumulate_v<4>(keys.vrow, n, wg, dv, dvp, a);
-          break;
+  for (int64_t p0 = job.first; p0 <= last; p0 += kTile) {
+    const int64_t n_tile = std::min(kTile, last - p0 + 1);
+    keys.load(n_tile, kf);
+    keys.load_v(n_tile, dv, dvp, vf);
+    for (int64_t u = 0; u < n_jobs; ++u) {
+      if (p0 > jobs[u].last) continue;
+      const TokenScratch ts = token(u);
+      const int64_t n = std::min(kTile, jobs[u].last - p0 + 1);
+      for (int64_t g = 0; g < nh; ++g) {
+        const __m512 scores = tile_scores(ts.qs + g * dkp, kf, dkp, scale, first_lanes(n));
+        const __m512 e = exp_nonpositive(_mm512_sub_ps(scores, _mm512_set1_ps(ts.m[g])));
+        _mm512_storeu_ps(ts.w + g * kTile,
+                         round_fp16(_mm512_mul_ps(e, _mm512_set1_ps(1.0f / ts.l[g]))));
+      }
+      for (int64_t g0 = 0; g0 < nh; g0 += 4) {
+        float* a = ts.acc + g0 * dvp;
+        const float* wg = ts.w + g0 * kTile;
+        switch (std::min<int64_t>(4, nh - g0)) {
+          case 1:
+            accumulate_v_f32<1>(vf, n, wg, dvp, a);
+            break;
+          case 2:
+            accumulate_v_f32<2>(vf, n, wg, dvp, a);
+            break;
+          case 3:
+            accumulate_v_f32<3>(vf, n, wg, dvp, a);
+            break;
+          default:
+            accumulate_v_f32<4>(vf, n, wg, dvp, a);
+            break;
+        }
       }
     }
   }
 
-  for (int64_t g = 0; g < nh; ++g) {
-    float* oh = job.out + (job.h_begin + g) * dv;
-    for (int64_t c = 0; c < dvp; c += 16) {
-      _mm512_mask_storeu_ps(oh + c, first_lanes(dv - c), _mm512_loadu_ps(acc + g * dvp + c));
+  for (int64_t u = 0; u < n_jobs; ++u) {
+    const TokenScratch ts = token(u);
+    for (int64_t g = 0; g < nh; ++g) {
+      float* oh = jobs[u].out + (job.h_begin + g) * dv;
+      for (int64_t c = 0; c < dvp; c += 16) {
+        _mm512_mask_storeu_ps(oh + c, first_lanes(dv - c), _mm512_loadu_ps(ts.acc + g * dvp + c));
+      }
     }
   }
+}
+
+INFERA_AVX512 void attend_avx512(const AttentionJob& job, const PagedKv& kv,
+                                 const AttentionShape& s, float* scratch) {
+  attend_tokens_avx512(&job, 1, kv, s, scratch);
 }
 
 }  // namespace infera::attention_detail

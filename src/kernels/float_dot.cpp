@@ -111,6 +111,15 @@ bool float_dot_simd_available(TensorType type) {
          active_isa() != Isa::kScalar;
 }
 
+int64_t float_dot_panel_rows(TensorType type) {
+  return float_dot_simd_available(type) && active_isa() == Isa::kAvx512 ? 16 : 0;
+}
+
+void float_dot_panel(TensorType type, const void* w, uint64_t w_row_bytes, const float* x,
+                     int64_t x_stride, int64_t n_rows, int64_t n, float* y, int64_t y_stride) {
+  float_panel16_avx512(type, w, w_row_bytes, x, x_stride, n_rows, n, y, y_stride);
+}
+
 void float_dot_simd_rows(TensorType type, const void* w_row, const float* x, int64_t x_stride,
                          int64_t n_rows, int64_t n, float* y, int64_t y_stride) {
   const auto* w = static_cast<const uint8_t*>(w_row);
@@ -130,6 +139,9 @@ void float_dot_simd_rows(TensorType type, const void* w_row, const float* x, int
 
 namespace infera {
 bool float_dot_simd_available(TensorType) { return false; }
+int64_t float_dot_panel_rows(TensorType) { return 0; }
+void float_dot_panel(TensorType, const void*, uint64_t, const float*, int64_t, int64_t, int64_t,
+                     float*, int64_t) {}
 void float_dot_simd_rows(TensorType, const void*, const float*, int64_t, int64_t, int64_t, float*,
                          int64_t) {}
 }  // namespace infera

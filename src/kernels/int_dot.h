@@ -62,6 +62,10 @@ KDotFn k_kernel_avx512(KDotKind kind);
 void q8_panel16_avx512(TensorType weight_type, const uint8_t* w, uint64_t w_row_bytes,
                        const uint8_t* x_rows, uint64_t x_stride, int64_t n_tokens, int64_t nb,
                        float* y, int64_t y_stride);
+// Q4_K and Q6_K (false for other types): 16 weight rows times Q8_K rows, as k_rows row by row.
+bool k_panel16_avx512(TensorType weight_type, const uint8_t* w, uint64_t w_row_bytes,
+                      const block_q8_K* x, int64_t x_stride_blocks, int64_t n_tokens, int64_t nb,
+                      float* y, int64_t y_stride);
 }  // namespace int_dot_detail
 
 // Weight types the Q8_0/Q8_1 kernels take.

@@ -27,9 +27,6 @@ namespace {
 // Rows handed to a thread at a time: enough to amortise the per-row x reloads, few enough that
 // the dequantized rows stay in L1/L2.
 constexpr int64_t kRowGroup = 4;
-// From this many tokens on, weight rows go through the panel kernel where it exists: rewriting a
-// panel costs about as much as a few tokens' products.
-constexpr int64_t kPanelMinTokens = 8;
 // Up to this many tokens, activations are quantized on the calling thread: a pool hand-off costs
 // more than quantizing a row or two.
 constexpr int64_t kInlineQuantizeTokens = 2;
@@ -54,9 +51,18 @@ bool integer_dot_type(TensorType weight_type) {
   return a == TensorType::Q8_0 || a == TensorType::Q8_1 || a == TensorType::Q8_K;
 }
 
+// From how many tokens on the panel kernel of a weight type beats its row kernel: rewriting a
+// panel costs about as much as a few tokens' products, most for the K-quants (bench-kernels
+// --prefill N). Below that, and for decode, the row kernels with their prefetch win (SmolLM2 tg
+// 124 vs 85 t/s on 2 threads with Q4_0 … Q8_0 panels from one token on).
+int64_t panel_min_tokens(TensorType type) {
+  return activation_type_for(type) == TensorType::Q8_K ? 16 : 8;
+}
+
 // Weight rows the panel kernel takes at a time for w at this many tokens; 0: no panels.
 int64_t panel_rows(const WeightMatrix& w, int64_t n_tokens) {
-  return n_tokens >= kPanelMinTokens ? activation_panel_rows(w.type) : 0;
+  if (n_tokens < panel_min_tokens(w.type)) return 0;
+  return integer_dot_type(w.type) ? activation_panel_rows(w.type) : float_dot_panel_rows(w.type);
 }
 
 // Weight rows handed to a thread at a time.
@@ -82,9 +88,11 @@ void rows_times_tokens(const WeightMatrix& w, const Activations& a, int64_t n_to
   const int64_t cols = w.cols;
   const int64_t rows = w.rows;
   if (integer_dot_type(w.type)) {
-    if (!a.panel.empty() && nr == panel_rows(w, n_tokens)) {
-      vec_dot_activations_panel(w.type, w.row(r0), w.row_bytes, a.panel.data(), a.panel_row_bytes,
-                                n_tokens, cols, y + r0, rows);
+    if (nr == panel_rows(w, n_tokens)) {
+      const bool rewritten = panel_reads_rewritten_activations(w.type);
+      vec_dot_activations_panel(w.type, w.row(r0), w.row_bytes, rewritten ? a.panel.data() : act,
+                                rewritten ? a.panel_row_bytes : act_bytes, n_tokens, cols, y + r0,
+                                rows);
       return;
     }
     for (int64_t k = 0; k < nr; ++k) {
@@ -98,6 +106,10 @@ void rows_times_tokens(const WeightMatrix& w, const Activations& a, int64_t n_to
   if (float_dot_simd_available(w.type)) {
     const auto* x = reinterpret_cast<const float*>(act);
     const auto x_stride = static_cast<int64_t>(act_bytes / sizeof(float));
+    if (nr == panel_rows(w, n_tokens)) {
+      float_dot_panel(w.type, w.row(r0), w.row_bytes, x, x_stride, n_tokens, cols, y + r0, rows);
+      return;
+    }
     for (int64_t k = 0; k < nr; ++k) {
       prefetch_ahead_of_row(w, r0 + k);
       float_dot_simd_rows(w.type, w.row(r0 + k), x, x_stride, n_tokens, cols, y + r0 + k, rows);
@@ -148,7 +160,9 @@ void matmul_group(std::span<const MatmulOutput> outputs, const float* x, int64_t
     }
     act_of[i] = j;
     Activations& act = acts[j];
-    if (act.panel.empty() && panel_rows(*outputs[i].w, n_tokens) > 0) {
+    if (act.panel.empty() && integer_dot_type(outputs[i].w->type) &&
+        panel_reads_rewritten_activations(outputs[i].w->type) &&
+        panel_rows(*outputs[i].w, n_tokens) > 0) {
       act.panel_row_bytes = panel_activation_row_bytes(cols);
       act.panel.resize(static_cast<size_t>(act.panel_row_bytes * n_tokens));
     }

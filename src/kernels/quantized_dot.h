@@ -34,12 +34,17 @@ int64_t activation_panel_rows(TensorType weight_type);
 // Bytes of one activation row of n elements rewritten for vec_dot_activations_panel.
 uint64_t panel_activation_row_bytes(int64_t n);
 
+// Whether the panel kernel of `weight_type` reads activation rows rewritten by panel_activations
+// (Q4_0 … Q8_0) or the rows of quantize_activations as they are (K-quants).
+bool panel_reads_rewritten_activations(TensorType weight_type);
+
 // Rewrites one row quantized by quantize_activations (for weights of `weight_type`, one with a
-// panel kernel) into the form vec_dot_activations_panel reads.
+// panel kernel that reads rewritten rows) into the form vec_dot_activations_panel reads.
 void panel_activations(TensorType weight_type, const void* x_row, int64_t n, uint8_t* dst);
 
 // activation_panel_rows(weight_type) consecutive weight rows (w_row_bytes apart) times n_rows
-// activation rows rewritten by panel_activations, writing y[t · y_stride + r] for row r: equal,
+// activation rows (rewritten by panel_activations where panel_reads_rewritten_activations says so,
+// else as quantize_activations made them), writing y[t · y_stride + r] for row r: equal,
 // bit for bit, to vec_dot_activations_rows row by row, and faster when many activation rows share
 // the weights.
 void vec_dot_activations_panel(TensorType weight_type, const void* w, uint64_t w_row_bytes,

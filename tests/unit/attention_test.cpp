@@ -294,6 +294,42 @@ TEST(Attention, TokenResultIndependentOfTheRestOfTheCall) {
   }
 }
 
+// A prefill: consecutive tokens of one sequence, which the AVX-512 kernel takes several at a time
+// (sharing each K/V tile's conversion), then a second sequence; with and without a sliding window
+// (tokens whose windows start at different keys are not taken together). Each token's output is
+// the one it gets alone, bit for bit.
+TEST(Attention, PrefilledTokensGetTheirResultsAlone) {
+  std::vector<Isa> isas = simd_isas();
+  isas.push_back(Isa::kScalar);
+  ThreadPool pool(2);
+  for (int64_t group : {1, 3}) {
+    for (int64_t window : {0, 5, 20}) {
+      Shape sh;
+      sh.group = group;
+      sh.window = window;
+      sh.head_dim_k = sh.head_dim_v = 64;
+      std::vector<std::pair<int, int64_t>> tokens;
+      for (int64_t p = 0; p < 45; ++p) tokens.push_back({0, p});
+      for (int64_t p = 10; p < 30; ++p) tokens.push_back({1, p});
+      const Problem pb = make_problem(sh, {45, 30}, tokens, static_cast<uint32_t>(900 + group));
+      const int64_t n_tokens = static_cast<int64_t>(pb.positions.size());
+      const int64_t width = pb.shape.n_head * pb.shape.head_dim_v;
+      for (Isa isa : isas) {
+        set_isa_override(isa);
+        const std::vector<float> batch = run(pb, sh.block_size, pool, false);
+        for (int64_t t = 0; t < n_tokens; ++t) {
+          std::vector<float> alone(static_cast<size_t>(width));
+          attention(pb.q.data() + t * pb.shape.n_head * pb.shape.head_dim_k, &pb.positions[t],
+                    &pb.token_tables[t], 1, pb.kv(sh.block_size), pb.shape, alone.data(), pool);
+          ASSERT_EQ(0, std::memcmp(alone.data(), batch.data() + t * width, width * sizeof(float)))
+              << describe(sh, 45, isa) << " token " << t;
+        }
+        clear_isa_override();
+      }
+    }
+  }
+}
+
 TEST(Attention, ForcedScalarIsExactlyTheReference) {
   ThreadPool pool(2);
   Shape sh;

@@ -49,6 +49,44 @@ TEST_P(FloatDot, EqualsDequantizeThenDotBitForBit) {
   clear_isa_override();
 }
 
+// The AVX-512 panel kernel (16 rows at a time): the reference's bits per row, over lengths around
+// its 16-wide transposes and 256-column slices and odd token counts.
+TEST_P(FloatDot, PanelEqualsDequantizeThenDotBitForBit) {
+  const TensorType type = GetParam();
+  if (!isa_supported(Isa::kAvx512)) GTEST_SKIP() << "no AVX-512 on this CPU";
+  set_isa_override(Isa::kAvx512);
+  ASSERT_EQ(float_dot_panel_rows(type), 16);
+  std::mt19937 rng(12);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  const int64_t rows = 16;
+  for (int64_t n : {1, 7, 8, 9, 17, 255, 256, 257, 576, 1000}) {
+    const uint64_t row_bytes = static_cast<uint64_t>(n) * (type == TensorType::F32 ? 4 : 2);
+    std::vector<uint8_t> w(row_bytes * rows);
+    std::vector<float> deq(static_cast<size_t>(n * rows));
+    for (int64_t r = 0; r < rows; ++r) {
+      std::vector<float> wf(static_cast<size_t>(n));
+      for (float& v : wf) v = dist(rng);
+      quantize_row(type, wf.data(), w.data() + r * row_bytes, n);
+      dequantize_row(type, w.data() + r * row_bytes, deq.data() + r * n, n);
+    }
+    for (int64_t tokens : {1, 2, 3, 8}) {
+      std::vector<float> x(static_cast<size_t>(tokens * n));
+      for (float& v : x) v = dist(rng);
+      std::vector<float> y(static_cast<size_t>(tokens * rows), -1.0f);
+      float_dot_panel(type, w.data(), row_bytes, x.data(), n, tokens, n, y.data(), rows);
+      for (int64_t t = 0; t < tokens; ++t) {
+        for (int64_t r = 0; r < rows; ++r) {
+          const float want = dot_f32(deq.data() + r * n, x.data() + t * n, n);
+          ASSERT_EQ(std::bit_cast<uint32_t>(y[t * rows + r]), std::bit_cast<uint32_t>(want))
+              << tensor_type_name(type) << " n=" << n << " tokens=" << tokens << " t=" << t
+              << " row=" << r;
+        }
+      }
+    }
+  }
+  clear_isa_override();
+}
+
 INSTANTIATE_TEST_SUITE_P(Types, FloatDot,
                          ::testing::Values(TensorType::F32, TensorType::F16, TensorType::BF16),
                          [](const auto& info) {

@@ -379,6 +379,43 @@ TEST_P(IntDotK, EqualsScalarReferenceBitForBit) {
   if (checked == 0) GTEST_SKIP() << "no SIMD ISA on this CPU: only the reference runs";
 }
 
+// The K-quant panel kernel (16 weight rows at a time) against the reference row by row, for the
+// types it serves; unaligned rows one block longer than the matrix, token counts around 8.
+TEST_P(IntDotK, PanelEqualsScalarReferenceBitForBit) {
+  const TensorType type = GetParam();
+  if (!isa_supported(Isa::kAvx512)) GTEST_SKIP() << "the panel kernel needs AVX-512 VNNI";
+  int64_t panel_rows = 0;
+  with_isa(Isa::kAvx512, [&] { panel_rows = activation_panel_rows(type); });
+  if (panel_rows == 0) GTEST_SKIP() << "no panel kernel for this type";
+  std::mt19937 rng(777 + static_cast<unsigned>(type));
+  for (int64_t nb : {1, 2, 3, 5}) {
+    for (int64_t n_tokens : {1, 8, 13}) {
+      const int64_t n = nb * QK_K;
+      const uint64_t w_bytes = row_bytes(type, n) + row_bytes(type, QK_K);
+      std::vector<uint8_t> w_buf(w_bytes * panel_rows + 1);
+      uint8_t* w = w_buf.data() + 1;
+      for (int64_t r = 0; r < panel_rows; ++r) fill_k_weights(rng, type, w + r * w_bytes, nb + 1);
+      std::vector<block_q8_K> x(static_cast<size_t>(nb * n_tokens));
+      fill_q8k(rng, x.data(), nb * n_tokens);
+      const auto* xb = reinterpret_cast<const uint8_t*>(x.data());
+      const uint64_t x_bytes = nb * sizeof(block_q8_K);
+      std::vector<float> ref(static_cast<size_t>(panel_rows * n_tokens));
+      with_isa(Isa::kScalar, [&] {
+        for (int64_t r = 0; r < panel_rows; ++r)
+          vec_dot_activations_rows(type, w + r * w_bytes, xb, x_bytes, n_tokens, n, ref.data() + r,
+                                   panel_rows);
+      });
+      std::vector<float> got(ref.size());
+      with_isa(Isa::kAvx512, [&] {
+        ASSERT_FALSE(panel_reads_rewritten_activations(type));
+        vec_dot_activations_panel(type, w, w_bytes, xb, x_bytes, n_tokens, n, got.data(),
+                                  panel_rows);
+      });
+      ASSERT_EQ(bits_of(got), bits_of(ref)) << "nb=" << nb << " tokens=" << n_tokens;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(IntDot, IntDotK,
                          ::testing::Values(TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K,
                                            TensorType::Q5_K, TensorType::Q6_K),
