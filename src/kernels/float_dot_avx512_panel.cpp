@@ -13,10 +13,11 @@
 #include <cstdint>
 #include <vector>
 
-// GCC 12's _mm512_undefined_*() initialise a variable with itself, which -Wall reports as "may be
-// used uninitialized" wherever an intrinsic built on them is inlined: a false positive.
+// GCC 12's _mm512_undefined_*() initialise a variable with itself, which -Wall reports as "used"
+// or "may be used uninitialized" wherever an intrinsic built on them is inlined: a false positive.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 #define INFERA_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl")))
@@ -24,20 +25,13 @@
 namespace infera {
 namespace {
 
-#include "kernels/transpose_avx512.inc"
+#include "kernels/panel_avx512.inc"
 
 constexpr int kRows = 16;
 // Columns rewritten at a time: 16 rows × 256 columns × 4 bytes = 16 KiB.
 constexpr int64_t kSlice = 256;
 // Activation rows that share each load of the panel.
 constexpr int kTokens = 2;
-
-// a * b for 16 floats, hidden from contraction into the following add.
-INFERA_AVX512 inline __m512 mul_rounded16(__m512 a, __m512 b) {
-  __m512 p = _mm512_mul_ps(a, b);
-  __asm__("" : "+v"(p));
-  return p;
-}
 
 // Elements [c0, c0 + 16) of one row as f32 (the lanes at or past n read as 0).
 INFERA_AVX512 inline __m512 load_row16(TensorType type, const uint8_t* row, int64_t c0, int64_t n) {

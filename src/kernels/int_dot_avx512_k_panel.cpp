@@ -19,10 +19,11 @@
 #include "quant/blocks.h"
 #include "quant/float16.h"
 
-// GCC 12's _mm512_undefined_*() initialise a variable with itself, which -Wall reports as "may be
-// used uninitialized" wherever an intrinsic built on them is inlined: a false positive.
+// GCC 12's _mm512_undefined_*() initialise a variable with itself, which -Wall reports as "used"
+// or "may be used uninitialized" wherever an intrinsic built on them is inlined: a false positive.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 #define INFERA_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
@@ -30,18 +31,12 @@
 namespace infera::int_dot_detail {
 namespace {
 
-#include "kernels/transpose_avx512.inc"
+#include "kernels/panel_avx512.inc"
 
 constexpr int kRows = static_cast<int>(kQ8PanelRows);
 constexpr int kPairs = QK_K / 2;
 // Blocks rewritten at a time: 2 × 8.6 KiB stays in L1 while every token passes over it.
 constexpr int64_t kSliceBlocks = 2;
-
-INFERA_AVX512 inline __m512 mul_rounded16(__m512 a, __m512 b) {
-  __m512 p = _mm512_mul_ps(a, b);
-  __asm__("" : "+v"(p));
-  return p;
-}
 
 // One block of the panel: pairs[p] lane r = the int16 products q · scale of elements 2p, 2p + 1
 // of row r; mins[j] lane r = the int16 mins of sub-blocks 2j, 2j + 1 (Q4_K); d, dmin per row.

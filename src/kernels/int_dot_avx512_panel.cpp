@@ -18,10 +18,11 @@
 #include <type_traits>
 #include <vector>
 
-// GCC 12's _mm512_undefined_*() initialise a variable with itself, which -Wall reports as "may be
-// used uninitialized" wherever an intrinsic built on them is inlined: a false positive.
+// GCC 12's _mm512_undefined_*() initialise a variable with itself, which -Wall reports as "used"
+// or "may be used uninitialized" wherever an intrinsic built on them is inlined: a false positive.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 #define INFERA_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
@@ -33,16 +34,11 @@ namespace {
 #include "kernels/int_dot_x86_shared.inc"
 #undef INFERA_SIMD_TARGET
 
+#include "kernels/panel_avx512.inc"
+
 constexpr int kRows = static_cast<int>(kQ8PanelRows);
 // Blocks of the panel every token passes over before the next slice (a multiple of 8).
 constexpr int64_t kSliceBlocks = 16;
-
-// a * b for 16 floats, hidden from contraction into a following add.
-INFERA_AVX512 inline __m512 mul_rounded16(__m512 a, __m512 b) {
-  __m512 p = _mm512_mul_ps(a, b);
-  __asm__("" : "+v"(p));
-  return p;
-}
 
 // One block of the rewritten panel. quants[k] lane r = elements 4k … 4k + 3 of row r (int8);
 // bias = 128 · Σ elements of row r (the activations are read as unsigned x + 128); d and m the

@@ -268,6 +268,26 @@ TEST(Attention, SameBitsForAnyThreadCount) {
 
 // BatchForward checks a batch against each sequence alone bit for bit: a token's result must not
 // depend on the tokens beside it (nor on the job split, which depends on the token count).
+// For each ISA: every token's output in the call of all of pb's tokens equals, bit for bit, its
+// output in a call of its own.
+void expect_tokens_as_alone(const Problem& pb, const Shape& sh, int64_t n_keys,
+                            const std::vector<Isa>& isas, ThreadPool& pool) {
+  const int64_t n_tokens = static_cast<int64_t>(pb.positions.size());
+  const int64_t width = pb.shape.n_head * pb.shape.head_dim_v;
+  for (Isa isa : isas) {
+    set_isa_override(isa);
+    const std::vector<float> batch = run(pb, sh.block_size, pool, false);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      std::vector<float> alone(static_cast<size_t>(width));
+      attention(pb.q.data() + t * pb.shape.n_head * pb.shape.head_dim_k, &pb.positions[t],
+                &pb.token_tables[t], 1, pb.kv(sh.block_size), pb.shape, alone.data(), pool);
+      EXPECT_EQ(0, std::memcmp(alone.data(), batch.data() + t * width, width * sizeof(float)))
+          << describe(sh, n_keys, isa) << " token " << t;
+    }
+    clear_isa_override();
+  }
+}
+
 TEST(Attention, TokenResultIndependentOfTheRestOfTheCall) {
   std::vector<Isa> isas = simd_isas();
   isas.push_back(Isa::kScalar);
@@ -277,20 +297,7 @@ TEST(Attention, TokenResultIndependentOfTheRestOfTheCall) {
     sh.group = group;
     sh.head_dim_k = sh.head_dim_v = group == 4 ? 256 : 64;
     const Problem pb = standard_problem(sh, 97, static_cast<uint32_t>(500 + group));
-    const int64_t n_tokens = static_cast<int64_t>(pb.positions.size());
-    const int64_t width = pb.shape.n_head * pb.shape.head_dim_v;
-    for (Isa isa : isas) {
-      set_isa_override(isa);
-      const std::vector<float> batch = run(pb, sh.block_size, pool, false);
-      for (int64_t t = 0; t < n_tokens; ++t) {
-        std::vector<float> alone(static_cast<size_t>(width));
-        attention(pb.q.data() + t * pb.shape.n_head * pb.shape.head_dim_k, &pb.positions[t],
-                  &pb.token_tables[t], 1, pb.kv(sh.block_size), pb.shape, alone.data(), pool);
-        ASSERT_EQ(0, std::memcmp(alone.data(), batch.data() + t * width, width * sizeof(float)))
-            << describe(sh, 97, isa) << " token " << t;
-      }
-      clear_isa_override();
-    }
+    expect_tokens_as_alone(pb, sh, 97, isas, pool);
   }
 }
 
@@ -312,20 +319,7 @@ TEST(Attention, PrefilledTokensGetTheirResultsAlone) {
       for (int64_t p = 0; p < 45; ++p) tokens.push_back({0, p});
       for (int64_t p = 10; p < 30; ++p) tokens.push_back({1, p});
       const Problem pb = make_problem(sh, {45, 30}, tokens, static_cast<uint32_t>(900 + group));
-      const int64_t n_tokens = static_cast<int64_t>(pb.positions.size());
-      const int64_t width = pb.shape.n_head * pb.shape.head_dim_v;
-      for (Isa isa : isas) {
-        set_isa_override(isa);
-        const std::vector<float> batch = run(pb, sh.block_size, pool, false);
-        for (int64_t t = 0; t < n_tokens; ++t) {
-          std::vector<float> alone(static_cast<size_t>(width));
-          attention(pb.q.data() + t * pb.shape.n_head * pb.shape.head_dim_k, &pb.positions[t],
-                    &pb.token_tables[t], 1, pb.kv(sh.block_size), pb.shape, alone.data(), pool);
-          ASSERT_EQ(0, std::memcmp(alone.data(), batch.data() + t * width, width * sizeof(float)))
-              << describe(sh, 45, isa) << " token " << t;
-        }
-        clear_isa_override();
-      }
+      expect_tokens_as_alone(pb, sh, 45, isas, pool);
     }
   }
 }
