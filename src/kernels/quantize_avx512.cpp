@@ -36,7 +36,15 @@ INFERA_AVX512 inline int quantize_block(const float* x, Block* y, float* d_out) 
   _mm_storeu_si128(reinterpret_cast<__m128i*>(y->qs + 16), _mm512_cvtepi32_epi8(qb));
   y->d = fp32_to_fp16(d);
   *d_out = d;
-  return _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
+  // Vector adds wrap, as the scalar quantizer's unsigned sum does (only NaN or infinite inputs,
+  // whose quants are INT_MIN, can overflow); _mm512_reduce_add_epi32 would add as signed int.
+  const __m256i s8 = _mm256_add_epi32(_mm512_castsi512_si256(_mm512_add_epi32(qa, qb)),
+                                      _mm512_extracti64x4_epi64(_mm512_add_epi32(qa, qb), 1));
+  alignas(32) uint32_t lanes[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), s8);
+  uint32_t sum = 0;
+  for (uint32_t l : lanes) sum += l;
+  return static_cast<int32_t>(sum);
 }
 
 }  // namespace

@@ -29,14 +29,16 @@ float quantize_q8_block(const float* x, Block* y) {
   for (int j = 0; j < QK8_0; ++j) amax = std::fmax(amax, std::fabs(x[j]));
   const float d = amax / 127.0f;
   const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-  int sum = 0;
+  // The sum wraps like the SIMD quantizer's lanes (it only can for NaN or infinite inputs, whose
+  // quants are INT_MIN).
+  uint32_t sum = 0;
   for (int j = 0; j < QK8_0; ++j) {
     const int q = static_cast<int>(std::nearbyint(x[j] * id));
     y->qs[j] = static_cast<int8_t>(q);
-    sum += q;
+    sum += static_cast<uint32_t>(q);
   }
   y->d = fp32_to_fp16(d);
-  return d * static_cast<float>(sum);
+  return d * static_cast<float>(static_cast<int32_t>(sum));
 }
 
 // Weight quants of one 32-block as signed integers (before the block scale).

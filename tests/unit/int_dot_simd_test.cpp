@@ -392,9 +392,12 @@ TEST_P(IntDotK, PanelEqualsScalarReferenceBitForBit) {
     for (int64_t n_tokens : {1, 8, 13}) {
       const int64_t n = nb * QK_K;
       const uint64_t w_bytes = row_bytes(type, n) + row_bytes(type, QK_K);
-      std::vector<uint8_t> w_buf(w_bytes * panel_rows + 1);
-      uint8_t* w = w_buf.data() + 1;
-      for (int64_t r = 0; r < panel_rows; ++r) fill_k_weights(rng, type, w + r * w_bytes, nb + 1);
+      std::vector<uint8_t> w_buf(w_bytes * panel_rows + 1), row(w_bytes);
+      uint8_t* w = w_buf.data() + 1;  // blocks at odd addresses: the kernel must not care
+      for (int64_t r = 0; r < panel_rows; ++r) {
+        fill_k_weights(rng, type, row.data(), nb + 1);
+        std::memcpy(w + r * w_bytes, row.data(), w_bytes);
+      }
       std::vector<block_q8_K> x(static_cast<size_t>(nb * n_tokens));
       fill_q8k(rng, x.data(), nb * n_tokens);
       const auto* xb = reinterpret_cast<const uint8_t*>(x.data());
