@@ -62,8 +62,8 @@ KDotFn k_kernel_avx512(KDotKind kind);
 void q8_panel16_avx512(TensorType weight_type, const uint8_t* w, uint64_t w_row_bytes,
                        const uint8_t* x_rows, uint64_t x_stride, int64_t n_tokens, int64_t nb,
                        float* y, int64_t y_stride);
-// Q4_K and Q6_K (false for other types): 16 weight rows times Q8_K rows, as k_rows row by row.
-bool k_panel16_avx512(TensorType weight_type, const uint8_t* w, uint64_t w_row_bytes,
+// Q4_K and Q6_K: 16 weight rows times Q8_K rows, as k_rows row by row.
+void k_panel16_avx512(TensorType weight_type, const uint8_t* w, uint64_t w_row_bytes,
                       const block_q8_K* x, int64_t x_stride_blocks, int64_t n_tokens, int64_t nb,
                       float* y, int64_t y_stride);
 }  // namespace int_dot_detail
@@ -99,8 +99,8 @@ inline bool int_dot_q8_rows(TensorType weight_type, const void* w_row, const uin
 #endif
 }
 
-// Rows of the panel kernel below.
-constexpr int64_t kQ8PanelRows = 16;
+// Rows of the panel kernels below.
+constexpr int64_t kIntPanelRows = 16;
 
 // An activation row as the panel kernel reads it (made once per row from its Q8_0/Q8_1 blocks):
 // nb × 32 quants as unsigned bytes q + 128, then the nb block scales d and the nb sums s (Q8_1;
@@ -118,29 +118,40 @@ inline PanelTokenRow panel_token_row(const uint8_t* row, int64_t nb) {
   return {row, d, d + nb};
 }
 
-// Whether int_dot_q8_panel16 serves `weight_type` on this CPU (AVX-512 VNNI only).
-inline bool int_dot_q8_panel_available(TensorType weight_type) {
+// Whether int_dot_panel16 serves `weight_type` on this CPU: Q4_0 … Q8_0, Q4_K and Q6_K, with
+// AVX-512 VNNI only.
+inline bool int_dot_panel_available(TensorType weight_type) {
 #if defined(__x86_64__) || defined(__i386__)
-  return int_dot_q8_type(weight_type) && active_isa() == Isa::kAvx512;
+  const bool has_kernel = int_dot_q8_type(weight_type) || weight_type == TensorType::Q4_K ||
+                          weight_type == TensorType::Q6_K;
+  return has_kernel && active_isa() == Isa::kAvx512;
 #else
   (void)weight_type;
   return false;
 #endif
 }
 
-// kQ8PanelRows consecutive weight rows (w_row_bytes apart, each as int_dot_q8_rows takes it) times
-// n_rows activation rows (PanelTokenRow layout, x_stride bytes apart), writing y[t * y_stride + r]
-// for row r: the same bits as int_dot_q8_rows row by row. Only where int_dot_q8_panel_available
-// says so.
-inline void int_dot_q8_panel16(TensorType weight_type, const void* w, uint64_t w_row_bytes,
-                               const uint8_t* x_rows, uint64_t x_stride, int64_t n_rows, int64_t nb,
-                               float* y, int64_t y_stride) {
+// kIntPanelRows consecutive weight rows (w_row_bytes apart, each as int_dot_q8_rows or
+// int_dot_k_rows takes it) times n_rows activation rows x_stride bytes apart (for Q4_0 … Q8_0 in
+// the PanelTokenRow layout, for the K-quants Q8_K rows as they are) of n elements, writing
+// y[t * y_stride + r] for row r: the same bits as the row kernels row by row. Only where
+// int_dot_panel_available says so.
+inline void int_dot_panel16(TensorType weight_type, const void* w, uint64_t w_row_bytes,
+                            const uint8_t* x_rows, uint64_t x_stride, int64_t n_rows, int64_t n,
+                            float* y, int64_t y_stride) {
 #if defined(__x86_64__) || defined(__i386__)
-  int_dot_detail::q8_panel16_avx512(weight_type, static_cast<const uint8_t*>(w), w_row_bytes,
-                                    x_rows, x_stride, n_rows, nb, y, y_stride);
+  const auto* wb = static_cast<const uint8_t*>(w);
+  if (int_dot_q8_type(weight_type)) {
+    int_dot_detail::q8_panel16_avx512(weight_type, wb, w_row_bytes, x_rows, x_stride, n_rows,
+                                      n / QK8_0, y, y_stride);
+  } else {
+    int_dot_detail::k_panel16_avx512(
+        weight_type, wb, w_row_bytes, reinterpret_cast<const block_q8_K*>(x_rows),
+        static_cast<int64_t>(x_stride / sizeof(block_q8_K)), n_rows, n / QK_K, y, y_stride);
+  }
 #else
   (void)weight_type, (void)w, (void)w_row_bytes, (void)x_rows, (void)x_stride, (void)n_rows,
-      (void)nb, (void)y, (void)y_stride;
+      (void)n, (void)y, (void)y_stride;
 #endif
 }
 

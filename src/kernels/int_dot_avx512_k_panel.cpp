@@ -33,7 +33,7 @@ namespace {
 
 #include "kernels/panel_avx512.inc"
 
-constexpr int kRows = static_cast<int>(kQ8PanelRows);
+constexpr int kRows = static_cast<int>(kIntPanelRows);
 constexpr int kPairs = QK_K / 2;
 // Blocks rewritten at a time: 2 × 8.6 KiB stays in L1 while every token passes over it.
 constexpr int64_t kSliceBlocks = 2;
@@ -213,18 +213,13 @@ INFERA_AVX512 void k_panel16(const uint8_t* w, uint64_t w_row_bytes, const block
 
 }  // namespace
 
-bool k_panel16_avx512(TensorType weight_type, const uint8_t* w, uint64_t w_row_bytes,
+void k_panel16_avx512(TensorType weight_type, const uint8_t* w, uint64_t w_row_bytes,
                       const block_q8_K* x, int64_t x_stride_blocks, int64_t n_tokens, int64_t nb,
                       float* y, int64_t y_stride) {
-  switch (weight_type) {
-    case TensorType::Q4_K:
-      k_panel16<block_q4_K, true>(w, w_row_bytes, x, x_stride_blocks, n_tokens, nb, y, y_stride);
-      return true;
-    case TensorType::Q6_K:
-      k_panel16<block_q6_K, false>(w, w_row_bytes, x, x_stride_blocks, n_tokens, nb, y, y_stride);
-      return true;
-    default:
-      return false;
+  if (weight_type == TensorType::Q4_K) {
+    k_panel16<block_q4_K, true>(w, w_row_bytes, x, x_stride_blocks, n_tokens, nb, y, y_stride);
+  } else {
+    k_panel16<block_q6_K, false>(w, w_row_bytes, x, x_stride_blocks, n_tokens, nb, y, y_stride);
   }
 }
 

@@ -36,7 +36,7 @@ namespace {
 
 #include "kernels/panel_avx512.inc"
 
-constexpr int kRows = static_cast<int>(kQ8PanelRows);
+constexpr int kRows = static_cast<int>(kIntPanelRows);
 // Blocks of the panel every token passes over before the next slice (a multiple of 8).
 constexpr int64_t kSliceBlocks = 16;
 

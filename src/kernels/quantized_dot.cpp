@@ -255,13 +255,7 @@ float vec_dot_activations(TensorType weight_type, const void* w_row, const void*
 }
 
 int64_t activation_panel_rows(TensorType weight_type) {
-  if (int_dot_q8_panel_available(weight_type)) return kQ8PanelRows;
-#if defined(__x86_64__) || defined(__i386__)
-  if ((weight_type == TensorType::Q4_K || weight_type == TensorType::Q6_K) &&
-      active_isa() == Isa::kAvx512)
-    return kQ8PanelRows;
-#endif
-  return 0;
+  return int_dot_panel_available(weight_type) ? kIntPanelRows : 0;
 }
 
 bool panel_reads_rewritten_activations(TensorType weight_type) {
@@ -297,16 +291,7 @@ void panel_activations(TensorType weight_type, const void* x_row, int64_t n, uin
 void vec_dot_activations_panel(TensorType weight_type, const void* w, uint64_t w_row_bytes,
                                const uint8_t* x_rows, uint64_t x_stride, int64_t n_rows, int64_t n,
                                float* y, int64_t y_stride) {
-#if defined(__x86_64__) || defined(__i386__)
-  if (!int_dot_q8_type(weight_type)) {
-    int_dot_detail::k_panel16_avx512(weight_type, static_cast<const uint8_t*>(w), w_row_bytes,
-                                     reinterpret_cast<const block_q8_K*>(x_rows),
-                                     static_cast<int64_t>(x_stride / sizeof(block_q8_K)), n_rows,
-                                     n / QK_K, y, y_stride);
-    return;
-  }
-#endif
-  int_dot_q8_panel16(weight_type, w, w_row_bytes, x_rows, x_stride, n_rows, n / QK8_0, y, y_stride);
+  int_dot_panel16(weight_type, w, w_row_bytes, x_rows, x_stride, n_rows, n, y, y_stride);
 }
 
 void vec_dot_activations_rows(TensorType weight_type, const void* w_row, const uint8_t* x_rows,
