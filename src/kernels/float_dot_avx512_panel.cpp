@@ -72,7 +72,7 @@ INFERA_AVX512 void float_panel16_avx512(TensorType type, const void* w_rows, uin
   thread_local std::vector<float> panel_store, lane_store;
   panel_store.resize(static_cast<size_t>((kSlice + 16) * kRows));
   // The eight lane vectors of every token, kept across slices.
-  lane_store.assign(static_cast<size_t>(n_tokens * 8 * kRows), 0.0f);
+  lane_store.resize(static_cast<size_t>(n_tokens * 8 * kRows));  // written by the first slice
   float* panel = panel_store.data();
   for (int64_t c0 = 0; c0 < n; c0 += kSlice) {
     const int64_t len = std::min(kSlice, n - c0);
@@ -82,7 +82,8 @@ INFERA_AVX512 void float_panel16_avx512(TensorType type, const void* w_rows, uin
       __m512 lane[kTokens][8];
       for (int u = 0; u < kTokens; ++u)
         for (int j = 0; j < 8; ++j)
-          lane[u][j] = _mm512_loadu_ps(lane_store.data() + ((t + u) * 8 + j) * kRows);
+          lane[u][j] = c0 == 0 ? _mm512_setzero_ps()
+                               : _mm512_loadu_ps(lane_store.data() + ((t + u) * 8 + j) * kRows);
       const float* x0 = x + t * x_stride + c0;
       const float* x1 = x0 + x_stride;
       // c0 is a multiple of 8, so element c0 + i goes to lane i % 8.
@@ -102,7 +103,8 @@ INFERA_AVX512 void float_panel16_avx512(TensorType type, const void* w_rows, uin
     for (; t < n_tokens; ++t) {
       __m512 lane[8];
       for (int j = 0; j < 8; ++j)
-        lane[j] = _mm512_loadu_ps(lane_store.data() + (t * 8 + j) * kRows);
+        lane[j] = c0 == 0 ? _mm512_setzero_ps()
+                          : _mm512_loadu_ps(lane_store.data() + (t * 8 + j) * kRows);
       const float* xt = x + t * x_stride + c0;
       for (int64_t i0 = 0; i0 < len; i0 += 8) {
         for (int j = 0; j < 8; ++j) {

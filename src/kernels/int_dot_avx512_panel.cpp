@@ -167,7 +167,7 @@ INFERA_AVX512 void panel16(const uint8_t* w, uint64_t w_row_bytes, const uint8_t
   // A slice of blocks at a time (kSliceBlocks · 704 bytes stay in L1) for every token, each
   // token's eight lane vectors kept in `lanes` between slices.
   thread_local std::vector<float> lanes;
-  lanes.assign(static_cast<size_t>(n_tokens * 8 * kRows), 0.0f);
+  lanes.resize(static_cast<size_t>(n_tokens * 8 * kRows));  // written by the first slice
   for (int64_t b0 = 0; b0 < nb; b0 += kSliceBlocks) {
     const int64_t n_blocks = std::min(kSliceBlocks, nb - b0);
     const int64_t full = n_blocks / 8 * 8;
@@ -176,7 +176,8 @@ INFERA_AVX512 void panel16(const uint8_t* w, uint64_t w_row_bytes, const uint8_t
       const PanelTokenRow token = panel_token_row(x_rows + t * x_stride, nb);
       float* state = lanes.data() + t * 8 * kRows;
       __m512 lane[8];
-      for (int j = 0; j < 8; ++j) lane[j] = _mm512_loadu_ps(state + j * kRows);
+      for (int j = 0; j < 8; ++j)
+        lane[j] = b0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(state + j * kRows);
       // b0 is a multiple of 8: block b0 + i goes to lane i % 8.
       for (int64_t i = 0; i < full; i += 8) {
         for (int j = 0; j < 8; ++j) {
