@@ -1,11 +1,15 @@
 // AVX-512 VNNI: a panel of 16 Q4_K or Q6_K weight rows times many Q8_K activation rows, the
-// prompt-processing GEMM of the K-quants. Each block of the 16 rows is rewritten once as int16
-// products q · scale (|q · scale| <= 32 · 128 fits int16) with lane r of a vector holding row r and
-// one dword per pair of elements; then one broadcast pair of activations (as int16) times that
-// vector (vpdpwssd) adds two products to each of the 16 rows, exactly, with no reduction across
-// lanes. The reference's integer lane l of a block (vec_dot_k.cpp, dot_lanes: elements
-// 32c + 4l … 32c + 4l + 3 of every chunk c, times their sub-block scale) is one int32 vector over
-// the rows; its float steps then run on 16 rows per instruction in the reference's order.
+// prompt-processing GEMM of the K-quants. Each block of the 16 rows is rewritten once as bytes
+// with lane r of a vector holding row r: vector (c, l) holds, per row, the four quants of elements
+// 32c + 4l … 32c + 4l + 3, the reference's integer lane l of chunk c (vec_dot_k.cpp, dot_lanes).
+// A broadcast dword of four activations times that vector (vpmaddubsw: unsigned × signed bytes
+// into two int16 sums per row, which cannot saturate at these ranges), then vpdpwssd with the rows'
+// sub-block scales as int16 pairs, adds scale · (the four products) to lane l of 16 rows exactly,
+// with no reduction across lanes; the float steps then run on 16 rows per instruction in the
+// reference's order.
+// Q4_K quants (0 … 15) are the unsigned side and the activations are used as they are. Q6_K quants
+// are signed (q − 32), so the activations are read as x + 128; the 128 · Σ scale · (q − 32) that
+// adds to a lane depends on the weights alone, and the lane starts at minus that instead of zero.
 #include "kernels/int_dot.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -13,11 +17,10 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "quant/blocks.h"
-#include "quant/float16.h"
 
 // GCC 12's _mm512_undefined_*() initialise a variable with itself, which -Wall reports as "used"
 // or "may be used uninitialized" wherever an intrinsic built on them is inlined: a false positive.
@@ -34,137 +37,217 @@ namespace {
 #include "kernels/panel_avx512.inc"
 
 constexpr int kRows = static_cast<int>(kIntPanelRows);
-constexpr int kPairs = QK_K / 2;
-// Blocks rewritten at a time: 2 × 8.6 KiB stays in L1 while every token passes over it.
-constexpr int64_t kSliceBlocks = 2;
+constexpr int kChunks = QK_K / 32;
+constexpr int kLanes = 8;
+// Blocks rewritten at a time: 4 × 5.8 KiB stays in L1 while every token passes over it.
+constexpr int64_t kSliceBlocks = 4;
+// Activation rows that share each load of the panel.
+constexpr int kTokens = 4;
 
-// One block of the panel: pairs[p] lane r = the int16 products q · scale of elements 2p, 2p + 1
-// of row r; mins[j] lane r = the int16 mins of sub-blocks 2j, 2j + 1 (Q4_K); d, dmin per row.
+// One block of the panel; every int32 array is [what][row r].
 struct KPanelBlock {
-  int32_t pairs[kPairs][kRows];
-  int32_t mins[8][kRows];
+  // q[c][l] lane r: elements 32c + 4l … 32c + 4l + 3 of row r, as u8 (Q4_K) or s8 (Q6_K).
+  uint32_t q[kChunks][kLanes][kRows];
+  // scale[s] lane r: the scale of row r's 16-element sub-block s (Q6_K) or 32-element
+  // sub-block s (Q4_K), twice as an int16 pair.
+  int32_t scale[16][kRows];
+  int32_t start[kLanes][kRows];  // Q6_K: where lane l starts (see the top of the file)
+  int32_t mins[8][kRows];        // Q4_K: the int16 pair (m, m) of 32-element sub-block j
   float d[kRows], dmin[kRows];
 };
 
-// One row's block as int16 products q · scale in element order, its 16 sub-block mins, d, dmin.
-struct KRowProducts {
-  alignas(64) int16_t prod[QK_K];
-  int16_t mins[16];
-  float d, dmin;
-};
+template <typename Block>
+constexpr bool kIsQ4K = std::is_same_v<Block, block_q4_K>;
 
-INFERA_AVX512 void products_q4_k(const block_q4_K& b, KRowProducts* out) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
-  for (int j = 0; j < 4; ++j) {  // elements 64j + 32h + r: nibble h of qs[32j + r]
-    const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * j));
-    for (int h = 0; h < 2; ++h) {
-      uint8_t sc, m;
-      q4k_scale_min(b.scales, 2 * j + h, &sc, &m);
-      const __m256i q = _mm256_and_si256(h ? _mm256_srli_epi16(raw, 4) : raw, low4);
-      const __m512i p = _mm512_mullo_epi16(_mm512_cvtepu8_epi16(q), _mm512_set1_epi16(sc));
-      _mm512_store_si512(out->prod + 64 * j + 32 * h, p);
-      out->mins[4 * j + 2 * h] = out->mins[4 * j + 2 * h + 1] = m;
-    }
-  }
-  out->d = fp16_to_fp32(b.d);
-  out->dmin = fp16_to_fp32(b.dmin);
+// The scale of chunk c's half h (lanes 4h … 4h + 3): its sub-block.
+template <typename Block>
+constexpr int scale_index(int c, int h) {
+  return kIsQ4K<Block> ? c : 2 * c + h;
 }
 
-INFERA_AVX512 void products_q6_k(const block_q6_K& b, KRowProducts* out) {
+INFERA_AVX512 inline __m512i int16_pair(__m512i v) {
+  return _mm512_or_si512(_mm512_and_si512(v, _mm512_set1_epi32(0xffff)), _mm512_slli_epi32(v, 16));
+}
+
+// Row r's dword at byte `offset` of block b, for the 16 rows.
+INFERA_AVX512 inline __m512i gather_rows(const uint8_t* w, __m512i row_offsets, uint64_t offset) {
+  return _mm512_i32gather_epi32(row_offsets, w + offset, 1);
+}
+
+// Two 32-byte chunks of each of the 16 rows (in[r] = row r's chunks c, c + 1), transposed into
+// q[c][0 … 7] and q[c + 1][0 … 7].
+INFERA_AVX512 inline void store_chunk_pair(__m512* in, int c, KPanelBlock* out) {
+  __m512 tr[16];
+  transpose16(in, tr);
+  for (int i = 0; i < 16; ++i)
+    _mm512_storeu_ps(reinterpret_cast<float*>(out->q[c + i / 8][i % 8]), tr[i]);
+}
+
+INFERA_AVX512 inline __m512 join_halves(__m256i lo, __m256i hi) {
+  return _mm512_castsi512_ps(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
+}
+
+INFERA_AVX512 void rewrite_q4_k(const uint8_t* w, uint64_t w_row_bytes, __m512i row_offsets,
+                                KPanelBlock* out) {
   const __m256i low4 = _mm256_set1_epi8(0x0f);
-  const __m256i two = _mm256_set1_epi8(0x03);
-  const __m256i thirty_two = _mm256_set1_epi8(32);
+  for (int j = 0; j < 4;
+       ++j) {  // qs[32j + i]: element 64j + i in its low nibble, 64j + 32 + i high
+    __m512 in[16];
+    for (int r = 0; r < kRows; ++r) {
+      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(
+          w + r * w_row_bytes + offsetof(block_q4_K, qs) + 32 * j));
+      in[r] = join_halves(_mm256_and_si256(raw, low4),
+                          _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4));
+    }
+    store_chunk_pair(in, 2 * j, out);
+  }
+  // The 12 scale bytes as three dwords per row, decoded as q4k_scale_min does.
+  const __m512i s0 = gather_rows(w, row_offsets, offsetof(block_q4_K, scales));
+  const __m512i s1 = gather_rows(w, row_offsets, offsetof(block_q4_K, scales) + 4);
+  const __m512i s2 = gather_rows(w, row_offsets, offsetof(block_q4_K, scales) + 8);
+  const __m512i six = _mm512_set1_epi32(0x3f), four = _mm512_set1_epi32(0x0f),
+                two = _mm512_set1_epi32(0x03);
+  for (int k = 0; k < 4; ++k) {
+    const __m512i b0 = _mm512_srli_epi32(s0, 8 * k), b1 = _mm512_srli_epi32(s1, 8 * k),
+                  b2 = _mm512_srli_epi32(s2, 8 * k);
+    _mm512_storeu_si512(out->scale[k], int16_pair(_mm512_and_si512(b0, six)));
+    _mm512_storeu_si512(out->mins[k], int16_pair(_mm512_and_si512(b1, six)));
+    const __m512i sc =
+        _mm512_or_si512(_mm512_and_si512(b2, four),
+                        _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(b0, 6), two), 4));
+    const __m512i m =
+        _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(b2, 4), four),
+                        _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(b1, 6), two), 4));
+    _mm512_storeu_si512(out->scale[4 + k], int16_pair(sc));
+    _mm512_storeu_si512(out->mins[4 + k], int16_pair(m));
+  }
+  const __m512i d_dmin = gather_rows(w, row_offsets, offsetof(block_q4_K, d));
+  _mm512_storeu_ps(out->d, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d_dmin)));
+  _mm512_storeu_ps(out->dmin,
+                   _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(d_dmin, 16))));
+}
+
+INFERA_AVX512 void rewrite_q6_k(const uint8_t* w, uint64_t w_row_bytes, __m512i row_offsets,
+                                KPanelBlock* out) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f), two = _mm256_set1_epi8(0x03),
+                thirty_two = _mm256_set1_epi8(32);
+  // Elements 128h + 32c + i, c = 0 … 3: the low (c < 2) or high nibble of ql[64h + 32(c % 2) + i],
+  // with bits 2c, 2c + 1 of qh[32h + i] above them, minus 32.
   for (int h = 0; h < 2; ++h) {
-    const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h));
-    const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h + 32));
-    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh + 32 * h));
-    for (int c = 0; c < 4; ++c) {  // elements 128h + 32c + r
-      const __m256i ql = c % 2 ? ql1 : ql0;
-      const __m256i low = _mm256_and_si256(c / 2 ? _mm256_srli_epi16(ql, 4) : ql, low4);
-      const __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), two);
-      const __m256i q =
-          _mm256_sub_epi8(_mm256_or_si256(low, _mm256_slli_epi16(high, 4)), thirty_two);
-      const int s = (128 * h + 32 * c) / 16;  // the 32 elements span sub-blocks s and s + 1
-      const __m512i scale =
-          _mm512_inserti64x4(_mm512_set1_epi16(b.scales[s]), _mm256_set1_epi16(b.scales[s + 1]), 1);
-      _mm512_store_si512(out->prod + 128 * h + 32 * c,
-                         _mm512_mullo_epi16(_mm512_cvtepi8_epi16(q), scale));
+    for (int half = 0; half < 2; ++half) {  // chunks 4h + 2 half, 4h + 2 half + 1
+      __m512 in[16];
+      for (int r = 0; r < kRows; ++r) {
+        const uint8_t* row = w + r * w_row_bytes;
+        const auto* ql = reinterpret_cast<const __m256i*>(row + offsetof(block_q6_K, ql) + 64 * h);
+        const __m256i qh = _mm256_loadu_si256(
+            reinterpret_cast<const __m256i*>(row + offsetof(block_q6_K, qh) + 32 * h));
+        __m256i q[2];
+        for (int k = 0; k < 2; ++k) {
+          const int c = 2 * half + k;
+          const __m256i low =
+              _mm256_and_si256(_mm256_srli_epi16(_mm256_loadu_si256(ql + k), 4 * half), low4);
+          const __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), two);
+          q[k] = _mm256_sub_epi8(_mm256_or_si256(low, _mm256_slli_epi16(high, 4)), thirty_two);
+        }
+        in[r] = join_halves(q[0], q[1]);
+      }
+      store_chunk_pair(in, 4 * h + 2 * half, out);
     }
   }
-  std::memset(out->mins, 0, sizeof out->mins);
-  out->d = fp16_to_fp32(b.d);
-  out->dmin = 0.0f;
+  for (int g = 0; g < 4; ++g) {  // scales 4g … 4g + 3, sign-extended
+    const __m512i bytes = gather_rows(w, row_offsets, offsetof(block_q6_K, scales) + 4 * g);
+    for (int k = 0; k < 4; ++k) {
+      const __m512i s = _mm512_srai_epi32(_mm512_slli_epi32(bytes, 24 - 8 * k), 24);
+      _mm512_storeu_si512(out->scale[4 * g + k], int16_pair(s));
+    }
+  }
+  // d is the last two bytes of the block: the upper half of the dword before them.
+  const __m512i d = gather_rows(w, row_offsets, offsetof(block_q6_K, d) - 2);
+  _mm512_storeu_ps(out->d, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(d, 16))));
+  // Where each lane starts: −Σ_c scale · 128 · (its four q − 32), formed as the kernel forms the
+  // products.
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (int l = 0; l < kLanes; ++l) {
+    __m512i acc = _mm512_setzero_si512();
+    for (int c = 0; c < kChunks; ++c) {
+      const __m512i p = _mm512_maddubs_epi16(bias, _mm512_loadu_si512(out->q[c][l]));
+      acc = _mm512_dpwssd_epi32(acc, p, _mm512_loadu_si512(out->scale[2 * c + l / 4]));
+    }
+    _mm512_storeu_si512(out->start[l], _mm512_sub_epi32(_mm512_setzero_si512(), acc));
+  }
 }
 
 template <typename Block>
 INFERA_AVX512 void rewrite_block(const uint8_t* w, uint64_t w_row_bytes, int64_t b,
                                  KPanelBlock* out) {
-  KRowProducts rows[kRows];
-  for (int r = 0; r < kRows; ++r) {
-    Block blk;
-    std::memcpy(&blk, w + r * w_row_bytes + b * sizeof(Block), sizeof(Block));
-    if constexpr (std::is_same_v<Block, block_q4_K>) {
-      products_q4_k(blk, &rows[r]);
-    } else {
-      products_q6_k(blk, &rows[r]);
-    }
-    out->d[r] = rows[r].d;
-    out->dmin[r] = rows[r].dmin;
-    for (int j = 0; j < 8; ++j) {
-      out->mins[j][r] = static_cast<int32_t>(
-          static_cast<uint16_t>(rows[r].mins[2 * j]) |
-          (static_cast<uint32_t>(static_cast<uint16_t>(rows[r].mins[2 * j + 1])) << 16));
-    }
-  }
-  // Pairs 16g … 16g + 15 of the 16 rows: a 16 × 16 dword transpose.
-  for (int g = 0; g < kPairs / 16; ++g) {
-    __m512 in[16], tr[16];
-    for (int r = 0; r < kRows; ++r) in[r] = _mm512_load_ps(rows[r].prod + 32 * g);
-    transpose16(in, tr);
-    for (int i = 0; i < 16; ++i) _mm512_storeu_ps(out->pairs[16 * g + i], tr[i]);
+  const __m512i row_offsets =
+      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(static_cast<int32_t>(w_row_bytes)));
+  const uint8_t* blocks = w + b * static_cast<int64_t>(sizeof(Block));
+  if constexpr (kIsQ4K<Block>) {
+    rewrite_q4_k(blocks, w_row_bytes, row_offsets, out);
+  } else {
+    rewrite_q6_k(blocks, w_row_bytes, row_offsets, out);
   }
 }
 
 // Per token, across slices: the reference's eight float lane sums and its sumf, per row.
 struct KTokenState {
-  float sums[8][kRows];
+  float sums[kLanes][kRows];
   float sumf[kRows];
 };
 
-// One block of the panel times N tokens' activation blocks: each pair vector loaded serves all N.
-template <bool kHasMin, int N>
+// One block of the panel times N tokens' activation blocks: each quant vector loaded serves all N.
+template <typename Block, int N>
 INFERA_AVX512 void block_times_tokens(const KPanelBlock& p, const block_q8_K* const* x,
                                       KTokenState* const* st) {
-  alignas(64) int16_t x16[N][QK_K];
+  // The activation bytes the products read: x itself, or x + 128 for Q6_K.
+  alignas(64) uint8_t biased[kIsQ4K<Block> ? 1 : N][QK_K];
+  const uint8_t* xq[N];
   for (int u = 0; u < N; ++u) {
-    for (int k = 0; k < QK_K; k += 32) {
-      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[u]->qs + k));
-      _mm512_store_si512(x16[u] + k, _mm512_cvtepi8_epi16(q));
+    if constexpr (kIsQ4K<Block>) {
+      xq[u] = reinterpret_cast<const uint8_t*>(x[u]->qs);
+    } else {
+      for (int k = 0; k < QK_K; k += 64) {
+        const __m512i v = _mm512_loadu_si512(x[u]->qs + k);
+        _mm512_store_si512(biased[u] + k,
+                           _mm512_xor_si512(v, _mm512_set1_epi8(static_cast<char>(0x80))));
+      }
+      xq[u] = biased[u];
     }
   }
-  __m512i lane[N][8];
-  for (int u = 0; u < N; ++u)
-    for (auto& l : lane[u]) l = _mm512_setzero_si512();
-  for (int c = 0; c < QK_K / 32; ++c) {
-    for (int l = 0; l < 8; ++l) {
-      for (int h = 0; h < 2; ++h) {
-        const int pair = 16 * c + 2 * l + h;  // elements 32c + 4l … 32c + 4l + 3
-        const __m512i wp = _mm512_loadu_si512(p.pairs[pair]);
+  for (int h = 0; h < 2; ++h) {  // lanes 4h … 4h + 3
+    __m512i lane[N][4];
+    for (int u = 0; u < N; ++u)
+      for (int k = 0; k < 4; ++k)
+        lane[u][k] =
+            kIsQ4K<Block> ? _mm512_setzero_si512() : _mm512_loadu_si512(p.start[4 * h + k]);
+    for (int c = 0; c < kChunks; ++c) {
+      const __m512i scale = _mm512_loadu_si512(p.scale[scale_index<Block>(c, h)]);
+      for (int k = 0; k < 4; ++k) {
+        const int l = 4 * h + k;
+        const __m512i q = _mm512_loadu_si512(p.q[c][l]);
         for (int u = 0; u < N; ++u) {
-          const auto* xp = reinterpret_cast<const int32_t*>(x16[u]);
-          lane[u][l] = _mm512_dpwssd_epi32(lane[u][l], wp, _mm512_set1_epi32(xp[pair]));
+          int32_t four;
+          __builtin_memcpy(&four, xq[u] + 32 * c + 4 * l, 4);
+          const __m512i xb = _mm512_set1_epi32(four);
+          const __m512i pairs =
+              kIsQ4K<Block> ? _mm512_maddubs_epi16(q, xb) : _mm512_maddubs_epi16(xb, q);
+          lane[u][k] = _mm512_dpwssd_epi32(lane[u][k], pairs, scale);
         }
       }
     }
-  }
-  for (int u = 0; u < N; ++u) {
-    const __m512 d = mul_rounded16(_mm512_loadu_ps(p.d), _mm512_set1_ps(x[u]->d));
-    for (int l = 0; l < 8; ++l) {
-      const __m512 s = _mm512_add_ps(_mm512_loadu_ps(st[u]->sums[l]),
-                                     mul_rounded16(d, _mm512_cvtepi32_ps(lane[u][l])));
-      _mm512_storeu_ps(st[u]->sums[l], s);
+    for (int u = 0; u < N; ++u) {
+      const __m512 d = mul_rounded16(_mm512_loadu_ps(p.d), _mm512_set1_ps(x[u]->d));
+      for (int k = 0; k < 4; ++k) {
+        float* sums = st[u]->sums[4 * h + k];
+        _mm512_storeu_ps(sums, _mm512_add_ps(_mm512_loadu_ps(sums),
+                                             mul_rounded16(d, _mm512_cvtepi32_ps(lane[u][k]))));
+      }
     }
-    if constexpr (kHasMin) {
+  }
+  if constexpr (kIsQ4K<Block>) {
+    for (int u = 0; u < N; ++u) {
       const auto* bs = reinterpret_cast<const int32_t*>(x[u]->bsums);  // sub-blocks 2j, 2j + 1
       __m512i m = _mm512_setzero_si512();
       for (int j = 0; j < 8; ++j)
@@ -176,37 +259,42 @@ INFERA_AVX512 void block_times_tokens(const KPanelBlock& p, const block_q8_K* co
   }
 }
 
-template <typename Block, bool kHasMin>
+// Tokens [t, t + N) over the blocks of one slice.
+template <typename Block, int N>
+INFERA_AVX512 void slice_times_tokens(const KPanelBlock* slice, int64_t n_blocks, int64_t b0,
+                                      const block_q8_K* x, int64_t x_stride_blocks, int64_t t,
+                                      KTokenState* state) {
+  KTokenState* st[N];
+  for (int u = 0; u < N; ++u) st[u] = &state[t + u];
+  for (int64_t i = 0; i < n_blocks; ++i) {
+    const block_q8_K* xs[N];
+    for (int u = 0; u < N; ++u) xs[u] = x + (t + u) * x_stride_blocks + b0 + i;
+    block_times_tokens<Block, N>(slice[i], xs, st);
+  }
+}
+
+template <typename Block>
 INFERA_AVX512 void k_panel16(const uint8_t* w, uint64_t w_row_bytes, const block_q8_K* x,
                              int64_t x_stride_blocks, int64_t n_tokens, int64_t nb, float* y,
                              int64_t y_stride) {
   thread_local std::vector<KPanelBlock> slice;
   thread_local std::vector<KTokenState> state;
   slice.resize(static_cast<size_t>(kSliceBlocks));
+  // Zeros, not the first block's terms: the reference adds those to +0, which turns a −0 into +0.
   state.assign(static_cast<size_t>(n_tokens), KTokenState{});
   for (int64_t b0 = 0; b0 < nb; b0 += kSliceBlocks) {
     const int64_t n_blocks = std::min(kSliceBlocks, nb - b0);
     for (int64_t i = 0; i < n_blocks; ++i) rewrite_block<Block>(w, w_row_bytes, b0 + i, &slice[i]);
     int64_t t = 0;
-    for (; t + 2 <= n_tokens; t += 2) {
-      KTokenState* st[2] = {&state[t], &state[t + 1]};
-      for (int64_t i = 0; i < n_blocks; ++i) {
-        const block_q8_K* xs[2] = {x + t * x_stride_blocks + b0 + i,
-                                   x + (t + 1) * x_stride_blocks + b0 + i};
-        block_times_tokens<kHasMin, 2>(slice[i], xs, st);
-      }
-    }
-    for (; t < n_tokens; ++t) {
-      KTokenState* st[1] = {&state[t]};
-      for (int64_t i = 0; i < n_blocks; ++i) {
-        const block_q8_K* xs[1] = {x + t * x_stride_blocks + b0 + i};
-        block_times_tokens<kHasMin, 1>(slice[i], xs, st);
-      }
-    }
+    for (; t + kTokens <= n_tokens; t += kTokens)
+      slice_times_tokens<Block, kTokens>(slice.data(), n_blocks, b0, x, x_stride_blocks, t,
+                                         state.data());
+    for (; t < n_tokens; ++t)
+      slice_times_tokens<Block, 1>(slice.data(), n_blocks, b0, x, x_stride_blocks, t, state.data());
   }
   for (int64_t t = 0; t < n_tokens; ++t) {
     __m512 sumf = _mm512_loadu_ps(state[t].sumf);
-    for (int l = 0; l < 8; ++l) sumf = _mm512_add_ps(sumf, _mm512_loadu_ps(state[t].sums[l]));
+    for (int l = 0; l < kLanes; ++l) sumf = _mm512_add_ps(sumf, _mm512_loadu_ps(state[t].sums[l]));
     _mm512_storeu_ps(y + t * y_stride, sumf);
   }
 }
@@ -217,9 +305,9 @@ void k_panel16_avx512(TensorType weight_type, const uint8_t* w, uint64_t w_row_b
                       const block_q8_K* x, int64_t x_stride_blocks, int64_t n_tokens, int64_t nb,
                       float* y, int64_t y_stride) {
   if (weight_type == TensorType::Q4_K) {
-    k_panel16<block_q4_K, true>(w, w_row_bytes, x, x_stride_blocks, n_tokens, nb, y, y_stride);
+    k_panel16<block_q4_K>(w, w_row_bytes, x, x_stride_blocks, n_tokens, nb, y, y_stride);
   } else {
-    k_panel16<block_q6_K, false>(w, w_row_bytes, x, x_stride_blocks, n_tokens, nb, y, y_stride);
+    k_panel16<block_q6_K>(w, w_row_bytes, x, x_stride_blocks, n_tokens, nb, y, y_stride);
   }
 }
 
