@@ -1,5 +1,7 @@
 #include "kernels/float_dot.h"
 
+#include <cmath>
+
 #include "kernels/cpu_features.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -44,30 +46,34 @@ INFERA_AVX2 inline float load1(const uint8_t* w, int64_t i) {
   }
 }
 
-template <TensorType T>
-INFERA_AVX2 float dot_row(const uint8_t* w, const float* x, int64_t n) {
-  __m256 acc = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    __m256 p = _mm256_mul_ps(load8<T>(w, i), _mm256_loadu_ps(x + i));
-    __asm__("" : "+x"(p));  // the product is rounded before the add, as in the reference
-    acc = _mm256_add_ps(acc, p);
-  }
-  alignas(32) float lane[8];
-  _mm256_store_ps(lane, acc);
-  for (int j = 0; i < n; ++i, ++j) {
-    float p = load1<T>(w, i) * x[i];
-    __asm__("" : "+x"(p));
-    lane[j] += p;
-  }
-  return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
-}
-
 inline float sum_lanes(const float* lane) {
   return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
 }
 
-// Four activation rows at once: four independent accumulator chains hide the add latency, and
+// R weight rows (w_row_bytes apart) times one activation row, into y[r]. Each row's eight lanes
+// are one chain of FMAs, bound by their latency (4 cycles per 8 elements): R chains side by side
+// keep both FMA ports busy, and the activations are loaded once for all R rows.
+template <TensorType T, int R>
+INFERA_AVX2 void dot_w_rows(const uint8_t* w, uint64_t w_row_bytes, const float* x, int64_t n,
+                            float* y) {
+  __m256 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 xv = _mm256_loadu_ps(x + i);
+    for (int r = 0; r < R; ++r)
+      acc[r] = _mm256_fmadd_ps(load8<T>(w + r * w_row_bytes, i), xv, acc[r]);
+  }
+  for (int r = 0; r < R; ++r) {
+    alignas(32) float lane[8];
+    _mm256_store_ps(lane, acc[r]);
+    for (int64_t k = i, j = 0; k < n; ++k, ++j)
+      lane[j] = std::fma(load1<T>(w + r * w_row_bytes, k), x[k], lane[j]);
+    y[r] = sum_lanes(lane);
+  }
+}
+
+// Four activation rows at once: four independent accumulator chains hide the FMA latency, and
 // each weight vector is converted once for all four.
 template <TensorType T>
 INFERA_AVX2 void dot_row4(const uint8_t* w, const float* x, int64_t x_stride, int64_t n, float* y,
@@ -77,31 +83,48 @@ INFERA_AVX2 void dot_row4(const uint8_t* w, const float* x, int64_t x_stride, in
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256 wv = load8<T>(w, i);
-    for (int t = 0; t < 4; ++t) {
-      __m256 p = _mm256_mul_ps(wv, _mm256_loadu_ps(x + t * x_stride + i));
-      __asm__("" : "+x"(p));
-      acc[t] = _mm256_add_ps(acc[t], p);
-    }
+    for (int t = 0; t < 4; ++t)
+      acc[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + t * x_stride + i), acc[t]);
   }
   for (int t = 0; t < 4; ++t) {
     alignas(32) float lane[8];
     _mm256_store_ps(lane, acc[t]);
-    for (int64_t k = i, j = 0; k < n; ++k, ++j) {
-      float p = load1<T>(w, k) * x[t * x_stride + k];
-      __asm__("" : "+x"(p));
-      lane[j] += p;
-    }
+    for (int64_t k = i, j = 0; k < n; ++k, ++j)
+      lane[j] = std::fma(load1<T>(w, k), x[t * x_stride + k], lane[j]);
     y[t * y_stride] = sum_lanes(lane);
   }
 }
 
 template <TensorType T>
-void dot_rows(const uint8_t* w, const float* x, int64_t x_stride, int64_t n_rows, int64_t n,
-              float* y, int64_t y_stride) {
+void dot_rows(const uint8_t* w, uint64_t w_row_bytes, int64_t n_w_rows, const float* x,
+              int64_t x_stride, int64_t n_x_rows, int64_t n, float* y, int64_t y_stride) {
   int64_t t = 0;
-  for (; t + 4 <= n_rows; t += 4)
-    dot_row4<T>(w, x + t * x_stride, x_stride, n, y + t * y_stride, y_stride);
-  for (; t < n_rows; ++t) y[t * y_stride] = dot_row<T>(w, x + t * x_stride, n);
+  // Four activation rows at a time per weight row, ...
+  for (; t + 4 <= n_x_rows; t += 4)
+    for (int64_t r = 0; r < n_w_rows; ++r)
+      dot_row4<T>(w + r * w_row_bytes, x + t * x_stride, x_stride, n, y + t * y_stride + r,
+                  y_stride);
+  // ... then the rest one at a time, up to four weight rows at a time.
+  for (; t < n_x_rows; ++t) {
+    const float* xt = x + t * x_stride;
+    float* yt = y + t * y_stride;
+    int64_t r = 0;
+    for (; r + 4 <= n_w_rows; r += 4)
+      dot_w_rows<T, 4>(w + r * w_row_bytes, w_row_bytes, xt, n, yt + r);
+    switch (n_w_rows - r) {
+      case 3:
+        dot_w_rows<T, 3>(w + r * w_row_bytes, w_row_bytes, xt, n, yt + r);
+        break;
+      case 2:
+        dot_w_rows<T, 2>(w + r * w_row_bytes, w_row_bytes, xt, n, yt + r);
+        break;
+      case 1:
+        dot_w_rows<T, 1>(w + r * w_row_bytes, w_row_bytes, xt, n, yt + r);
+        break;
+      default:
+        break;
+    }
+  }
 }
 
 }  // namespace
@@ -120,16 +143,20 @@ void float_dot_panel(TensorType type, const void* w, uint64_t w_row_bytes, const
   float_panel16_avx512(type, w, w_row_bytes, x, x_stride, n_rows, n, y, y_stride);
 }
 
-void float_dot_simd_rows(TensorType type, const void* w_row, const float* x, int64_t x_stride,
-                         int64_t n_rows, int64_t n, float* y, int64_t y_stride) {
-  const auto* w = static_cast<const uint8_t*>(w_row);
+void float_dot_simd_rows(TensorType type, const void* w_rows, uint64_t w_row_bytes,
+                         int64_t n_w_rows, const float* x, int64_t x_stride, int64_t n_x_rows,
+                         int64_t n, float* y, int64_t y_stride) {
+  const auto* w = static_cast<const uint8_t*>(w_rows);
   switch (type) {
     case TensorType::F32:
-      return dot_rows<TensorType::F32>(w, x, x_stride, n_rows, n, y, y_stride);
+      return dot_rows<TensorType::F32>(w, w_row_bytes, n_w_rows, x, x_stride, n_x_rows, n, y,
+                                       y_stride);
     case TensorType::F16:
-      return dot_rows<TensorType::F16>(w, x, x_stride, n_rows, n, y, y_stride);
+      return dot_rows<TensorType::F16>(w, w_row_bytes, n_w_rows, x, x_stride, n_x_rows, n, y,
+                                       y_stride);
     default:
-      return dot_rows<TensorType::BF16>(w, x, x_stride, n_rows, n, y, y_stride);
+      return dot_rows<TensorType::BF16>(w, w_row_bytes, n_w_rows, x, x_stride, n_x_rows, n, y,
+                                        y_stride);
   }
 }
 
@@ -142,8 +169,8 @@ bool float_dot_simd_available(TensorType) { return false; }
 int64_t float_dot_panel_rows(TensorType) { return 0; }
 void float_dot_panel(TensorType, const void*, uint64_t, const float*, int64_t, int64_t, int64_t,
                      float*, int64_t) {}
-void float_dot_simd_rows(TensorType, const void*, const float*, int64_t, int64_t, int64_t, float*,
-                         int64_t) {}
+void float_dot_simd_rows(TensorType, const void*, uint64_t, int64_t, const float*, int64_t, int64_t,
+                         int64_t, float*, int64_t) {}
 }  // namespace infera
 
 #endif

@@ -2,8 +2,8 @@
 // Dot products of f32 activations with F32, F16 or BF16 weight rows, in AVX2 where the CPU has
 // it, giving the same bits as the reference: dequantize the row exactly to f32, then dot_f32
 // (matmul.h) — eight lanes, lane j summing the products of the elements i ≡ j (mod 8) in order,
-// each product rounded before it is added, lanes combined in a fixed tree. One 8-wide vector
-// accumulator is exactly those eight lanes.
+// each step a fused multiply-add (one rounding), lanes combined in a fixed tree. One 8-wide vector
+// accumulator updated by _mm256_fmadd_ps is exactly those eight lanes.
 #include <cstdint>
 
 #include "quant/tensor_type.h"
@@ -14,11 +14,13 @@ namespace infera {
 // scalar reference (AVX2, F16C and FMA come with every ISA above it).
 bool float_dot_simd_available(TensorType type);
 
-// Σ w_i · x_i of a weight row of `type` (as stored, any alignment) with each of n_rows rows of n
-// f32 activations (x_stride floats apart), into y[t · y_stride]. Only where
+// Σ w_i · x_i of each of n_w_rows weight rows of `type` (w_row_bytes apart, as stored, any
+// alignment) with each of n_x_rows rows of n f32 activations (x_stride floats apart), into
+// y[t · y_stride + r] for weight row r and activation row t. Only where
 // float_dot_simd_available(type).
-void float_dot_simd_rows(TensorType type, const void* w_row, const float* x, int64_t x_stride,
-                         int64_t n_rows, int64_t n, float* y, int64_t y_stride);
+void float_dot_simd_rows(TensorType type, const void* w_rows, uint64_t w_row_bytes,
+                         int64_t n_w_rows, const float* x, int64_t x_stride, int64_t n_x_rows,
+                         int64_t n, float* y, int64_t y_stride);
 
 // Weight rows float_dot_panel takes at a time for `type` on this CPU; 0 where it has no kernel
 // (it needs AVX-512).

@@ -9,8 +9,10 @@
 namespace infera {
 
 // Dot product of two f32 vectors with eight interleaved partial sums (lane i accumulates the
-// elements with index ≡ i mod 8, then the lanes are added in a fixed order): the same result
-// whatever vector width the compiler picks.
+// elements with index ≡ i mod 8 in order, each step a fused multiply-add, lane = fma(a_i, b_i,
+// lane), rounded once; then the lanes are added in a fixed order): the same result whatever
+// vector width the compiler picks, and what an FMA-based SIMD kernel computes with one vector of
+// eight lanes.
 float dot_f32(const float* a, const float* b, int64_t n);
 
 // y[t][r] = Σ_c W[r][c] · x[t][c] for every token t < n_tokens.

@@ -122,8 +122,10 @@ std::vector<float> run(const Problem& pb, int64_t block_size, ThreadPool& pool, 
 // V values with weights p_j >= 0 summing to 1, so |Δout| <= max_j |Δp_j / p_j| · max|v| (plus the
 // f32 rounding of the sums). Both sides round the same normalised weight e^(s_j − max) / Σ to
 // fp16, from f32 values that differ slightly:
-//  - the scores are summed in another order (and with FMA): |Δs| <= 2·d·2^-24·scale·d·max|q|·max|k|
-//    (the classic n·u bound on Σ|q_d k_d|), which moves e^(s_j − max) by <= 2|Δs| relative;
+//  - the scores are summed in another order (both sides use FMA — the reference's dot_f32 too —
+//    but over other lanes, joined in another tree): |Δs| <= 2·d·2^-24·scale·d·max|q|·max|k|
+//    (the classic n·u bound on Σ|q_d k_d|, with or without FMA), which moves e^(s_j − max) by
+//    <= 2|Δs| relative;
 //  - the polynomial exp is within 2 ulp (2^-22), and Σ over n keys of f32 terms in either order is
 //    within n·2^-24 relative, counted once for the normaliser and once for the output;
 //  - where those f32 values straddle an fp16 rounding boundary, the two weights land one fp16 ulp

@@ -1,5 +1,6 @@
 // The AVX2 F32/F16/BF16 row kernels against the reference (exact dequantization, then dot_f32):
-// equal bit for bit, over lengths with and without tails and any number of activation rows.
+// equal bit for bit, over lengths with and without tails and any number of weight and activation
+// rows.
 #include "kernels/float_dot.h"
 
 #include <gtest/gtest.h>
@@ -25,22 +26,33 @@ TEST_P(FloatDot, EqualsDequantizeThenDotBitForBit) {
   ASSERT_TRUE(float_dot_simd_available(type));
   std::mt19937 rng(11);
   std::normal_distribution<float> dist(0.0f, 1.0f);
+  constexpr int64_t kMaxWRows = 6;
   for (int64_t n : {1, 7, 8, 9, 15, 16, 63, 64, 65, 576, 2048}) {
-    std::vector<float> wf(static_cast<size_t>(n));
-    for (float& v : wf) v = dist(rng);
-    std::vector<uint8_t> w(static_cast<size_t>(n) * (type == TensorType::F32 ? 4 : 2));
-    quantize_row(type, wf.data(), w.data(), n);
-    std::vector<float> deq(static_cast<size_t>(n));
-    dequantize_row(type, w.data(), deq.data(), n);
-    for (int64_t rows : {1, 3, 4, 5, 9}) {
-      std::vector<float> x(static_cast<size_t>(rows * n));
-      for (float& v : x) v = dist(rng);
-      std::vector<float> y(static_cast<size_t>(rows * 2), -1.0f);
-      float_dot_simd_rows(type, w.data(), x.data(), n, rows, n, y.data(), 2);
-      for (int64_t t = 0; t < rows; ++t) {
-        const float want = dot_f32(deq.data(), x.data() + t * n, n);
-        EXPECT_EQ(std::bit_cast<uint32_t>(y[t * 2]), std::bit_cast<uint32_t>(want))
-            << tensor_type_name(type) << " n=" << n << " rows=" << rows << " t=" << t;
+    const uint64_t row_bytes = static_cast<uint64_t>(n) * (type == TensorType::F32 ? 4 : 2);
+    std::vector<uint8_t> w(row_bytes * kMaxWRows);
+    std::vector<float> deq(static_cast<size_t>(n * kMaxWRows));
+    for (int64_t r = 0; r < kMaxWRows; ++r) {
+      std::vector<float> wf(static_cast<size_t>(n));
+      for (float& v : wf) v = dist(rng);
+      quantize_row(type, wf.data(), w.data() + r * row_bytes, n);
+      dequantize_row(type, w.data() + r * row_bytes, deq.data() + r * n, n);
+    }
+    for (int64_t w_rows : {1, 2, 3, 4, 5, 6}) {
+      for (int64_t rows : {1, 3, 4, 5, 9}) {
+        std::vector<float> x(static_cast<size_t>(rows * n));
+        for (float& v : x) v = dist(rng);
+        const int64_t y_stride = kMaxWRows + 1;
+        std::vector<float> y(static_cast<size_t>(rows * y_stride), -1.0f);
+        float_dot_simd_rows(type, w.data(), row_bytes, w_rows, x.data(), n, rows, n, y.data(),
+                            y_stride);
+        for (int64_t t = 0; t < rows; ++t) {
+          for (int64_t r = 0; r < w_rows; ++r) {
+            const float want = dot_f32(deq.data() + r * n, x.data() + t * n, n);
+            ASSERT_EQ(std::bit_cast<uint32_t>(y[t * y_stride + r]), std::bit_cast<uint32_t>(want))
+                << tensor_type_name(type) << " n=" << n << " w_rows=" << w_rows << " rows=" << rows
+                << " t=" << t << " r=" << r;
+          }
+        }
       }
     }
   }
@@ -69,7 +81,7 @@ TEST_P(FloatDot, PanelEqualsDequantizeThenDotBitForBit) {
       quantize_row(type, wf.data(), w.data() + r * row_bytes, n);
       dequantize_row(type, w.data() + r * row_bytes, deq.data() + r * n, n);
     }
-    for (int64_t tokens : {1, 2, 3, 8}) {
+    for (int64_t tokens : {1, 2, 3, 4, 5, 8}) {
       std::vector<float> x(static_cast<size_t>(tokens * n));
       for (float& v : x) v = dist(rng);
       std::vector<float> y(static_cast<size_t>(tokens * rows), -1.0f);
