@@ -40,13 +40,16 @@ constexpr int kRows = static_cast<int>(kIntPanelRows);
 // Blocks of the panel every token passes over before the next slice (a multiple of 8).
 constexpr int64_t kSliceBlocks = 16;
 
+// Activation rows that share each load of the panel.
+constexpr int kTokens = 4;
+
 // One block of the rewritten panel. quants[k] lane r = elements 4k … 4k + 3 of row r (int8);
-// bias = 128 · Σ elements of row r (the activations are read as unsigned x + 128); d and m the
-// rows' scales (m only for the _1 types). Plain arrays read with unaligned loads: a std::vector of
-// over-aligned vector types is not reliably aligned.
+// start = −128 · Σ elements of row r, where the integer sum starts (the activations are read as
+// unsigned x + 128); d and m the rows' scales (m only for the _1 types). Plain arrays read with
+// unaligned loads: a std::vector of over-aligned vector types is not reliably aligned.
 struct PanelBlock {
   int32_t quants[8][kRows];
-  int32_t bias[kRows];
+  int32_t start[kRows];
   float d[kRows], m[kRows];
 };
 
@@ -120,7 +123,8 @@ INFERA_AVX512 void rewrite_panel(const uint8_t* w, uint64_t w_row_bytes, int64_t
       _mm512_storeu_si512(blk.quants[k], col);
       sum = _mm512_dpbusd_epi32(sum, ones, col);  // Σ w, four at a time: exact
     }
-    _mm512_storeu_si512(blk.bias, _mm512_slli_epi32(sum, 7));
+    _mm512_storeu_si512(blk.start,
+                        _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sum, 7)));
     // d (and m) lead every block: one dword per row holds both halves.
     const __m512i scales =
         _mm512_i32gather_epi32(row_offsets, reinterpret_cast<const Block*>(w) + b, 1);
@@ -131,24 +135,60 @@ INFERA_AVX512 void rewrite_panel(const uint8_t* w, uint64_t w_row_bytes, int64_t
   }
 }
 
-// Block b's float term for the 16 rows, as the scalar reference forms it.
-template <W K>
-INFERA_AVX512 inline __m512 block_term(const PanelBlock& p, const PanelTokenRow& t, int64_t b) {
-  const auto* xq = reinterpret_cast<const int32_t*>(t.quants + 32 * b);
-  __m512i even = _mm512_setzero_si512(), odd = _mm512_setzero_si512();
-  for (int k = 0; k < 8; k += 2) {
-    even = _mm512_dpbusd_epi32(even, _mm512_set1_epi32(xq[k]), _mm512_loadu_si512(p.quants[k]));
-    odd =
-        _mm512_dpbusd_epi32(odd, _mm512_set1_epi32(xq[k + 1]), _mm512_loadu_si512(p.quants[k + 1]));
+// Block b's float terms for the 16 rows and N tokens, as the scalar reference forms them.
+template <W K, int N>
+INFERA_AVX512 inline void block_terms(const PanelBlock& p, const PanelTokenRow* t, int64_t b,
+                                      __m512* term) {
+  // Two chains of vpdpbusd per token (even and odd k), half as long as one.
+  __m512i sum[N][2];
+  const __m512i start = _mm512_loadu_si512(p.start);
+  for (int u = 0; u < N; ++u) {
+    sum[u][0] = start;
+    sum[u][1] = _mm512_setzero_si512();
   }
-  const __m512 sumi =
-      _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_add_epi32(even, odd), _mm512_loadu_si512(p.bias)));
-  const __m512 dd = mul_rounded16(_mm512_loadu_ps(p.d), _mm512_set1_ps(t.d[b]));
-  if constexpr (std::is_same_v<typename Traits<K>::Act, block_q8_0>) {
-    return mul_rounded16(sumi, dd);
-  } else {
-    return _mm512_add_ps(mul_rounded16(dd, sumi),
-                         mul_rounded16(_mm512_loadu_ps(p.m), _mm512_set1_ps(t.s[b])));
+  for (int k = 0; k < 8; ++k) {
+    __m512i q = _mm512_loadu_si512(p.quants[k]);
+    // One load for all N tokens: left to itself, GCC folds it into every vpdpbusd.
+    __asm__("" : "+v"(q));
+    for (int u = 0; u < N; ++u) {
+      int32_t four;
+      std::memcpy(&four, t[u].quants + 32 * b + 4 * k, 4);
+      sum[u][k % 2] = _mm512_dpbusd_epi32(sum[u][k % 2], _mm512_set1_epi32(four), q);
+    }
+  }
+  for (int u = 0; u < N; ++u) {
+    const __m512 sumi = _mm512_cvtepi32_ps(_mm512_add_epi32(sum[u][0], sum[u][1]));
+    const __m512 dd = mul_rounded16(_mm512_loadu_ps(p.d), _mm512_set1_ps(t[u].d[b]));
+    if constexpr (std::is_same_v<typename Traits<K>::Act, block_q8_0>) {
+      term[u] = mul_rounded16(sumi, dd);
+    } else {
+      term[u] = _mm512_add_ps(mul_rounded16(dd, sumi),
+                              mul_rounded16(_mm512_loadu_ps(p.m), _mm512_set1_ps(t[u].s[b])));
+    }
+  }
+}
+
+// Tokens [t0, t0 + N) over blocks [b0, b0 + n_blocks) of the panel, adding into their eight lane
+// vectors in `lanes` (zero before the first slice).
+template <W K, int N>
+INFERA_AVX512 void slice_times_tokens(const PanelBlock* panel, int64_t b0, int64_t n_blocks,
+                                      const uint8_t* x_rows, uint64_t x_stride, int64_t nb,
+                                      int64_t t0, float* lanes) {
+  PanelTokenRow token[N];
+  float* state[N];
+  for (int u = 0; u < N; ++u) {
+    token[u] = panel_token_row(x_rows + (t0 + u) * x_stride, nb);
+    state[u] = lanes + (t0 + u) * 8 * kRows;
+  }
+  // b0 is a multiple of 8: block b0 + i goes to lane i % 8.
+  for (int64_t i = 0; i < n_blocks; ++i) {
+    __m512 term[N];
+    block_terms<K, N>(panel[b0 + i], token, b0 + i, term);
+    const int64_t j = i % 8;
+    for (int u = 0; u < N; ++u) {
+      float* l = state[u] + j * kRows;
+      _mm512_storeu_ps(l, _mm512_add_ps(_mm512_loadu_ps(l), term[u]));
+    }
   }
 }
 
@@ -164,36 +204,16 @@ INFERA_AVX512 void panel16(const uint8_t* w, uint64_t w_row_bytes, const uint8_t
       (reinterpret_cast<uintptr_t>(panel_bytes.data()) + 63) & ~static_cast<uintptr_t>(63));
   rewrite_panel<K>(w, w_row_bytes, nb, panel);
 
-  // A slice of blocks at a time (kSliceBlocks · 704 bytes stay in L1) for every token, each
-  // token's eight lane vectors kept in `lanes` between slices.
+  // A slice of blocks at a time (kSliceBlocks · 704 bytes stay in L1) for every token.
   thread_local std::vector<float> lanes;
-  lanes.resize(static_cast<size_t>(n_tokens * 8 * kRows));  // written by the first slice
+  lanes.assign(static_cast<size_t>(n_tokens * 8 * kRows), 0.0f);
   for (int64_t b0 = 0; b0 < nb; b0 += kSliceBlocks) {
     const int64_t n_blocks = std::min(kSliceBlocks, nb - b0);
-    const int64_t full = n_blocks / 8 * 8;
-    const int rem = static_cast<int>(n_blocks - full);
-    for (int64_t t = 0; t < n_tokens; ++t) {
-      const PanelTokenRow token = panel_token_row(x_rows + t * x_stride, nb);
-      float* state = lanes.data() + t * 8 * kRows;
-      __m512 lane[8];
-      for (int j = 0; j < 8; ++j)
-        lane[j] = b0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(state + j * kRows);
-      // b0 is a multiple of 8: block b0 + i goes to lane i % 8.
-      for (int64_t i = 0; i < full; i += 8) {
-        for (int j = 0; j < 8; ++j) {
-          const int64_t b = b0 + i + j;
-          lane[j] = _mm512_add_ps(lane[j], block_term<K>(panel[b], token, b));
-        }
-      }
-      // Lanes past the last block are left as they are, like the reference's.
-      for (int j = 0; j < 8; ++j) {
-        if (j < rem) {
-          const int64_t b = b0 + full + j;
-          lane[j] = _mm512_add_ps(lane[j], block_term<K>(panel[b], token, b));
-        }
-      }
-      for (int j = 0; j < 8; ++j) _mm512_storeu_ps(state + j * kRows, lane[j]);
-    }
+    int64_t t = 0;
+    for (; t + kTokens <= n_tokens; t += kTokens)
+      slice_times_tokens<K, kTokens>(panel, b0, n_blocks, x_rows, x_stride, nb, t, lanes.data());
+    for (; t < n_tokens; ++t)
+      slice_times_tokens<K, 1>(panel, b0, n_blocks, x_rows, x_stride, nb, t, lanes.data());
   }
   for (int64_t t = 0; t < n_tokens; ++t) {
     const float* state = lanes.data() + t * 8 * kRows;
