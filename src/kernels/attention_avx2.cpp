@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #define INFERA_AVX2 __attribute__((target("avx2,fma,f16c")))
 
@@ -107,13 +108,20 @@ struct KeyTiles {
 
   void restart() { rows = KeyRowCursor(job, kv.block_size); }
 
-  INFERA_AVX2 void load(int64_t n, float* kf) {
-    const uint16_t* krow[kTile];
+  const uint16_t* krow[kTile] = {};
+
+  // Steps to the next n keys' cache rows.
+  void next(int64_t n) {
     for (int64_t j = 0; j < n; ++j) {
       const int64_t row = rows.next();
       krow[j] = kbase + row * k_stride;
       vrow[j] = vbase + row * v_stride;
     }
+  }
+
+  // Steps to the next n keys and converts their K rows.
+  INFERA_AVX2 void load(int64_t n, float* kf) {
+    next(n);
     for (int64_t j = 0; j < kTile; ++j) {
       for (int64_t c = 0; c < dk; c += 8) {
         const __m256 k = j < n ? load_halves(krow[j] + c) : _mm256_setzero_ps();
@@ -123,8 +131,7 @@ struct KeyTiles {
   }
 };
 
-// scale · q·k_j in lane j for the tile's n keys, −inf in the lanes past them. The same bits in
-// both passes.
+// scale · q·k_j in lane j for the tile's n keys, −inf in the lanes past them.
 INFERA_AVX2 inline __m256 tile_scores(const float* qg, const float* kf, int64_t dk, __m256 scale,
                                       int64_t n) {
   __m256 dots[kTile];
@@ -170,13 +177,22 @@ INFERA_AVX2 void attend_avx2(const AttentionJob& job, const PagedKv& kv, const A
       job, kv, dk, s.n_head_kv * dk, s.n_head_kv * dv, kv.k + kv_h * dk, kv.v + kv_h * dv};
   const __m256 scale = _mm256_set1_ps(s.scale);
 
-  // Pass 1: the max and the sum of the softmax, online.
+  // Every tile's scores of every head, kept from pass 1 for pass 2.
+  const int64_t n_tiles = (job.last - job.first) / kTile + 1;
+  thread_local std::vector<float> score_store;
+  score_store.resize(static_cast<size_t>(nh * n_tiles * kTile));
+  auto tile_of = [&](int64_t g, int64_t p0) {
+    return score_store.data() + (g * n_tiles + (p0 - job.first) / kTile) * kTile;
+  };
+
+  // Pass 1: the scores, and the max and the sum of the softmax, online.
   keys.restart();
   for (int64_t p0 = job.first; p0 <= job.last; p0 += kTile) {
     const int64_t n = std::min(kTile, job.last - p0 + 1);
     keys.load(n, kf);
     for (int64_t g = 0; g < nh; ++g) {
       const __m256 scores = tile_scores(qs + g * dk, kf, dk, scale, n);
+      _mm256_storeu_ps(tile_of(g, p0), scores);
       const float m_new = std::max(m[g], max_lanes(scores));
       if (m_new > m[g]) {
         l[g] *= _mm256_cvtss_f32(exp_nonpositive(_mm256_set1_ps(m[g] - m_new)));
@@ -190,9 +206,9 @@ INFERA_AVX2 void attend_avx2(const AttentionJob& job, const PagedKv& kv, const A
   keys.restart();
   for (int64_t p0 = job.first; p0 <= job.last; p0 += kTile) {
     const int64_t n = std::min(kTile, job.last - p0 + 1);
-    keys.load(n, kf);
+    keys.next(n);
     for (int64_t g = 0; g < nh; ++g) {
-      const __m256 scores = tile_scores(qs + g * dk, kf, dk, scale, n);
+      const __m256 scores = _mm256_loadu_ps(tile_of(g, p0));
       const __m256 e = exp_nonpositive(_mm256_sub_ps(scores, _mm256_set1_ps(m[g])));
       _mm256_storeu_ps(w + g * kTile, round_fp16(_mm256_mul_ps(e, _mm256_set1_ps(1.0f / l[g]))));
     }

@@ -2,13 +2,14 @@
 //
 // Keys are taken in tiles of 16 positions from the token's first visible key. For each tile, the K
 // rows are converted from fp16 once and serve every query head of the job (GQA), as do the V rows.
-// Nothing of size n_keys is stored. Two passes over the tiles: the first finds each head's softmax
-// max and sum online (the sum rescaled when the max grows); the second recomputes the scores (the
-// same bits) and weights V with e^(s − max) / sum rounded to fp16, the reference's weight. A
-// one-pass online softmax would have to round the weights before normalising, which puts one fp16
-// rounding of noise per weight between infera and llama.cpp: enough to fail the golden tests of
-// the small quantized models, whose activations are re-quantized to 8 bits after attention.
-// Recomputing q·k costs about a third more arithmetic.
+// Two passes over the tiles: the first computes the scores and finds each head's softmax max and
+// sum online (the sum rescaled when the max grows); the second weights V with e^(s − max) / sum
+// rounded to fp16, the reference's weight. A one-pass online softmax would have to round the
+// weights before normalising, which puts one fp16 rounding of noise per weight between infera and
+// llama.cpp: enough to fail the golden tests of the small quantized models, whose activations are
+// re-quantized to 8 bits after attention. The scores are kept between the passes (one float per
+// key, head and token of the job, in a buffer of the thread): computing q·k again cost a third
+// more arithmetic.
 //
 // Compiled for the baseline target; only these functions use AVX-512 (F, BW, VL), and attention()
 // calls them only where cpu_features.h says the CPU and the OS have it.
@@ -19,6 +20,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 // GCC 12's _mm512_undefined_*() initialise a variable with itself, which -Wall reports as "may be
 // used uninitialized" wherever an intrinsic built on them is inlined: a false positive.
@@ -141,13 +143,20 @@ struct KeyTiles {
 
   void restart() { rows = KeyRowCursor(job, kv.block_size); }
 
-  INFERA_AVX512 void load(int64_t n, float* kf) {
-    const uint16_t* krow[kTile];
+  const uint16_t* krow[kTile] = {};
+
+  // Steps to the next n keys' cache rows.
+  void next(int64_t n) {
     for (int64_t j = 0; j < n; ++j) {
       const int64_t row = rows.next();
       krow[j] = kbase + row * k_stride;
       vrow[j] = vbase + row * v_stride;
     }
+  }
+
+  // Steps to the next n keys and converts their K rows.
+  INFERA_AVX512 void load(int64_t n, float* kf) {
+    next(n);
     for (int64_t j = 0; j < kTile; ++j) {
       for (int64_t c = 0; c < dkp; c += 16) {
         const __m512 k =
@@ -166,8 +175,7 @@ struct KeyTiles {
   }
 };
 
-// scale · q·k_j in lane j for the tile's n keys, −inf in the lanes past them. The same bits in
-// both passes.
+// scale · q·k_j in lane j for the tile's n keys, −inf in the lanes past them.
 INFERA_AVX512 inline __m512 tile_scores(const float* qg, const float* kf, int64_t dkp, __m512 scale,
                                         __mmask16 valid) {
   __m512 dots[kTile];
@@ -228,8 +236,17 @@ INFERA_AVX512 void attend_tokens_avx512(const AttentionJob* jobs, int64_t n_jobs
       job, kv, dk, dkp, s.n_head_kv * dk, s.n_head_kv * dv, kv.k + kv_h * dk, kv.v + kv_h * dv};
   const __m512 scale = _mm512_set1_ps(s.scale);
 
-  // Pass 1: the max and the sum of the softmax, online (the sum rescaled when the max grows).
-  // Each token sees the tiles up to its own position; a tile's lanes past it are masked.
+  // Every tile's scores of every token and head, kept from pass 1 for pass 2.
+  const int64_t n_tiles = (last - job.first) / kTile + 1;
+  thread_local std::vector<float> score_store;
+  score_store.resize(static_cast<size_t>(n_jobs * nh * n_tiles * kTile));
+  auto tile_of = [&](int64_t u, int64_t g, int64_t p0) {
+    return score_store.data() + ((u * nh + g) * n_tiles + (p0 - job.first) / kTile) * kTile;
+  };
+
+  // Pass 1: the scores, and the max and the sum of the softmax, online (the sum rescaled when the
+  // max grows). Each token sees the tiles up to its own position; a tile's lanes past it are
+  // masked.
   keys.restart();
   for (int64_t p0 = job.first; p0 <= last; p0 += kTile) {
     keys.load(std::min(kTile, last - p0 + 1), kf);
@@ -239,6 +256,7 @@ INFERA_AVX512 void attend_tokens_avx512(const AttentionJob* jobs, int64_t n_jobs
       const int64_t n = std::min(kTile, jobs[u].last - p0 + 1);
       for (int64_t g = 0; g < nh; ++g) {
         const __m512 scores = tile_scores(ts.qs + g * dkp, kf, dkp, scale, first_lanes(n));
+        _mm512_storeu_ps(tile_of(u, g, p0), scores);
         const float m_new = std::max(ts.m[g], _mm512_reduce_max_ps(scores));
         if (m_new > ts.m[g]) {
           ts.l[g] *= _mm512_cvtss_f32(exp_nonpositive(_mm512_set1_ps(ts.m[g] - m_new)));
@@ -250,20 +268,20 @@ INFERA_AVX512 void attend_tokens_avx512(const AttentionJob* jobs, int64_t n_jobs
     }
   }
 
-  // Pass 2: the scores again, each weight normalised then rounded to fp16 as the reference does
-  // (rounding e^(s − m) before normalising would add an fp16 rounding's noise per weight against
-  // llama.cpp), and the weighted sum of V.
+  // Pass 2: each weight from pass 1's score, normalised then rounded to fp16 as the reference
+  // does (rounding e^(s − m) before normalising would add an fp16 rounding's noise per weight
+  // against llama.cpp), and the weighted sum of V.
   keys.restart();
   for (int64_t p0 = job.first; p0 <= last; p0 += kTile) {
     const int64_t n_tile = std::min(kTile, last - p0 + 1);
-    keys.load(n_tile, kf);
+    keys.next(n_tile);
     keys.load_v(n_tile, dv, dvp, vf);
     for (int64_t u = 0; u < n_jobs; ++u) {
       if (p0 > jobs[u].last) continue;
       const TokenScratch ts = token(u);
       const int64_t n = std::min(kTile, jobs[u].last - p0 + 1);
       for (int64_t g = 0; g < nh; ++g) {
-        const __m512 scores = tile_scores(ts.qs + g * dkp, kf, dkp, scale, first_lanes(n));
+        const __m512 scores = _mm512_loadu_ps(tile_of(u, g, p0));
         const __m512 e = exp_nonpositive(_mm512_sub_ps(scores, _mm512_set1_ps(ts.m[g])));
         _mm512_storeu_ps(ts.w + g * kTile,
                          round_fp16(_mm512_mul_ps(e, _mm512_set1_ps(1.0f / ts.l[g]))));
