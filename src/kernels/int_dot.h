@@ -52,6 +52,8 @@ void q8_rows_avx2(TensorType weight_type, const void* w_row, const uint8_t* x_ro
                   uint64_t x_stride, int64_t n_rows, int64_t nb, float* y, int64_t y_stride);
 void q8_rows_avx512(TensorType weight_type, const void* w_row, const uint8_t* x_rows,
                     uint64_t x_stride, int64_t n_rows, int64_t nb, float* y, int64_t y_stride);
+void q8_weight_rows_avx512(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
+                           int64_t n_rows, const uint8_t* x, int64_t nb, float* y);
 KDotFn k_kernel_avx2(KDotKind kind);
 bool k_rows_avx2(TensorType weight_type, const void* w_row, const block_q8_K* x,
                  int64_t x_stride_blocks, int64_t n_rows, int64_t nb, float* y, int64_t y_stride);
@@ -95,6 +97,22 @@ inline bool int_dot_q8_rows(TensorType weight_type, const void* w_row, const uin
       return false;
   }
 #else
+  return false;
+#endif
+}
+
+// n_w_rows weight rows of `weight_type` (each as int_dot_q8_rows takes it, w_row_bytes apart)
+// times ONE activation row x, writing y[r] for weight row r: the same bits as int_dot_q8_rows row
+// by row. For decode: the rows share every activation load. Returns false, writing nothing, where
+// the selected ISA has no such kernel (it needs AVX-512 VNNI) or the type is not one of these.
+inline bool int_dot_q8_weight_rows(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
+                                   int64_t n_w_rows, const uint8_t* x, int64_t nb, float* y) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (!int_dot_q8_type(weight_type) || active_isa() != Isa::kAvx512) return false;
+  int_dot_detail::q8_weight_rows_avx512(weight_type, w_rows, w_row_bytes, n_w_rows, x, nb, y);
+  return true;
+#else
+  (void)weight_type, (void)w_rows, (void)w_row_bytes, (void)n_w_rows, (void)x, (void)nb, (void)y;
   return false;
 #endif
 }

@@ -51,6 +51,305 @@ INFERA_AVX512 inline __m256i block_dot(__m256i w, __m256i x) {
 #include "kernels/int_dot_x86_q8_rows.inc"
 #undef INFERA_SIMD_TARGET
 
+// ---- Q4_0 … Q8_0 weights × one activation row (decode) ----------------------------------------
+//
+// Decode reads every weight once per token, so this kernel should run at memory bandwidth; the
+// 256-bit q8_tile above was compute-bound even from L2. Here up to 4 weight rows share each
+// activation load, 512-bit registers hold 2 (Q8_0) or 4 (nibble types: 16 elements each, one
+// register for the low and one for the high nibbles) blocks, and the weights' quants are taken as
+// unsigned bytes
+//   u = q + c,  c = 8 (Q4_0), 16 (Q5_0), 128 (Q8_0: q XOR 0x80), 0 (Q4_1, Q5_1),
+// so that Σ q x = Σ u x - c Σ x is plain vpdpbusd, started from -c Σ x (per int32 lane, computed
+// once per group of activation blocks for all the rows). Integer sums are exact in any order;
+// the float steps are those of block_terms8, lane for lane.
+
+template <W K>
+constexpr int kQuantOffset = K == W::kQ4_0   ? 8
+                             : K == W::kQ5_0 ? 16
+                             : K == W::kQ8_0 ? 128
+                                             : 0;
+
+// The unsigned quants u = q XOR 0x80 of Q8_0 blocks b[0] and b[1] (b[1] only when `second`; else
+// the upper half is left unspecified: its activations are zero).
+INFERA_AVX512 inline __m512i q8_0_pair_u8(const block_q8_0* b, bool second) {
+  __m512i v = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[0].qs)));
+  if (second)
+    v = _mm512_inserti64x4(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[1].qs)), 1);
+  return _mm512_xor_si512(v, _mm512_set1_epi8(static_cast<char>(0x80)));
+}
+
+// The quants of activation blocks x[0] and x[1] (zero for x[1] unless `second`).
+template <typename Act>
+INFERA_AVX512 inline __m512i act_pair(const Act* x, bool second) {
+  const __m512i lo =
+      _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[0].qs)));
+  if (!second) return lo;
+  return _mm512_inserti64x4(lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[1].qs)), 1);
+}
+
+// Four vectors of int32 partial sums, p[j] holding blocks 2j, 2j + 1 of a group of 8 (8 lanes
+// each) → two, lane i (128 bits) of the first holding 4 partial sums of block i, of the second
+// of block 4 + i.
+INFERA_AVX512 inline void fold_group(const __m512i* p, __m512i* lo, __m512i* hi) {
+  *lo = _mm512_add_epi32(_mm512_shuffle_i64x2(p[0], p[1], 0x88),
+                         _mm512_shuffle_i64x2(p[0], p[1], 0xdd));
+  *hi = _mm512_add_epi32(_mm512_shuffle_i64x2(p[2], p[3], 0x88),
+                         _mm512_shuffle_i64x2(p[2], p[3], 0xdd));
+}
+
+// Block sums of two rows a, b from their fold_group halves: int32 4i + 0: a's block i, 4i + 1:
+// a's block 4 + i, 4i + 2: b's block i, 4i + 3: b's block 4 + i (the "pair layout").
+INFERA_AVX512 inline __m512i pair_sums(__m512i a_lo, __m512i a_hi, __m512i b_lo, __m512i b_hi) {
+  const __m512i u =
+      _mm512_add_epi32(_mm512_unpacklo_epi32(a_lo, a_hi), _mm512_unpackhi_epi32(a_lo, a_hi));
+  const __m512i v =
+      _mm512_add_epi32(_mm512_unpacklo_epi32(b_lo, b_hi), _mm512_unpackhi_epi32(b_lo, b_hi));
+  return _mm512_add_epi32(_mm512_unpacklo_epi64(u, v), _mm512_unpackhi_epi64(u, v));
+}
+
+// The block (0..7 in its group) and row (0, 1) of each int32 of the pair layout.
+INFERA_AVX512 inline __m512i pair_layout_block() {
+  return _mm512_setr_epi32(0, 4, 0, 4, 1, 5, 1, 5, 2, 6, 2, 6, 3, 7, 3, 7);
+}
+INFERA_AVX512 inline __m512i pair_layout_row() {
+  return _mm512_setr_epi32(0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1);
+}
+
+// The first two halves (d, and m or s) of the blocks at base + offsets (those in `keep`), as
+// floats in the pair layout; one gather.
+struct Halves16 {
+  __m512 first, second;
+};
+template <bool kSecond>
+INFERA_AVX512 inline Halves16 gather_halves16(const void* base, __m512i offsets, __mmask16 keep) {
+  const __m512i g = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), keep, offsets, base, 1);
+  Halves16 h;
+  h.first = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g));
+  if constexpr (kSecond)
+    h.second = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(g, 16)));
+  return h;
+}
+
+// a * b for 16 floats, hidden from contraction into a following add (as mul_rounded8).
+INFERA_AVX512 inline __m512 mul_rounded16(__m512 a, __m512 b) {
+  __m512 p = _mm512_mul_ps(a, b);
+  __asm__("" : "+v"(p));
+  return p;
+}
+
+// How far ahead of the blocks being multiplied their rows' bytes are requested, as matmul.cpp does
+// for other kernels (see kPrefetchBytes there), but spread over the groups of blocks instead of a
+// burst per row: llama 1B Q4_0 decode went from ~12 to ~14 t/s on one core. Addresses
+// past the end of the weights are only ever prefetched, never read (prefetches do not fault).
+constexpr uintptr_t kDecodePrefetchBytes = 4096;
+
+// Bytes [off, off + 64) of p, those from `valid` on read as zero (and not read).
+INFERA_AVX512 inline __m512i load_upto(const uint8_t* p, int off, int valid) {
+  if (valid >= off + 64) return _mm512_loadu_si512(p + off);
+  if (valid <= off) return _mm512_setzero_si512();
+  return _mm512_maskz_loadu_epi8((uint64_t{1} << (valid - off)) - 1, p + off);
+}
+
+// vpermt2w indices that take the 16 quant bytes of blocks 4h .. 4h + 3 of a group of 8 (nibble
+// types) into int16 8b .. 8b + 7, b = 0..3, from two 64-byte loads of the group: h = 0 from
+// bytes [0, 64) and [64, 128); h = 1 from [4S, 4S + 64) and [8S - 64, 8S), S the block size
+// (4S <= 96, so every quant byte lies in one of the two).
+struct QuantWords {
+  alignas(64) int16_t idx[2][32];
+};
+template <typename Block>
+constexpr QuantWords quant_words() {
+  constexpr int kS = sizeof(Block);
+  constexpr int kQs = offsetof(Block, qs);
+  QuantWords q{};
+  for (int w = 0; w < 32; ++w) {
+    const int b = w / 8, k = w % 8;
+    q.idx[0][w] = static_cast<int16_t>((b * kS + kQs) / 2 + k);
+    const int rel = (4 + b) * kS + kQs + 2 * k;
+    q.idx[1][w] = static_cast<int16_t>(rel < 4 * kS + 64 ? (rel - 4 * kS) / 2
+                                                         : 32 + (rel - (8 * kS - 64)) / 2);
+  }
+  return q;
+}
+template <typename Block>
+constexpr QuantWords kQuantWords = quant_words<Block>();
+
+// The fifth bits of blocks b[0..3] (those below `count`) of the elements 16h .. 16h + 15 of each
+// block: bit 16b + e of the mask for element 16h + e of block b.
+template <typename Block>
+INFERA_AVX512 inline __mmask64 fifth_bit_mask(const Block* b, int count, int h) {
+  uint64_t m = 0;
+  for (int k = 0; k < 4; ++k) {
+    if (k >= count) break;
+    uint16_t half;
+    std::memcpy(&half, b[k].qh + 2 * h, sizeof half);
+    m |= static_cast<uint64_t>(half) << (16 * k);
+  }
+  return _cvtu64_mask64(m);
+}
+
+// The integer block sums of kRows weight rows times one activation row x, blocks [i, i + count)
+// of each (count 8 but in the last group, the missing blocks summing to 0), as fold_group leaves
+// them: lane l (128 bits) of lo[r] holds 4 partial sums of row r's block i + l, of hi[r] of its
+// block i + 4 + l.
+template <W K, int kRows>
+INFERA_AVX512 inline void group_sums(const typename Traits<K>::Block* const* rows,
+                                     const typename Traits<K>::Act* x, int64_t i, int count,
+                                     __m512i* lo, __m512i* hi) {
+  using Block = typename Traits<K>::Block;
+  constexpr int kC = kQuantOffset<K>;
+  const __m512i c = _mm512_set1_epi8(static_cast<char>(kC));
+  __m512i xq[4];
+  for (int j = 0; j < 4; ++j)
+    xq[j] = 2 * j < count ? act_pair(x + i + 2 * j, 2 * j + 1 < count) : _mm512_setzero_si512();
+  if constexpr (K == W::kQ8_0) {
+    // Two blocks per register, each in element order, as the activations come.
+    __m512i p[kRows][4];
+    for (int j = 0; j < 4; ++j) {
+      __m512i start = _mm512_setzero_si512();
+      start = _mm512_sub_epi32(start, _mm512_dpbusd_epi32(_mm512_setzero_si512(), c, xq[j]));
+      for (int r = 0; r < kRows; ++r) {
+        p[r][j] = 2 * j < count
+                      ? _mm512_dpbusd_epi32(
+                            start, q8_0_pair_u8(rows[r] + i + 2 * j, 2 * j + 1 < count), xq[j])
+                      : _mm512_setzero_si512();
+      }
+    }
+    for (int r = 0; r < kRows; ++r) fold_group(p[r], &lo[r], &hi[r]);
+  } else {
+    // Four blocks per register, 16 elements each (128-bit lane b: block 4h + b): one register
+    // of the blocks' low nibbles (elements 0..15), one of their high nibbles (16..31), and the
+    // activations rearranged to match. Both products go into one set of sums, which is then
+    // already what fold_group makes of two-block registers.
+    __m512i x_half[2][2], start[2];
+    for (int h = 0; h < 2; ++h) {
+      x_half[h][0] = _mm512_shuffle_i64x2(xq[2 * h], xq[2 * h + 1], 0x88);
+      x_half[h][1] = _mm512_shuffle_i64x2(xq[2 * h], xq[2 * h + 1], 0xdd);
+      start[h] = _mm512_setzero_si512();
+      if constexpr (kC != 0) {
+        start[h] = _mm512_sub_epi32(
+            start[h],
+            _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), c, x_half[h][0]), c,
+                                x_half[h][1]));
+      }
+    }
+    constexpr int kS = sizeof(Block);
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    const QuantWords& qw = kQuantWords<Block>;
+    const int valid = count * kS;
+    for (int r = 0; r < kRows; ++r) {
+      for (int h = 0; h < 2; ++h) {
+        const auto* g = reinterpret_cast<const uint8_t*>(rows[r] + i);
+        const int off0 = 4 * kS * h, off1 = h == 0 ? 64 : 8 * kS - 64;
+        const __m512i q = _mm512_permutex2var_epi16(
+            count == 8 ? _mm512_loadu_si512(g + off0) : load_upto(g, off0, valid),
+            _mm512_load_si512(qw.idx[h]),
+            count == 8 ? _mm512_loadu_si512(g + off1) : load_upto(g, off1, valid));
+        __m512i u0 = _mm512_and_si512(q, low4);
+        __m512i u1 = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+        if constexpr (K == W::kQ5_0 || K == W::kQ5_1) {
+          const __m512i sixteen = _mm512_set1_epi8(16);
+          const Block* b = rows[r] + i + 4 * h;
+          const int n = count - 4 * h;
+          u0 = _mm512_mask_add_epi8(u0, fifth_bit_mask(b, n, 0), u0, sixteen);
+          u1 = _mm512_mask_add_epi8(u1, fifth_bit_mask(b, n, 1), u1, sixteen);
+        }
+        __m512i sums = _mm512_dpbusd_epi32(start[h], u0, x_half[h][0]);
+        sums = _mm512_dpbusd_epi32(sums, u1, x_half[h][1]);
+        (h == 0 ? lo : hi)[r] = sums;
+      }
+    }
+  }
+}
+
+// kRows (1, 2 or 4) weight rows from `rows` times one activation row x, blocks [i, i + count) of
+// them (count 8 but in the last group), into the pair-layout lane sums acc (one vector per two
+// rows).
+template <W K, int kRows>
+INFERA_AVX512 inline void one_token_group(const typename Traits<K>::Block* const* rows,
+                                          const typename Traits<K>::Act* x, int64_t i, int count,
+                                          __m512i x_offsets, __m512i w_offsets, __m512* acc) {
+  constexpr bool kWithSum = !std::is_same_v<typename Traits<K>::Act, block_q8_0>;
+  // The cache lines kDecodePrefetchBytes past these blocks, each line once over the groups.
+  for (int r = 0; r < kRows; ++r) {
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(rows[r] + i) + kDecodePrefetchBytes;
+    const uintptr_t end = begin + count * sizeof(typename Traits<K>::Block);
+    for (uintptr_t line = (begin + 63) & ~uintptr_t{63}; line < end; line += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T0);
+  }
+  __m512i lo[kRows], hi[kRows];
+  group_sums<K, kRows>(rows, x, i, count, lo, hi);
+  const __mmask16 keep =
+      count == 8 ? static_cast<__mmask16>(0xffff)
+                 : _mm512_cmplt_epi32_mask(pair_layout_block(), _mm512_set1_epi32(count));
+  const Halves16 xs = gather_halves16<kWithSum>(x + i, x_offsets, keep);
+  for (int q = 0; q < (kRows + 1) / 2; ++q) {
+    // One row alone fills both halves of the pair layout.
+    const int b = 2 * q + 1 < kRows ? 2 * q + 1 : 2 * q;
+    const __m512 sumi = _mm512_cvtepi32_ps(pair_sums(lo[2 * q], hi[2 * q], lo[b], hi[b]));
+    const Halves16 ws = gather_halves16<kWithSum>(rows[2 * q] + i, w_offsets, keep);
+    // As block_terms8: Q8_0 activations sumi * (d_w * d_x); Q8_1 (d_w * d_x) * sumi + m_w * s_x.
+    const __m512 dd = mul_rounded16(ws.first, xs.first);
+    __m512 terms;
+    if constexpr (kWithSum) {
+      terms = _mm512_add_ps(mul_rounded16(dd, sumi), mul_rounded16(ws.second, xs.second));
+    } else {
+      terms = mul_rounded16(sumi, dd);
+    }
+    // Lanes of missing blocks are left as they are (adding +0 could turn a -0 lane into +0).
+    acc[q] = _mm512_mask_add_ps(acc[q], keep, acc[q], terms);
+  }
+}
+
+// kRows (1, 2 or 4) weight rows, w_row_bytes apart, times one activation row: y[r] for row r.
+// Block i's term goes to lane i % 8 of its row and the lanes add up as in q8_tile.
+template <W K, int kRows>
+INFERA_AVX512 void q8_one_token(const uint8_t* w, uint64_t w_row_bytes, const uint8_t* x_row,
+                                int64_t nb, float* y) {
+  using Block = typename Traits<K>::Block;
+  using Act = typename Traits<K>::Act;
+  const auto* x = reinterpret_cast<const Act*>(x_row);
+  const Block* rows[kRows];
+  for (int r = 0; r < kRows; ++r) rows[r] = reinterpret_cast<const Block*>(w + r * w_row_bytes);
+  const __m512i block = pair_layout_block();
+  const __m512i x_offsets = _mm512_mullo_epi32(block, _mm512_set1_epi32(sizeof(Act)));
+  // A row alone stands for both rows of the pair layout.
+  const __m512i w_offsets = _mm512_add_epi32(
+      _mm512_mullo_epi32(block, _mm512_set1_epi32(sizeof(Block))),
+      _mm512_mullo_epi32(pair_layout_row(),
+                         _mm512_set1_epi32(kRows > 1 ? static_cast<int>(w_row_bytes) : 0)));
+  __m512 acc[(kRows + 1) / 2];
+  for (auto& a : acc) a = _mm512_setzero_ps();
+  const int64_t full = nb / 8 * 8;
+  for (int64_t i = 0; i < full; i += 8)
+    one_token_group<K, kRows>(rows, x, i, 8, x_offsets, w_offsets, acc);
+  if (nb > full)
+    one_token_group<K, kRows>(rows, x, full, static_cast<int>(nb - full), x_offsets, w_offsets,
+                              acc);
+  for (int r = 0; r < kRows; ++r) {
+    alignas(64) float lane16[16];
+    _mm512_store_ps(lane16, acc[r / 2]);
+    // Lane l of row r sits at 4l + 2 (r % 2) for l < 4, at 4 (l - 4) + 1 + 2 (r % 2) for l >= 4.
+    const float* l = lane16 + 2 * (r % 2);
+    y[r] = ((l[0] + l[1]) + (l[4] + l[5])) + ((l[8] + l[9]) + (l[12] + l[13]));
+  }
+}
+
+// n_rows weight rows times one activation row, 4 at a time.
+template <W K>
+INFERA_AVX512 void q8_weight_rows(const void* w_rows, uint64_t w_row_bytes, int64_t n_rows,
+                                  const uint8_t* x, int64_t nb, float* y) {
+  const auto* w = static_cast<const uint8_t*>(w_rows);
+  int64_t r = 0;
+  for (; r + 4 <= n_rows; r += 4)
+    q8_one_token<K, 4>(w + r * w_row_bytes, w_row_bytes, x, nb, y + r);
+  if (r + 2 <= n_rows) {
+    q8_one_token<K, 2>(w + r * w_row_bytes, w_row_bytes, x, nb, y + r);
+    r += 2;
+  }
+  if (r < n_rows) q8_one_token<K, 1>(w + r * w_row_bytes, w_row_bytes, x, nb, y + r);
+}
+
 // ---- K-quants × Q8_K --------------------------------------------------------------------------
 
 // acc + the int16 pair sums p times the int16 scales sc, pairwise into int32, in one vpdpwssd.
@@ -173,7 +472,25 @@ INFERA_AVX512 inline void q6_k_row_512(const Q6KBlock512& b, const block_q8_K& x
 
 void q8_rows_avx512(TensorType weight_type, const void* w_row, const uint8_t* x_rows,
                     uint64_t x_stride, int64_t n_rows, int64_t nb, float* y, int64_t y_stride) {
+  // One activation row: the decode kernel (one weight row of it).
+  if (n_rows == 1) return q8_weight_rows_avx512(weight_type, w_row, 0, 1, x_rows, nb, y);
   q8_rows_of_type(weight_type, w_row, x_rows, x_stride, n_rows, nb, y, y_stride);
+}
+
+void q8_weight_rows_avx512(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
+                           int64_t n_rows, const uint8_t* x, int64_t nb, float* y) {
+  switch (weight_type) {
+    case TensorType::Q4_0:
+      return q8_weight_rows<W::kQ4_0>(w_rows, w_row_bytes, n_rows, x, nb, y);
+    case TensorType::Q4_1:
+      return q8_weight_rows<W::kQ4_1>(w_rows, w_row_bytes, n_rows, x, nb, y);
+    case TensorType::Q5_0:
+      return q8_weight_rows<W::kQ5_0>(w_rows, w_row_bytes, n_rows, x, nb, y);
+    case TensorType::Q5_1:
+      return q8_weight_rows<W::kQ5_1>(w_rows, w_row_bytes, n_rows, x, nb, y);
+    default:
+      return q8_weight_rows<W::kQ8_0>(w_rows, w_row_bytes, n_rows, x, nb, y);
+  }
 }
 
 bool k_rows_avx512(TensorType weight_type, const void* w_row, const block_q8_K* x,

@@ -104,6 +104,11 @@ void rows_times_tokens(const WeightMatrix& w, const Activations& a, int64_t n_to
                                 rows);
       return;
     }
+    // Decode: the rows together where a kernel shares the activation loads among them (it
+    // prefetches ahead itself).
+    if (n_tokens == 1 &&
+        vec_dot_activations_weight_rows(w.type, w.row(r0), w.row_bytes, nr, act, cols, y + r0))
+      return;
     for (int64_t k = 0; k < nr; ++k) {
       prefetch_ahead_of_row(w, r0 + k);
       vec_dot_activations_rows(w.type, w.row(r0 + k), act, act_bytes, n_tokens, cols, y + r0 + k,

@@ -250,6 +250,58 @@ INSTANTIATE_TEST_SUITE_P(IntDot, IntDotQ8Family,
                            return std::string(tensor_type_name(info.param));
                          });
 
+// The decode kernel (several weight rows times one activation row) against the reference row by
+// row, over row counts around its 4-row and 2-row passes and partial block groups.
+TEST_P(IntDotQ8Family, WeightRowsEqualScalarReferenceBitForBit) {
+  const TensorType type = GetParam();
+  std::mt19937 rng(2468 + static_cast<unsigned>(type));
+  int checked = 0;
+  for (int64_t nb : {1, 2, 3, 7, 8, 9, 15, 16, 17, 24, 88, 131}) {
+    for (int64_t w_rows : {1, 2, 3, 4, 5, 6, 7, 9}) {
+      for (int rep = 0; rep < 3; ++rep) {
+        const int64_t n = nb * QK8_0;
+        const uint64_t w_bytes = row_bytes(type, n);
+        std::vector<uint8_t> w(w_bytes * static_cast<uint64_t>(w_rows));
+        for (int64_t r = 0; r < w_rows; ++r) fill_weights(rng, type, w.data() + r * w_bytes, nb);
+        std::vector<uint8_t> x(activation_row_bytes(type, n));
+        if (rep == 0) {  // activations as the engine makes them
+          std::normal_distribution<float> normal(0.0f, 2.0f);
+          std::vector<float> f(static_cast<size_t>(n));
+          for (auto& v : f) v = normal(rng);
+          quantize_activations(type, f.data(), x.data(), n);
+        } else if (activation_type_for(type) == TensorType::Q8_0) {
+          fill_q8_family_row<block_q8_0>(rng, x.data(), nb);
+          auto* blocks = reinterpret_cast<block_q8_0*>(x.data());
+          for (int64_t i = 0; i < nb; ++i)
+            for (int8_t& q : blocks[i].qs) q = std::max<int8_t>(q, -127);
+        } else {
+          fill_q8_family_row<block_q8_1>(rng, x.data(), nb);
+        }
+        std::vector<float> ref(static_cast<size_t>(w_rows));
+        with_isa(Isa::kScalar, [&] {
+          for (int64_t r = 0; r < w_rows; ++r)
+            vec_dot_activations_rows(type, w.data() + r * w_bytes, x.data(), 0, 1, n,
+                                     ref.data() + r, 0);
+        });
+        for (Isa isa : simd_isas()) {
+          std::vector<float> got(ref.size(), -1.0f);
+          bool served = false;
+          with_isa(isa, [&] {
+            served = vec_dot_activations_weight_rows(type, w.data(), w_bytes, w_rows, x.data(), n,
+                                                     got.data());
+          });
+          ASSERT_EQ(served, isa == Isa::kAvx512) << isa_name(isa);
+          if (!served) continue;
+          ASSERT_EQ(bits_of(got), bits_of(ref))
+              << isa_name(isa) << " nb=" << nb << " w_rows=" << w_rows << " rep=" << rep;
+          ++checked;
+        }
+      }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "the decode kernel needs AVX-512 VNNI";
+}
+
 // The panel kernel (16 weight rows at a time, prompt processing) against the reference row by row,
 // over partial block groups and token counts around its vector widths.
 TEST_P(IntDotQ8Family, PanelEqualsScalarReferenceBitForBit) {
