@@ -31,6 +31,8 @@ namespace {
 #include "kernels/int_dot_x86_shared.inc"
 #undef INFERA_SIMD_TARGET
 
+#include "kernels/panel_avx512.inc"
+
 // Σ w_j x_j over a block as 8 int32 partial sums, exact for every int8 x.
 template <W K>
 INFERA_AVX512 inline __m256i block_dot(__m256i w, __m256i x) {
@@ -128,13 +130,6 @@ INFERA_AVX512 inline Halves16 gather_halves16(const void* base, __m512i offsets,
   if constexpr (kSecond)
     h.second = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(g, 16)));
   return h;
-}
-
-// a * b for 16 floats, hidden from contraction into a following add (as mul_rounded8).
-INFERA_AVX512 inline __m512 mul_rounded16(__m512 a, __m512 b) {
-  __m512 p = _mm512_mul_ps(a, b);
-  __asm__("" : "+v"(p));
-  return p;
 }
 
 // How far ahead of the blocks being multiplied their rows' bytes are requested, as matmul.cpp does

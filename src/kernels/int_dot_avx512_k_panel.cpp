@@ -180,9 +180,7 @@ INFERA_AVX512 void rewrite_q6_k(const uint8_t* w, uint64_t w_row_bytes, __m512i 
 template <typename Block>
 INFERA_AVX512 void rewrite_block(const uint8_t* w, uint64_t w_row_bytes, int64_t b,
                                  KPanelBlock* out) {
-  const __m512i row_offsets =
-      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                         _mm512_set1_epi32(static_cast<int32_t>(w_row_bytes)));
+  const __m512i row_offsets = row_offsets16(w_row_bytes);
   const uint8_t* blocks = w + b * static_cast<int64_t>(sizeof(Block));
   if constexpr (kIsQ4K<Block>) {
     rewrite_q4_k(blocks, w_row_bytes, row_offsets, out);

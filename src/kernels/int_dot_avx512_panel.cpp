@@ -94,9 +94,7 @@ INFERA_AVX512 void rewrite_panel(const uint8_t* w, uint64_t w_row_bytes, int64_t
                                  PanelBlock* out) {
   using Block = typename Traits<K>::Block;
   constexpr bool kHasMin = !std::is_same_v<typename Traits<K>::Act, block_q8_0>;
-  const __m512i row_offsets =
-      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                         _mm512_set1_epi32(static_cast<int>(w_row_bytes)));
+  const __m512i row_offsets = row_offsets16(w_row_bytes);
   const __m512i ones = _mm512_set1_epi8(1);
   for (int64_t b = 0; b < nb; ++b) {
     __m512i pairs[8];
