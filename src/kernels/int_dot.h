@@ -8,7 +8,7 @@
 // References (scalar, always compiled; the dispatchers below return "no kernel" when it is
 // selected):
 //   Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 × Q8_0/Q8_1  kernels/quantized_dot.cpp, dot_unpacked_q8_0/q8_1
-//   Q2_K..Q6_K × Q8_K                     quant/vec_dot_k.cpp, dot_q2_k and dot_lanes
+//   Q2_K..Q6_K × Q8_K                     quant/vec_dot_k.cpp, dot_blocks
 // (Q4_K, Q5_K, Q6_K: int_dot_k_rows decodes the packed blocks in registers; Q2_K, Q3_K: unpacked to
 // KIntBlock first, then the KDotFn of their kind.)
 // Tests: tests/unit/int_dot_simd_test.cpp (differential, exact; and the IntDotBench speed print).
@@ -30,12 +30,9 @@ struct KIntBlock {
   int32_t min[QK_K / 16];
 };
 
-// How the per-block integers of a K-quant row become a float (see vec_dot_k.h; lane l of a block
-// sums scale * q * x over the elements 32c + 4l .. 32c + 4l + 3 of its 8 chunks c):
-//   kQ2K:          sumf += dall * Σ lanes - dmin * min_term, block by block
-//   kLanes:        sums[l] += d * lane[l]; at the end sumf += sums[0], ..., sums[7]
-//   kLanesWithMin: the same, with sumf -= dmin * min_term per block first
-enum class KDotKind { kQ2K, kLanes, kLanesWithMin };
+// How the per-block integers of a K-quant row become a float (vec_dot_k.h): block i's term is
+// (d · d(x)) · isum, less (dmin · d(x)) · summs for kWithMin (Q2_K, Q4_K, Q5_K), into lane i % 8.
+enum class KDotKind { kPlain, kWithMin };
 
 // Σ over nb blocks of one unpacked K-quant weight row (block scales d, dmin as floats) times a
 // Q8_K activation row.

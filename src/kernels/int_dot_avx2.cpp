@@ -13,6 +13,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "quant/block_lanes.h"
 #include "quant/float16.h"
 
 #define INFERA_AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -201,12 +202,10 @@ bool k_rows_avx2(TensorType weight_type, const void* w_row, const block_q8_K* x,
 
 KDotFn k_kernel_avx2(KDotKind kind) {
   switch (kind) {
-    case KDotKind::kQ2K:
-      return &dot_q2_k;
-    case KDotKind::kLanesWithMin:
-      return &dot_lanes<true>;
+    case KDotKind::kWithMin:
+      return &dot_blocks<true>;
     default:
-      return &dot_lanes<false>;
+      return &dot_blocks<false>;
   }
 }
 

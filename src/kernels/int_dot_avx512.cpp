@@ -14,6 +14,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "quant/block_lanes.h"
 #include "quant/float16.h"
 
 // GCC 12's _mm512_undefined_epi32() initialises a variable with itself, which -Wall reports as
@@ -408,15 +409,15 @@ INFERA_AVX512 inline void decode_q4_k_512(const unsigned char* p, Q4KBlock512* b
   }
 }
 
-INFERA_AVX512 inline void q4_k_row_512(const Q4KBlock512& b, const block_q8_K& x, KRowSums* r) {
+INFERA_AVX512 inline void q4_k_row_512(const Q4KBlock512& b, const block_q8_K& x, int64_t i,
+                                       KRowSums* r) {
   __m512i acc = _mm512_setzero_si512();
   for (int j = 0; j < 4; ++j) {
     const __m512i xj = _mm512_loadu_si512(x.qs + 64 * j);
     acc = _mm512_dpwssd_epi32(acc, _mm512_maddubs_epi16(b.q[j], xj), b.sc[j]);
   }
-  k_add_lanes(r, b.d * x.d, k_fold(acc));
   const int32_t summs = hsum8(_mm256_madd_epi16(k_load32(x.bsums), b.mins16));
-  r->sumf -= mul_rounded(b.dmin * x.d, static_cast<float>(summs));
+  r->lane[block_lane(i)] += k_term_with_min(b.d * x.d, hsum8(k_fold(acc)), b.dmin * x.d, summs);
 }
 
 // Chunk pair p: elements 64p .. 64p + 63 as 0..63 (32 not yet taken off), the scales of
@@ -450,7 +451,8 @@ INFERA_AVX512 inline void decode_q6_k_512(const unsigned char* p, Q6KBlock512* b
   for (int j = 0; j < 4; ++j) b->sc[j] = k_spread16(sc16, kQ6Spread[j]);
 }
 
-INFERA_AVX512 inline void q6_k_row_512(const Q6KBlock512& b, const block_q8_K& x, KRowSums* r) {
+INFERA_AVX512 inline void q6_k_row_512(const Q6KBlock512& b, const block_q8_K& x, int64_t i,
+                                       KRowSums* r) {
   const __m512i thirty_two = _mm512_set1_epi8(32);
   __m512i acc = _mm512_setzero_si512();
   for (int j = 0; j < 4; ++j) {
@@ -460,7 +462,7 @@ INFERA_AVX512 inline void q6_k_row_512(const Q6KBlock512& b, const block_q8_K& x
         _mm512_sub_epi16(_mm512_maddubs_epi16(b.q[j], xj), _mm512_maddubs_epi16(thirty_two, xj));
     acc = _mm512_dpwssd_epi32(acc, p16, b.sc[j]);
   }
-  k_add_lanes(r, b.d * x.d, k_fold(acc));
+  r->lane[block_lane(i)] += k_term(b.d * x.d, hsum8(k_fold(acc)));
 }
 
 }  // namespace
@@ -507,12 +509,10 @@ bool k_rows_avx512(TensorType weight_type, const void* w_row, const block_q8_K* 
 
 KDotFn k_kernel_avx512(KDotKind kind) {
   switch (kind) {
-    case KDotKind::kQ2K:
-      return &dot_q2_k;
-    case KDotKind::kLanesWithMin:
-      return &dot_lanes<true>;
+    case KDotKind::kWithMin:
+      return &dot_blocks<true>;
     default:
-      return &dot_lanes<false>;
+      return &dot_blocks<false>;
   }
 }
 

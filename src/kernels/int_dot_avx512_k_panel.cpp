@@ -1,15 +1,16 @@
 // AVX-512 VNNI: a panel of 16 Q4_K or Q6_K weight rows times many Q8_K activation rows, the
 // prompt-processing GEMM of the K-quants. Each block of the 16 rows is rewritten once as bytes
 // with lane r of a vector holding row r: vector (c, l) holds, per row, the four quants of elements
-// 32c + 4l … 32c + 4l + 3, the reference's integer lane l of chunk c (vec_dot_k.cpp, dot_lanes).
+// 32c + 4l … 32c + 4l + 3 (l = 0 … 7) of chunk c.
 // A broadcast dword of four activations times that vector (vpmaddubsw: unsigned × signed bytes
 // into two int16 sums per row, which cannot saturate at these ranges), then vpdpwssd with the rows'
-// sub-block scales as int16 pairs, adds scale · (the four products) to lane l of 16 rows exactly,
-// with no reduction across lanes; the float steps then run on 16 rows per instruction in the
-// reference's order.
+// sub-block scales as int16 pairs, adds scale · (the four products) to the block's integer sum of
+// 16 rows exactly, with no reduction across lanes; the float steps (vec_dot_k.h) then run on 16
+// rows per instruction.
 // Q4_K quants (0 … 15) are the unsigned side and the activations are used as they are. Q6_K quants
 // are signed (q − 32), so the activations are read as x + 128; the 128 · Σ scale · (q − 32) that
-// adds to a lane depends on the weights alone, and the lane starts at minus that instead of zero.
+// adds to the block's sum depends on the weights alone, and the sum starts at minus that instead of
+// zero.
 #include "kernels/int_dot.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -20,6 +21,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "quant/block_lanes.h"
 #include "quant/blocks.h"
 
 // GCC 12's _mm512_undefined_*() initialise a variable with itself, which -Wall reports as "used"
@@ -51,8 +53,8 @@ struct KPanelBlock {
   // scale[s] lane r: the scale of row r's 16-element sub-block s (Q6_K) or 32-element
   // sub-block s (Q4_K), twice as an int16 pair.
   int32_t scale[16][kRows];
-  int32_t start[kLanes][kRows];  // Q6_K: where lane l starts (see the top of the file)
-  int32_t mins[8][kRows];        // Q4_K: the int16 pair (m, m) of 32-element sub-block j
+  int32_t start[kRows];    // Q6_K: where the block's sum starts (see the top of the file)
+  int32_t mins[8][kRows];  // Q4_K: the int16 pair (m, m) of 32-element sub-block j
   float d[kRows], dmin[kRows];
 };
 
@@ -164,17 +166,17 @@ INFERA_AVX512 void rewrite_q6_k(const uint8_t* w, uint64_t w_row_bytes, __m512i 
   // d is the last two bytes of the block: the upper half of the dword before them.
   const __m512i d = gather_rows(w, row_offsets, offsetof(block_q6_K, d) - 2);
   _mm512_storeu_ps(out->d, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(d, 16))));
-  // Where each lane starts: −Σ_c scale · 128 · (its four q − 32), formed as the kernel forms the
+  // Where the block's sum starts: −Σ scale · 128 · (q − 32), formed as the kernel forms the
   // products.
   const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512i acc = _mm512_setzero_si512();
   for (int l = 0; l < kLanes; ++l) {
-    __m512i acc = _mm512_setzero_si512();
     for (int c = 0; c < kChunks; ++c) {
       const __m512i p = _mm512_maddubs_epi16(bias, _mm512_loadu_si512(out->q[c][l]));
       acc = _mm512_dpwssd_epi32(acc, p, _mm512_loadu_si512(out->scale[2 * c + l / 4]));
     }
-    _mm512_storeu_si512(out->start[l], _mm512_sub_epi32(_mm512_setzero_si512(), acc));
   }
+  _mm512_storeu_si512(out->start, _mm512_sub_epi32(_mm512_setzero_si512(), acc));
 }
 
 template <typename Block>
@@ -189,15 +191,14 @@ INFERA_AVX512 void rewrite_block(const uint8_t* w, uint64_t w_row_bytes, int64_t
   }
 }
 
-// Per token, across slices: the reference's eight float lane sums and its sumf, per row.
+// Per token, across slices: the reference's eight float block lanes, per row.
 struct KTokenState {
-  float sums[kLanes][kRows];
-  float sumf[kRows];
+  float lane[kBlockLanes][kRows];
 };
 
-// One block of the panel times N tokens' activation blocks: each quant vector loaded serves all N.
+// Block b of the panel times N tokens' activation blocks: each quant vector loaded serves all N.
 template <typename Block, int N>
-INFERA_AVX512 void block_times_tokens(const KPanelBlock& p, const block_q8_K* const* x,
+INFERA_AVX512 void block_times_tokens(const KPanelBlock& p, int64_t b, const block_q8_K* const* x,
                                       KTokenState* const* st) {
   // The activation bytes the products read: x itself, or x + 128 for Q6_K.
   alignas(64) uint8_t biased[kIsQ4K<Block> ? 1 : N][QK_K];
@@ -214,12 +215,12 @@ INFERA_AVX512 void block_times_tokens(const KPanelBlock& p, const block_q8_K* co
       xq[u] = biased[u];
     }
   }
+  // Four independent sums per token (element lanes l and l + 4 share one), joined at the end.
+  __m512i sum[N][4];
+  for (int u = 0; u < N; ++u)
+    for (int k = 0; k < 4; ++k)
+      sum[u][k] = !kIsQ4K<Block> && k == 0 ? _mm512_loadu_si512(p.start) : _mm512_setzero_si512();
   for (int h = 0; h < 2; ++h) {  // lanes 4h … 4h + 3
-    __m512i lane[N][4];
-    for (int u = 0; u < N; ++u)
-      for (int k = 0; k < 4; ++k)
-        lane[u][k] =
-            kIsQ4K<Block> ? _mm512_setzero_si512() : _mm512_loadu_si512(p.start[4 * h + k]);
     for (int c = 0; c < kChunks; ++c) {
       const __m512i scale = _mm512_loadu_si512(p.scale[scale_index<Block>(c, h)]);
       for (int k = 0; k < 4; ++k) {
@@ -231,29 +232,26 @@ INFERA_AVX512 void block_times_tokens(const KPanelBlock& p, const block_q8_K* co
           const __m512i xb = _mm512_set1_epi32(four);
           const __m512i pairs =
               kIsQ4K<Block> ? _mm512_maddubs_epi16(q, xb) : _mm512_maddubs_epi16(xb, q);
-          lane[u][k] = _mm512_dpwssd_epi32(lane[u][k], pairs, scale);
+          sum[u][k] = _mm512_dpwssd_epi32(sum[u][k], pairs, scale);
         }
       }
     }
-    for (int u = 0; u < N; ++u) {
-      const __m512 d = mul_rounded16(_mm512_loadu_ps(p.d), _mm512_set1_ps(x[u]->d));
-      for (int k = 0; k < 4; ++k) {
-        float* sums = st[u]->sums[4 * h + k];
-        _mm512_storeu_ps(sums, _mm512_add_ps(_mm512_loadu_ps(sums),
-                                             mul_rounded16(d, _mm512_cvtepi32_ps(lane[u][k]))));
-      }
-    }
   }
-  if constexpr (kIsQ4K<Block>) {
-    for (int u = 0; u < N; ++u) {
+  for (int u = 0; u < N; ++u) {
+    const __m512i isum = _mm512_add_epi32(_mm512_add_epi32(sum[u][0], sum[u][1]),
+                                          _mm512_add_epi32(sum[u][2], sum[u][3]));
+    const __m512 d = mul_rounded16(_mm512_loadu_ps(p.d), _mm512_set1_ps(x[u]->d));
+    __m512 term = mul_rounded16(d, _mm512_cvtepi32_ps(isum));
+    if constexpr (kIsQ4K<Block>) {
       const auto* bs = reinterpret_cast<const int32_t*>(x[u]->bsums);  // sub-blocks 2j, 2j + 1
       __m512i m = _mm512_setzero_si512();
       for (int j = 0; j < 8; ++j)
         m = _mm512_dpwssd_epi32(m, _mm512_loadu_si512(p.mins[j]), _mm512_set1_epi32(bs[j]));
       const __m512 dmin = mul_rounded16(_mm512_loadu_ps(p.dmin), _mm512_set1_ps(x[u]->d));
-      _mm512_storeu_ps(st[u]->sumf, _mm512_sub_ps(_mm512_loadu_ps(st[u]->sumf),
-                                                  mul_rounded16(dmin, _mm512_cvtepi32_ps(m))));
+      term = _mm512_sub_ps(term, mul_rounded16(dmin, _mm512_cvtepi32_ps(m)));
     }
+    float* lane = st[u]->lane[block_lane(b)];
+    _mm512_storeu_ps(lane, _mm512_add_ps(_mm512_loadu_ps(lane), term));
   }
 }
 
@@ -267,7 +265,7 @@ INFERA_AVX512 void slice_times_tokens(const KPanelBlock* slice, int64_t n_blocks
   for (int64_t i = 0; i < n_blocks; ++i) {
     const block_q8_K* xs[N];
     for (int u = 0; u < N; ++u) xs[u] = x + (t + u) * x_stride_blocks + b0 + i;
-    block_times_tokens<Block, N>(slice[i], xs, st);
+    block_times_tokens<Block, N>(slice[i], b0 + i, xs, st);
   }
 }
 
@@ -291,9 +289,12 @@ INFERA_AVX512 void k_panel16(const uint8_t* w, uint64_t w_row_bytes, const block
       slice_times_tokens<Block, 1>(slice.data(), n_blocks, b0, x, x_stride_blocks, t, state.data());
   }
   for (int64_t t = 0; t < n_tokens; ++t) {
-    __m512 sumf = _mm512_loadu_ps(state[t].sumf);
-    for (int l = 0; l < kLanes; ++l) sumf = _mm512_add_ps(sumf, _mm512_loadu_ps(state[t].sums[l]));
-    _mm512_storeu_ps(y + t * y_stride, sumf);
+    __m512 l[kBlockLanes];
+    for (int k = 0; k < kBlockLanes; ++k) l[k] = _mm512_loadu_ps(state[t].lane[k]);
+    const __m512 sum =
+        _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(l[0], l[4]), _mm512_add_ps(l[1], l[5])),
+                      _mm512_add_ps(_mm512_add_ps(l[2], l[6]), _mm512_add_ps(l[3], l[7])));
+    _mm512_storeu_ps(y + t * y_stride, sum);
   }
 }
 

@@ -11,6 +11,7 @@
 #include "kernels/int_dot.h"
 #include "kernels/matmul.h"
 #include "kernels/quantize_simd.h"
+#include "quant/block_lanes.h"
 #include "quant/blocks.h"
 #include "quant/dequantize.h"
 #include "quant/float16.h"
@@ -123,32 +124,27 @@ void unpack_row(TensorType type, const uint8_t* w, int64_t nb, UnpackedRow* row)
   }
 }
 
-// Σ over blocks of (d_w·d_x)·Σq_w·q_x, accumulated in float in block order.
-// Block i's term goes to lane i % 8 and the lanes add up in a fixed tree, so that SIMD kernels
-// can keep one vector of 8 partial sums (int_dot_x86_q8_rows.inc) and still give these bits.
-float sum_lanes(const float* lane) {
-  return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
-}
-
+// Σ over blocks of (d_w·d_x)·Σq_w·q_x, accumulated in the lanes of block_lanes.h.
 float dot_unpacked_q8_0(const UnpackedRow& w, const block_q8_0* x, int64_t nb) {
-  float lane[8] = {};
+  float lane[kBlockLanes] = {};
   for (int64_t i = 0; i < nb; ++i) {
     const int sumi = dot32(w.q.data() + i * QK8_0, x[i].qs);
-    lane[i % 8] += mul_rounded(static_cast<float>(sumi), mul_rounded(w.d[i], fp16_to_fp32(x[i].d)));
+    lane[block_lane(i)] +=
+        mul_rounded(static_cast<float>(sumi), mul_rounded(w.d[i], fp16_to_fp32(x[i].d)));
   }
-  return sum_lanes(lane);
+  return sum_block_lanes(lane);
 }
 
 // … plus m_w·s_x for the weights' minimum.
 float dot_unpacked_q8_1(const UnpackedRow& w, const block_q8_1* x, int64_t nb) {
-  float lane[8] = {};
+  float lane[kBlockLanes] = {};
   for (int64_t i = 0; i < nb; ++i) {
     const int sumi = dot32(w.q.data() + i * QK8_0, x[i].qs);
-    lane[i % 8] +=
+    lane[block_lane(i)] +=
         mul_rounded(mul_rounded(w.d[i], fp16_to_fp32(x[i].d)), static_cast<float>(sumi)) +
         mul_rounded(w.m[i], fp16_to_fp32(x[i].s));
   }
-  return sum_lanes(lane);
+  return sum_block_lanes(lane);
 }
 
 bool is_k_quant(TensorType t) {

@@ -1,7 +1,7 @@
-// Scalar reference K-quant x Q8_K dot products in ggml's generic arithmetic (see vec_dot_k.h).
-// Each weight block is first unpacked to integers in element order (the layouts of blocks.h, as
-// dequantize_k.cpp reads them); everything up to the per-block float multiply is exact integer
-// arithmetic, so only the float steps need to follow ggml's order, and they do, one by one.
+// Scalar reference K-quant x Q8_K dot products (see vec_dot_k.h). Each weight block is first
+// unpacked to integers in element order (the layouts of blocks.h, as dequantize_k.cpp reads them);
+// everything up to the per-block float multiply is exact integer arithmetic, in any order, so only
+// the float steps define the bits, and they follow vec_dot_k.h one by one.
 #include "quant/vec_dot_k.h"
 
 #include <cstring>
@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "kernels/int_dot.h"
+#include "quant/block_lanes.h"
 #include "quant/float16.h"
 
 // Each float product and sum rounded on its own, as in ggml's scalar code compiled without FMA:
@@ -20,7 +21,6 @@ namespace infera {
 namespace {
 
 constexpr int kSubBlocks = QK_K / 16;  // integer scales are kept per 16 elements for every type
-constexpr int kLanes = 8;              // ggml's aux32[8] / sums[8]
 
 // One weight block as integers: the quant of each element (element order of dequantize_row), and
 // the scale and min of each 16-element sub-block (min 0 for types without mins). Declared in
@@ -130,55 +130,34 @@ void unpack_row(const unsigned char* row, int64_t nb, KUnpackFn simd_unpack, Unp
   }
 }
 
-// ggml_vec_dot_q2_K_q8_K_generic: one float accumulator, per block
-// sumf += dall * isum - dmin * summs.
-float dot_q2_k(const UnpackedKRow& w, const block_q8_K* x, int64_t nb) {
-  float sumf = 0.0f;
-  for (int64_t i = 0; i < nb; ++i) {
-    const IntBlock& u = w.blocks[i];
-    int32_t isum = 0;
-    for (int s = 0; s < kSubBlocks; ++s) {
-      int32_t sub = 0;
-      for (int l = 0; l < 16; ++l) sub += u.q[s * 16 + l] * x[i].qs[s * 16 + l];
-      isum += u.scale[s] * sub;
-    }
-    const int32_t summs = min_term(u, x[i]);
-    const float dall = x[i].d * w.d[i];
-    const float dmin = x[i].d * w.dmin[i];
-    sumf +=
-        mul_rounded(dall, static_cast<float>(isum)) - mul_rounded(dmin, static_cast<float>(summs));
+// The integer sum of one block: Σ over sub-blocks of scale · Σ q · x (exact: |isum| <= 256 · 32 ·
+// 127 · 127 < 2^31 for Q6_K, less for the others).
+int32_t block_isum(const IntBlock& u, const block_q8_K& x) {
+  int32_t isum = 0;
+  for (int s = 0; s < kSubBlocks; ++s) {
+    int32_t sub = 0;
+    for (int l = 0; l < 16; ++l) sub += u.q[s * 16 + l] * x.qs[s * 16 + l];
+    isum += u.scale[s] * sub;
   }
-  return sumf;
+  return isum;
 }
 
-// ggml_vec_dot_q{3,4,5,6}_K_q8_K_generic's float steps, with lanes as SIMD forms them: per block,
-// integer lane l sums scale * q * x over the elements 32c + 4l .. 32c + 4l + 3 of the 8 chunks c
-// (|lane| <= 32 * 128 * 32 * 128 = 2^24 for Q6_K, less for the others); float
-// sums[l] += d * lane[l]; the min term goes straight into sumf; the lanes join sumf last.
+// Block i's term (d(w)·d(x))·isum, minus (dmin(w)·d(x))·summs for the types with mins, into lane
+// i % 8; the lanes join last (block_lanes.h).
 template <bool kHasMin>
-float dot_lanes(const UnpackedKRow& w, const block_q8_K* x, int64_t nb) {
-  float sums[kLanes] = {};
-  float sumf = 0.0f;
+float dot_blocks(const UnpackedKRow& w, const block_q8_K* x, int64_t nb) {
+  float lane[kBlockLanes] = {};
   for (int64_t i = 0; i < nb; ++i) {
     const IntBlock& u = w.blocks[i];
-    int32_t lane[kLanes] = {};
-    for (int c = 0; c < QK_K / 32; ++c) {
-      for (int l = 0; l < kLanes; ++l) {
-        const int e = 32 * c + 4 * l;
-        int32_t four = 0;
-        for (int k = 0; k < 4; ++k) four += u.q[e + k] * x[i].qs[e + k];
-        lane[l] += u.scale[e / 16] * four;
-      }
-    }
     const float d = w.d[i] * x[i].d;
-    for (int l = 0; l < kLanes; ++l) sums[l] += mul_rounded(d, static_cast<float>(lane[l]));
+    float term = mul_rounded(d, static_cast<float>(block_isum(u, x[i])));
     if constexpr (kHasMin) {
       const float dmin = w.dmin[i] * x[i].d;
-      sumf -= mul_rounded(dmin, static_cast<float>(min_term(u, x[i])));
+      term -= mul_rounded(dmin, static_cast<float>(min_term(u, x[i])));
     }
+    lane[block_lane(i)] += term;
   }
-  for (int l = 0; l < kLanes; ++l) sumf += sums[l];
-  return sumf;
+  return sum_block_lanes(lane);
 }
 
 [[noreturn]] void throw_bad_type(TensorType weight_type) {
@@ -234,22 +213,19 @@ void vec_dot_k_q8k_rows(TensorType weight_type, const void* w_row, const block_q
     default:
       throw_bad_type(weight_type);
   }
-  const bool has_min = weight_type == TensorType::Q4_K || weight_type == TensorType::Q5_K;
+  const bool has_min = weight_type == TensorType::Q2_K || weight_type == TensorType::Q4_K ||
+                       weight_type == TensorType::Q5_K;
   // SIMD kernels (same bits) where the CPU has them; else the scalar reference.
-  const KDotFn simd = int_dot_k_kernel(weight_type == TensorType::Q2_K ? KDotKind::kQ2K
-                                       : has_min                       ? KDotKind::kLanesWithMin
-                                                                       : KDotKind::kLanes);
+  const KDotFn simd = int_dot_k_kernel(has_min ? KDotKind::kWithMin : KDotKind::kPlain);
   for (int64_t t = 0; t < n_rows; ++t) {
     const block_q8_K* xt = x + t * x_stride_blocks;
     float r;
     if (simd != nullptr) {
       r = simd(w.blocks.data(), w.d.data(), w.dmin.data(), xt, nb);
-    } else if (weight_type == TensorType::Q2_K) {
-      r = dot_q2_k(w, xt, nb);
     } else if (has_min) {
-      r = dot_lanes<true>(w, xt, nb);
+      r = dot_blocks<true>(w, xt, nb);
     } else {
-      r = dot_lanes<false>(w, xt, nb);
+      r = dot_blocks<false>(w, xt, nb);
     }
     y[t * y_stride] = r;
   }

@@ -84,7 +84,11 @@ Bounds bounds_for(const GoldenCase& c) {
   Bounds b;
   b.min_top1 = floor.at("top1_agreement").get<double>() - 0.01;
   b.max_mean_kl = std::max(0.005, 1.25 * floor.at("mean_kl").get<double>());
-  b.min_greedy_equal = std::max(0, floor.at("greedy_identical").get<int>() - 1);
+  // Of 10 greedy continuations, how many stay identical swings by two under a benign change of
+  // rounding: infera's own Gemma 3 Q4_K_M runs gave 2 … 5 across kernel commits whose teacher-
+  // forced top-1 and KL stayed put, each divergence at a top-2 margin under 0.1. The margin bound
+  // below is what tells a wrong model from a near-tie.
+  b.min_greedy_equal = std::max(0, floor.at("greedy_identical").get<int>() - 2);
   b.max_divergence_margin =
       std::max(0.25, 2.0 * floor.at("max_margin_at_divergence").get<double>());
   return b;

@@ -94,10 +94,11 @@ std::vector<float> dequantized(TensorType type, const std::vector<uint8_t>& row,
 class VecDotK : public testing::TestWithParam<TensorType> {};
 
 // Error analysis. Per element the weight is a_i + b_i with a_i = d*sc*q and b_i = -dmin*m, both
-// exact in float (11 + 8 + 6 significant bits at most); the integer lanes are exact. So the only
-// roundings are the float steps: for any term, 2 products (d(w)*d(x), then times the integer), then
-// at most nb - 1 adds into its lane plus 8 adds into sumf, or nb + 7 adds for a min term (Q2_K:
-// 3 + nb). With M = sum_i (|a_i| + |b_i|) |x_i|, |got - exact| <= gamma(nb + 9) M. The reference
+// exact in float (11 + 8 + 6 significant bits at most); the integer sums are exact. So the only
+// roundings are the float steps: for any block, the integer to float (past 2^24), 2 products
+// (d(w)*d(x), then times the integer) and the subtraction of the min term, then at most
+// nb / 8 - 1 adds into its lane and 3 in the lane tree: at most nb / 8 + 6 <= nb + 9 roundings.
+// With M = sum_i (|a_i| + |b_i|) |x_i|, |got - exact| <= gamma(nb + 9) M. The reference
 // itself is off by u (|a_i| + |b_i|) |x_i| per element from dequantize's rounded a_i + b_i and by
 // n 2^-53 M from the double sum. Both magnitudes come from dequantize_row on the row with dmin
 // zeroed (a_i) and with d zeroed (b_i), so the bound does not depend on the code under test.
@@ -179,46 +180,61 @@ block_q8_K activation(float d, std::initializer_list<int> elements, int8_t v) {
   return b;
 }
 
-// Block A puts 2^24 into lane 0; block B puts 1 into lanes 0, 1, 2 (elements 0, 4, 8: lane l holds
-// elements 4l .. 4l + 3 of each 32-element chunk). ggml keeps per-lane float sums
-// across blocks and adds the 8 lanes at the end: sums = {2^24 + 1 -> 2^24, 1, 1}, then
-// ((2^24 + 1) + 1) -> 2^24. Adding each block's lanes first would give 2^24 + 3 -> 2^24 + 4.
-TEST(VecDotKOrder, Q6KKeepsEightFloatLanesAcrossBlocks) {
-  block_q6_K w[2];
-  for (block_q6_K& b : w) {
-    std::memset(b.ql, 0, sizeof b.ql);
-    std::memset(b.qh, 0xaa, sizeof b.qh);  // high bits 2: every q = 32 - 32 = 0
-    for (int8_t& s : b.scales) s = 1;
-  }
-  w[0].d = kHalf2Pow15;
-  w[0].ql[0] = 1;  // element 0: q = 1
-  w[1].d = kHalfOne;
-  w[1].ql[0] = w[1].ql[4] = w[1].ql[8] = 1;  // elements 0, 4, 8: q = 1
-  const block_q8_K x[2] = {activation(512.0f, {0}, 1), activation(1.0f, {0, 4, 8}, 1)};
-  EXPECT_EQ(vec_dot_k_q8k(TensorType::Q6_K, w, x, 512), k2Pow24);
-}
-
-// The same blocks with block B's three ones in elements 0, 1, 2: one lane (ggml's scalar code would
-// use three), so sums[0] = 2^24 + 3 -> 2^24 + 4.
-TEST(VecDotKOrder, Q6KLaneHoldsFourConsecutiveElements) {
-  block_q6_K w[2];
+// A Q6_K row of nb blocks whose every quant is 0 (ql 0, high bits 2: 32 - 32), scales 1.
+std::vector<block_q6_K> zero_q6_k_row(int nb) {
+  std::vector<block_q6_K> w(static_cast<size_t>(nb));
   for (block_q6_K& b : w) {
     std::memset(b.ql, 0, sizeof b.ql);
     std::memset(b.qh, 0xaa, sizeof b.qh);
     for (int8_t& s : b.scales) s = 1;
+    b.d = kHalfOne;
   }
-  w[0].d = kHalf2Pow15;
-  w[0].ql[0] = 1;
-  w[1].d = kHalfOne;
-  w[1].ql[0] = w[1].ql[1] = w[1].ql[2] = 1;
-  const block_q8_K x[2] = {activation(512.0f, {0}, 1), activation(1.0f, {0, 1, 2}, 1)};
-  EXPECT_EQ(vec_dot_k_q8k(TensorType::Q6_K, w, x, 512), k2Pow24 + 4.0f);
+  return w;
 }
 
-// Block A's min term is -2^24 (sumf = +2^24), block B puts 1 into lanes 0 and 1. ggml subtracts the
-// min terms from sumf block by block and adds the lane sums last: (2^24 + 1) + 1 -> 2^24. Adding
-// the lanes first would give 2 + 2^24, exact.
-TEST(VecDotKOrder, Q4KSubtractsMinsBeforeAddingLanes) {
+// Block 0's term is 2^24 (lane 0), blocks 1 … 7 each give 1 (lanes 1 … 7). The lanes join in the
+// tree ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7)) = (2^24 + 2) + 4 = 2^24 + 6; one running
+// sum would lose every 1: 2^24.
+TEST(VecDotKOrder, BlockTermsGoToEightLanesJoinedInATree) {
+  std::vector<block_q6_K> w = zero_q6_k_row(8);
+  w[0].d = kHalf2Pow15;
+  std::vector<block_q8_K> x;
+  for (int i = 0; i < 8; ++i) {
+    w[static_cast<size_t>(i)].ql[0] = 1;  // element 0: q = 1
+    x.push_back(activation(i == 0 ? 512.0f : 1.0f, {0}, 1));
+  }
+  EXPECT_EQ(vec_dot_k_q8k(TensorType::Q6_K, w.data(), x.data(), 8 * 256), k2Pow24 + 6.0f);
+}
+
+// Block 8 shares lane 0 with block 0: 2^24 + 1 -> 2^24 there, and the other lanes hold 0.
+TEST(VecDotKOrder, BlockEightSharesLaneZero) {
+  std::vector<block_q6_K> w = zero_q6_k_row(9);
+  w[0].d = kHalf2Pow15;
+  w[0].ql[0] = w[8].ql[0] = 1;
+  std::vector<block_q8_K> x(9, activation(1.0f, {}, 0));
+  x[0] = activation(512.0f, {0}, 1);
+  x[8] = activation(1.0f, {0}, 1);
+  EXPECT_EQ(vec_dot_k_q8k(TensorType::Q6_K, w.data(), x.data(), 9 * 256), k2Pow24);
+}
+
+// A block's integer sum is one integer before any float step: elements 0, 1, 2 and 0, 4, 8 both
+// give isum 3, and with block 0's 2^24 in lane 0, (2^24 + 0) + (3 + 0) rounds to 2^24 + 4.
+TEST(VecDotKOrder, Q6KBlockSumIsOneInteger) {
+  for (const std::initializer_list<int> elements :
+       {std::initializer_list<int>{0, 1, 2}, {0, 4, 8}}) {
+    std::vector<block_q6_K> w = zero_q6_k_row(2);
+    w[0].d = kHalf2Pow15;
+    w[0].ql[0] = 1;
+    for (int e : elements) w[1].ql[e] = 1;
+    const block_q8_K x[2] = {activation(512.0f, {0}, 1), activation(1.0f, elements, 1)};
+    EXPECT_EQ(vec_dot_k_q8k(TensorType::Q6_K, w.data(), x, 512), k2Pow24 + 4.0f);
+  }
+}
+
+// Block 0's min term is -2^24 (its term +2^24, lane 0), block 1 gives 2 (lane 1): 2^24 + 2, exact.
+// ggml's generic code subtracts the min terms from one sum and adds the element lanes (1 and 1)
+// last, which gives 2^24.
+TEST(VecDotKOrder, Q4KMinTermIsPartOfItsBlockTerm) {
   block_q4_K w[2] = {};
   w[0].d = 0;
   w[0].dmin = kHalf2Pow15;
@@ -226,13 +242,14 @@ TEST(VecDotKOrder, Q4KSubtractsMinsBeforeAddingLanes) {
   w[1].d = kHalfOne;
   w[1].dmin = 0;
   w[1].scales[0] = 1;              // scale of sub-block 0 (min 0)
-  w[1].qs[0] = w[1].qs[4] = 0x01;  // elements 0 and 4 (lanes 0 and 1): q = 1
+  w[1].qs[0] = w[1].qs[4] = 0x01;  // elements 0 and 4: q = 1
   const block_q8_K x[2] = {activation(512.0f, {0}, -1), activation(1.0f, {0, 4}, 1)};
-  EXPECT_EQ(vec_dot_k_q8k(TensorType::Q4_K, w, x, 512), k2Pow24);
+  EXPECT_EQ(vec_dot_k_q8k(TensorType::Q4_K, w, x, 512), k2Pow24 + 2.0f);
 }
 
 // Block A gives 1; block B gives dall * isum - dmin * summs = 2^24 - 2^24 = 0, formed before it is
-// added: 1 + 0 = 1. Adding the two products to sumf one at a time would give (1 + 2^24) - 2^24 = 0.
+// added: 1 + 0 = 1. Adding the two products to one sum one at a time would give
+// (1 + 2^24) - 2^24 = 0.
 TEST(VecDotKOrder, Q2KFormsEachBlockBeforeAccumulating) {
   block_q2_K w[2] = {};
   w[0].d = kHalfOne;
