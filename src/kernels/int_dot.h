@@ -58,6 +58,8 @@ bool k_rows_avx512(TensorType weight_type, const void* w_row, const block_q8_K* 
                    int64_t x_stride_blocks, int64_t n_rows, int64_t nb, float* y, int64_t y_stride);
 KUnpackFn k_unpack_avx2(TensorType weight_type);
 KDotFn k_kernel_avx512(KDotKind kind);
+bool k_weight_rows_avx512(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
+                          int64_t n_rows, const block_q8_K* x, int64_t nb, float* y);
 void q8_panel16_avx512(TensorType weight_type, const uint8_t* w, uint64_t w_row_bytes,
                        const uint8_t* x_rows, uint64_t x_stride, int64_t n_tokens, int64_t nb,
                        float* y, int64_t y_stride);
@@ -190,6 +192,22 @@ inline bool int_dot_k_rows(TensorType weight_type, const void* w_row, const bloc
       return false;
   }
 #else
+  return false;
+#endif
+}
+
+// n_w_rows K-quant weight rows (each as int_dot_k_rows takes it, w_row_bytes apart) times ONE
+// Q8_K activation row x of nb blocks, writing y[r] for weight row r: the same bits as
+// int_dot_k_rows row by row. For decode: the rows share every activation load. Returns false,
+// writing nothing, where the selected ISA has no such kernel (it needs AVX-512 VNNI) or the type
+// is not Q4_K or Q6_K.
+inline bool int_dot_k_weight_rows(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
+                                  int64_t n_w_rows, const block_q8_K* x, int64_t nb, float* y) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (active_isa() != Isa::kAvx512) return false;
+  return int_dot_detail::k_weight_rows_avx512(weight_type, w_rows, w_row_bytes, n_w_rows, x, nb, y);
+#else
+  (void)weight_type, (void)w_rows, (void)w_row_bytes, (void)n_w_rows, (void)x, (void)nb, (void)y;
   return false;
 #endif
 }

@@ -465,6 +465,236 @@ INFERA_AVX512 inline void q6_k_row_512(const Q6KBlock512& b, const block_q8_K& x
   r->lane[block_lane(i)] += k_term(b.d * x.d, hsum8(k_fold(acc)));
 }
 
+// ---- Q4_K and Q6_K weights × one activation row (decode) ---------------------------------------
+//
+// The row kernels above finish every block with a horizontal sum and scalar float steps, and
+// decode each block's scales in full; from L2 they ran at ~10 (Q4_K) and ~15 (Q6_K) GB/s on one
+// core, too slow for the memory. Here up to 4 weight rows share each activation block, every
+// block leaves 8 int32 partial sums of its isum (and of its summs, Q4_K) in a small buffer, and
+// the reference's float steps run once per group of 8 blocks and row, block b of the group in
+// lane b of a vector: its lane of block_lanes.h, as the groups start at multiples of 8.
+
+constexpr int kKGroup = 8;
+constexpr int kKMaxRows = 4;
+
+// vpshufb controls that widen byte `lo` (128-bit lanes 0, 1) or `hi` (lanes 2, 3) of each lane
+// into every int16 of the lane.
+struct BytePick {
+  alignas(64) uint8_t idx[64];
+};
+constexpr BytePick byte_pick(int lo, int hi) {
+  BytePick p{};
+  for (int i = 0; i < 64; ++i)
+    p.idx[i] = i % 2 == 1 ? 0x80 : static_cast<uint8_t>(i < 32 ? lo : hi);
+  return p;
+}
+// Q4_K: the scales of the sub-blocks in the four quant vectors of k_q4_block (bytes 0 … 7 of a
+// lane holding the scales), and, for a 256-bit half, mins 0 … 3 / 4 … 7 (bytes 8 … 15) each
+// twice, to pair with the 16 bsums.
+constexpr BytePick kQ4ScalePick[4] = {byte_pick(0, 2), byte_pick(1, 3), byte_pick(4, 6),
+                                      byte_pick(5, 7)};
+constexpr BytePick q4_min_pick() {
+  BytePick p{};
+  for (int i = 0; i < 64; ++i) {
+    const int half = (i / 16) % 2, t = (i % 16) / 2;  // int16 t of 128-bit lane `half`
+    p.idx[i] = i % 2 == 1 ? 0x80 : static_cast<uint8_t>(8 + 4 * half + t / 2);
+  }
+  return p;
+}
+constexpr BytePick kQ4MinPick = q4_min_pick();
+
+// One activation block as the weight blocks of a group take it.
+struct KActBlock {
+  __m512i q[4];  // Q4_K: elements {0 … 31, 64 … 95}, {32 … 63, 96 … 127}, then +128; Q6_K: 64j …
+  __m256i bsums;  // the 16 sums of 16 elements
+};
+
+template <typename Block>
+INFERA_AVX512 inline KActBlock k_act_block(const block_q8_K& x) {
+  KActBlock a;
+  __m512i v[4];
+  for (int j = 0; j < 4; ++j) v[j] = _mm512_loadu_si512(x.qs + 64 * j);
+  if constexpr (std::is_same_v<Block, block_q4_K>) {
+    // qs[32j + i] holds element 64j + i in its low nibble and 64j + 32 + i in its high one, so one
+    // 64-byte load of the quants covers chunks {0, 2} (low nibbles) and {1, 3} (high) of a half.
+    for (int h = 0; h < 2; ++h) {
+      a.q[2 * h] = _mm512_shuffle_i64x2(v[2 * h], v[2 * h + 1], 0x44);
+      a.q[2 * h + 1] = _mm512_shuffle_i64x2(v[2 * h], v[2 * h + 1], 0xee);
+    }
+  } else {
+    for (int j = 0; j < 4; ++j) a.q[j] = v[j];
+  }
+  a.bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums));
+  return a;
+}
+
+// Where one block of a row leaves its integers: 8 partial sums of isum, of summs (Q4_K), and the
+// block's d (low half) and dmin (high half) as stored.
+struct KBlockOut {
+  int32_t* isum;
+  int32_t* summs;
+  uint32_t* d;
+};
+
+// (u8 quants q[k]) · x · their sub-block scales: 8 int32 partial sums of the block.
+INFERA_AVX512 inline __m256i k_scaled_dot(const __m512i* q, const __m512i* x, const __m512i* sc) {
+  // Two chains, not one of four: the vpdpwssd latency, not the port, bounds a block.
+  __m512i acc[2];
+  for (int k = 0; k < 2; ++k)
+    acc[k] = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_maddubs_epi16(q[k], x[k]), sc[k]);
+  for (int k = 2; k < 4; ++k)
+    acc[k - 2] = _mm512_dpwssd_epi32(acc[k - 2], _mm512_maddubs_epi16(q[k], x[k]), sc[k]);
+  return k_fold(_mm512_add_epi32(acc[0], acc[1]));
+}
+
+INFERA_AVX512 inline void k_q4_block(const unsigned char* p, const KActBlock& a, KBlockOut out) {
+  uint64_t scales, mins;
+  k4_scales_mins(p + offsetof(block_q4_K, scales), &scales, &mins);
+  const __m512i sm = _mm512_broadcast_i32x4(
+      _mm_set_epi64x(static_cast<int64_t>(mins), static_cast<int64_t>(scales)));
+  const __m512i low4 = _mm512_set1_epi8(0x0f);
+  const unsigned char* qs = p + offsetof(block_q4_K, qs);
+  __m512i q[4], sc[4];
+  for (int h = 0; h < 2; ++h) {
+    const __m512i raw = _mm512_loadu_si512(qs + 64 * h);
+    q[2 * h] = _mm512_and_si512(raw, low4);
+    q[2 * h + 1] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+  }
+  for (int k = 0; k < 4; ++k)
+    sc[k] = _mm512_shuffle_epi8(sm, _mm512_load_si512(kQ4ScalePick[k].idx));
+  _mm256_store_si256(reinterpret_cast<__m256i*>(out.isum), k_scaled_dot(q, a.q, sc));
+  const __m256i mins16 =
+      _mm256_shuffle_epi8(_mm512_castsi512_si256(sm),
+                          _mm256_load_si256(reinterpret_cast<const __m256i*>(kQ4MinPick.idx)));
+  _mm256_store_si256(reinterpret_cast<__m256i*>(out.summs), _mm256_madd_epi16(a.bsums, mins16));
+  std::memcpy(out.d, p + offsetof(block_q4_K, d), sizeof(uint32_t));
+}
+
+INFERA_AVX512 inline void k_q6_block(const unsigned char* p, const KActBlock& a, KBlockOut out) {
+  Q6KBlock512 b;
+  const __m512i low4 = _mm512_set1_epi8(0x0f);
+  const __m512i bits45 = _mm512_set1_epi8(0x30);
+  const unsigned char* ql = p + offsetof(block_q6_K, ql);
+  const unsigned char* qhp = p + offsetof(block_q6_K, qh);
+  for (int h = 0; h < 2; ++h) {  // as decode_q6_k_512
+    const __m512i qlz = _mm512_loadu_si512(ql + 64 * h);
+    const __m256i qh = k_load32(qhp + 32 * h);
+    const __m512i qhz = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+    b.q[2 * h] = _mm512_or_si512(_mm512_and_si512(qlz, low4),
+                                 _mm512_and_si512(_mm512_slli_epi16(qhz, 4), bits45));
+    b.q[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(qlz, 4), low4),
+                                     _mm512_and_si512(qhz, bits45));
+  }
+  const __m256i sc16 = _mm256_cvtepi8_epi16(
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + offsetof(block_q6_K, scales))));
+  for (int j = 0; j < 4; ++j) b.sc[j] = k_spread16(_mm512_castsi256_si512(sc16), kQ6Spread[j]);
+  // Σ scale · (q − 32) · x = Σ scale · q · x − 32 · Σ scale · bsum, from the unsigned q.
+  const __m256i bias = _mm256_slli_epi32(_mm256_madd_epi16(sc16, a.bsums), 5);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(out.isum),
+                     _mm256_sub_epi32(k_scaled_dot(b.q, a.q, b.sc), bias));
+  uint16_t d;
+  std::memcpy(&d, p + offsetof(block_q6_K, d), sizeof d);
+  *out.d = d;
+}
+
+// The integers of one group (count blocks from `first`) of kRows weight rows, then the float steps
+// into each row's eight lanes.
+template <typename Block, int kRows>
+INFERA_AVX512 void k_one_token_group(const unsigned char* const* rows, const block_q8_K* x,
+                                     int64_t first, int count, __m256* lanes) {
+  constexpr bool kQ4 = std::is_same_v<Block, block_q4_K>;
+  alignas(32) int32_t isum[kRows][kKGroup][8];
+  alignas(32) int32_t summs[kQ4 ? kRows : 1][kKGroup][8];
+  alignas(32) uint32_t d[kRows][kKGroup];
+  alignas(32) float xd[kKGroup];
+  for (int r = 0; r < kRows; ++r) {  // the lines kDecodePrefetchBytes ahead, each once
+    const uintptr_t begin =
+        reinterpret_cast<uintptr_t>(rows[r] + first * sizeof(Block)) + kDecodePrefetchBytes;
+    const uintptr_t end = begin + count * sizeof(Block);
+    for (uintptr_t line = (begin + 63) & ~uintptr_t{63}; line < end; line += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T0);
+  }
+  for (int b = 0; b < count; ++b) {
+    const block_q8_K& xb = x[first + b];
+    xd[b] = xb.d;
+    const KActBlock a = k_act_block<Block>(xb);
+    for (int r = 0; r < kRows; ++r) {
+      const unsigned char* p = rows[r] + (first + b) * static_cast<int64_t>(sizeof(Block));
+      const KBlockOut out{isum[r][b], summs[kQ4 ? r : 0][b], &d[r][b]};
+      if constexpr (kQ4) {
+        k_q4_block(p, a, out);
+      } else {
+        k_q6_block(p, a, out);
+      }
+    }
+  }
+  for (int b = count; b < kKGroup; ++b) {  // lanes left as they are below; defined all the same
+    xd[b] = 0.0f;
+    for (int r = 0; r < kRows; ++r) {
+      std::memset(isum[r][b], 0, sizeof isum[r][b]);
+      std::memset(summs[kQ4 ? r : 0][b], 0, sizeof summs[0][b]);
+      d[r][b] = 0;
+    }
+  }
+  const __mmask8 keep = static_cast<__mmask8>((1u << count) - 1);
+  const __m256 x_d = _mm256_load_ps(xd);
+  for (int r = 0; r < kRows; ++r) {
+    __m256i v[kKGroup];
+    for (int b = 0; b < kKGroup; ++b)
+      v[b] = _mm256_load_si256(reinterpret_cast<const __m256i*>(isum[r][b]));
+    const __m256i halves = _mm256_load_si256(reinterpret_cast<const __m256i*>(d[r]));
+    const __m256 w_d = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(halves));
+    // As the reference: (d · d(x)) · isum, less (dmin · d(x)) · summs, each product rounded.
+    __m256 term = mul_rounded8(mul_rounded8(w_d, x_d), _mm256_cvtepi32_ps(hsum8x8(v)));
+    if constexpr (kQ4) {
+      for (int b = 0; b < kKGroup; ++b)
+        v[b] = _mm256_load_si256(reinterpret_cast<const __m256i*>(summs[r][b]));
+      const __m256 w_dmin = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(_mm256_srli_epi32(halves, 16)));
+      term = _mm256_sub_ps(term,
+                           mul_rounded8(mul_rounded8(w_dmin, x_d), _mm256_cvtepi32_ps(hsum8x8(v))));
+    }
+    // Lanes of missing blocks are left as they are (adding +0 could turn a −0 lane into +0).
+    lanes[r] = _mm256_mask_add_ps(lanes[r], keep, lanes[r], term);
+  }
+}
+
+// kRows weight rows, w_row_bytes apart, times one activation row: y[r] for row r.
+template <typename Block, int kRows>
+INFERA_AVX512 void k_one_token(const uint8_t* w, uint64_t w_row_bytes, const block_q8_K* x,
+                               int64_t nb, float* y) {
+  const unsigned char* rows[kRows];
+  for (int r = 0; r < kRows; ++r) rows[r] = w + r * w_row_bytes;
+  __m256 lanes[kRows];
+  for (auto& l : lanes) l = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; i += kKGroup)
+    k_one_token_group<Block, kRows>(rows, x, i,
+                                    static_cast<int>(std::min<int64_t>(kKGroup, nb - i)), lanes);
+  for (int r = 0; r < kRows; ++r) {
+    alignas(32) float l[kKGroup];
+    _mm256_store_ps(l, lanes[r]);
+    y[r] = sum_block_lanes(l);
+  }
+}
+
+template <typename Block>
+INFERA_AVX512 void k_weight_rows(const void* w_rows, uint64_t w_row_bytes, int64_t n_rows,
+                                 const block_q8_K* x, int64_t nb, float* y) {
+  const auto* w = static_cast<const uint8_t*>(w_rows);
+  int64_t r = 0;
+  for (; r + 4 <= n_rows; r += 4)
+    k_one_token<Block, 4>(w + r * w_row_bytes, w_row_bytes, x, nb, y + r);
+  switch (n_rows - r) {
+    case 3:
+      return k_one_token<Block, 3>(w + r * w_row_bytes, w_row_bytes, x, nb, y + r);
+    case 2:
+      return k_one_token<Block, 2>(w + r * w_row_bytes, w_row_bytes, x, nb, y + r);
+    case 1:
+      return k_one_token<Block, 1>(w + r * w_row_bytes, w_row_bytes, x, nb, y + r);
+    default:
+      return;
+  }
+}
+
 }  // namespace
 
 void q8_rows_avx512(TensorType weight_type, const void* w_row, const uint8_t* x_rows,
@@ -504,6 +734,20 @@ bool k_rows_avx512(TensorType weight_type, const void* w_row, const block_q8_K* 
       return true;
     default:
       return k_rows_packed(weight_type, w_row, x, x_stride_blocks, n_rows, nb, y, y_stride);
+  }
+}
+
+bool k_weight_rows_avx512(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
+                          int64_t n_rows, const block_q8_K* x, int64_t nb, float* y) {
+  switch (weight_type) {
+    case TensorType::Q4_K:
+      k_weight_rows<block_q4_K>(w_rows, w_row_bytes, n_rows, x, nb, y);
+      return true;
+    case TensorType::Q6_K:
+      k_weight_rows<block_q6_K>(w_rows, w_row_bytes, n_rows, x, nb, y);
+      return true;
+    default:
+      return false;
   }
 }
 

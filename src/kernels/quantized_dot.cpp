@@ -320,6 +320,9 @@ void vec_dot_activations_rows(TensorType weight_type, const void* w_row, const u
 bool vec_dot_activations_weight_rows(TensorType weight_type, const void* w_rows,
                                      uint64_t w_row_bytes, int64_t n_w_rows, const uint8_t* x_row,
                                      int64_t n, float* y) {
+  if (activation_type_for(weight_type) == TensorType::Q8_K)
+    return int_dot_k_weight_rows(weight_type, w_rows, w_row_bytes, n_w_rows,
+                                 reinterpret_cast<const block_q8_K*>(x_row), n / QK_K, y);
   return int_dot_q8_weight_rows(weight_type, w_rows, w_row_bytes, n_w_rows, x_row, n / QK8_0, y);
 }
 

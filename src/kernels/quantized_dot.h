@@ -61,8 +61,8 @@ void vec_dot_activations_rows(TensorType weight_type, const void* w_row, const u
 // n_w_rows weight rows (w_row_bytes apart) times ONE activation row, writing y[r] for weight row
 // r: equal, bit for bit, to vec_dot_activations_rows row by row. For decode: the rows share the
 // activation loads, and the kernel prefetches the weights ahead (past the end of the rows too).
-// Returns false, writing nothing, where there is no such kernel (it serves Q4_0 … Q8_0 with
-// AVX-512); then vec_dot_activations_rows serves each row.
+// Returns false, writing nothing, where there is no such kernel (it serves Q4_0 … Q8_0, Q4_K and
+// Q6_K with AVX-512 VNNI); then vec_dot_activations_rows serves each row.
 bool vec_dot_activations_weight_rows(TensorType weight_type, const void* w_rows,
                                      uint64_t w_row_bytes, int64_t n_w_rows, const uint8_t* x_row,
                                      int64_t n, float* y);

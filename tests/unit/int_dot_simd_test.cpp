@@ -471,6 +471,55 @@ TEST_P(IntDotK, PanelEqualsScalarReferenceBitForBit) {
   }
 }
 
+// The decode kernel (several weight rows times one activation row) against the reference row by
+// row: every row count up to two passes of 4, groups of 8 blocks with and without a tail, rows
+// at odd addresses.
+TEST_P(IntDotK, WeightRowsEqualScalarReferenceBitForBit) {
+  const TensorType type = GetParam();
+  std::mt19937 rng(4321 + static_cast<unsigned>(type));
+  int checked = 0;
+  for (int64_t nb : {1, 2, 7, 8, 9, 16, 17, 46}) {
+    for (int64_t w_rows : {1, 2, 3, 4, 5, 6, 7, 9}) {
+      for (int rep = 0; rep < 2; ++rep) {
+        const int64_t n = nb * QK_K;
+        const uint64_t w_bytes = row_bytes(type, n);
+        std::vector<uint8_t> w_buf(w_bytes * static_cast<uint64_t>(w_rows) + 1);
+        uint8_t* w = w_buf.data() + 1;
+        for (int64_t r = 0; r < w_rows; ++r) fill_k_weights(rng, type, w + r * w_bytes, nb);
+        std::vector<block_q8_K> x(static_cast<size_t>(nb));
+        if (rep == 0) {  // activations as the engine makes them
+          std::normal_distribution<float> normal(0.0f, 2.0f);
+          std::vector<float> f(static_cast<size_t>(n));
+          for (auto& v : f) v = normal(rng);
+          quantize_activations(type, f.data(), x.data(), n);
+        } else {
+          fill_q8k(rng, x.data(), nb);
+        }
+        const auto* xb = reinterpret_cast<const uint8_t*>(x.data());
+        std::vector<float> ref(static_cast<size_t>(w_rows));
+        with_isa(Isa::kScalar, [&] {
+          for (int64_t r = 0; r < w_rows; ++r)
+            vec_dot_activations_rows(type, w + r * w_bytes, xb, 0, 1, n, ref.data() + r, 0);
+        });
+        for (Isa isa : simd_isas()) {
+          std::vector<float> got(ref.size(), -1.0f);
+          bool served = false;
+          with_isa(isa, [&] {
+            served = vec_dot_activations_weight_rows(type, w, w_bytes, w_rows, xb, n, got.data());
+          });
+          const bool has_kernel = type == TensorType::Q4_K || type == TensorType::Q6_K;
+          ASSERT_EQ(served, has_kernel && isa == Isa::kAvx512) << isa_name(isa);
+          if (!served) continue;
+          ASSERT_EQ(bits_of(got), bits_of(ref))
+              << isa_name(isa) << " nb=" << nb << " w_rows=" << w_rows << " rep=" << rep;
+          ++checked;
+        }
+      }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "no decode kernel for this type on this CPU";
+}
+
 INSTANTIATE_TEST_SUITE_P(IntDot, IntDotK,
                          ::testing::Values(TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K,
                                            TensorType::Q5_K, TensorType::Q6_K),
