@@ -6,6 +6,7 @@
 // describes it). The SIMD kernels keep the reference's roundings (q and the normalised attention
 // weights to fp16, f32 sums) but sum in another order and use a polynomial exp, so they match it to
 // a tolerance, not bit for bit (tests/unit/attention_test.cpp derives that tolerance).
+#include <algorithm>
 #include <cstdint>
 
 #include "core/thread_pool.h"
@@ -86,6 +87,17 @@ struct KeyRowCursor {
 // same first key share each K and V tile's conversion. Every token's output is the one it gets
 // alone, bit for bit.
 constexpr int64_t kAttentionTokenGroup = 8;
+
+// The scores a kernel keeps between its two passes, per thread: past this many bytes the tiles
+// that do not fit are scored again in pass 2 (the same bits), so that a long context costs
+// arithmetic instead of memory (1 MiB: 8192 keys of 8 tokens of a group of 4 heads).
+constexpr int64_t kScoreStoreBytes = int64_t{1} << 20;
+
+// How many of n_tiles key tiles of tile_floats scores each (every head and token of a call) keep
+// their scores.
+inline int64_t stored_score_tiles(int64_t n_tiles, int64_t tile_floats) {
+  return std::min(n_tiles, kScoreStoreBytes / (tile_floats * static_cast<int64_t>(sizeof(float))));
+}
 
 int64_t scratch_floats_avx512(const AttentionShape& shape);
 void attend_avx512(const AttentionJob& job, const PagedKv& kv, const AttentionShape& shape,

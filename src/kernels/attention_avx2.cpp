@@ -177,12 +177,14 @@ INFERA_AVX2 void attend_avx2(const AttentionJob& job, const PagedKv& kv, const A
       job, kv, dk, s.n_head_kv * dk, s.n_head_kv * dv, kv.k + kv_h * dk, kv.v + kv_h * dv};
   const __m256 scale = _mm256_set1_ps(s.scale);
 
-  // Every tile's scores of every head, kept from pass 1 for pass 2.
+  // The scores of every head of the first `stored` tiles, kept from pass 1 for pass 2.
   const int64_t n_tiles = (job.last - job.first) / kTile + 1;
+  const int64_t stored = stored_score_tiles(n_tiles, nh * kTile);
   thread_local std::vector<float> score_store;
-  score_store.resize(static_cast<size_t>(nh * n_tiles * kTile));
+  score_store.resize(static_cast<size_t>(nh * stored * kTile));
+  auto tile_index = [&](int64_t p0) { return (p0 - job.first) / kTile; };
   auto tile_of = [&](int64_t g, int64_t p0) {
-    return score_store.data() + (g * n_tiles + (p0 - job.first) / kTile) * kTile;
+    return score_store.data() + (g * stored + tile_index(p0)) * kTile;
   };
 
   // Pass 1: the scores, and the max and the sum of the softmax, online.
@@ -192,7 +194,7 @@ INFERA_AVX2 void attend_avx2(const AttentionJob& job, const PagedKv& kv, const A
     keys.load(n, kf);
     for (int64_t g = 0; g < nh; ++g) {
       const __m256 scores = tile_scores(qs + g * dk, kf, dk, scale, n);
-      _mm256_storeu_ps(tile_of(g, p0), scores);
+      if (tile_index(p0) < stored) _mm256_storeu_ps(tile_of(g, p0), scores);
       const float m_new = std::max(m[g], max_lanes(scores));
       if (m_new > m[g]) {
         l[g] *= _mm256_cvtss_f32(exp_nonpositive(_mm256_set1_ps(m[g] - m_new)));
@@ -206,9 +208,15 @@ INFERA_AVX2 void attend_avx2(const AttentionJob& job, const PagedKv& kv, const A
   keys.restart();
   for (int64_t p0 = job.first; p0 <= job.last; p0 += kTile) {
     const int64_t n = std::min(kTile, job.last - p0 + 1);
-    keys.next(n);
+    const bool kept = tile_index(p0) < stored;
+    if (kept) {
+      keys.next(n);
+    } else {
+      keys.load(n, kf);  // as pass 1 did, to score the tile again
+    }
     for (int64_t g = 0; g < nh; ++g) {
-      const __m256 scores = _mm256_loadu_ps(tile_of(g, p0));
+      const __m256 scores =
+          kept ? _mm256_loadu_ps(tile_of(g, p0)) : tile_scores(qs + g * dk, kf, dk, scale, n);
       const __m256 e = exp_nonpositive(_mm256_sub_ps(scores, _mm256_set1_ps(m[g])));
       _mm256_storeu_ps(w + g * kTile, round_fp16(_mm256_mul_ps(e, _mm256_set1_ps(1.0f / l[g]))));
     }

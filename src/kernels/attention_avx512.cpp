@@ -8,8 +8,8 @@
 // weights before normalising, which puts one fp16 rounding of noise per weight between infera and
 // llama.cpp: enough to fail the golden tests of the small quantized models, whose activations are
 // re-quantized to 8 bits after attention. The scores are kept between the passes (one float per
-// key, head and token of the job, in a buffer of the thread): computing q·k again cost a third
-// more arithmetic.
+// key, head and token of the job, in a buffer of the thread, up to kScoreStoreBytes): computing q·k
+// again cost a third more arithmetic.
 //
 // Compiled for the baseline target; only these functions use AVX-512 (F, BW, VL), and attention()
 // calls them only where cpu_features.h says the CPU and the OS have it.
@@ -236,12 +236,14 @@ INFERA_AVX512 void attend_tokens_avx512(const AttentionJob* jobs, int64_t n_jobs
       job, kv, dk, dkp, s.n_head_kv * dk, s.n_head_kv * dv, kv.k + kv_h * dk, kv.v + kv_h * dv};
   const __m512 scale = _mm512_set1_ps(s.scale);
 
-  // Every tile's scores of every token and head, kept from pass 1 for pass 2.
+  // The scores of every token and head of the first `stored` tiles, kept from pass 1 for pass 2.
   const int64_t n_tiles = (last - job.first) / kTile + 1;
+  const int64_t stored = stored_score_tiles(n_tiles, n_jobs * nh * kTile);
   thread_local std::vector<float> score_store;
-  score_store.resize(static_cast<size_t>(n_jobs * nh * n_tiles * kTile));
+  score_store.resize(static_cast<size_t>(n_jobs * nh * stored * kTile));
+  auto tile_index = [&](int64_t p0) { return (p0 - job.first) / kTile; };
   auto tile_of = [&](int64_t u, int64_t g, int64_t p0) {
-    return score_store.data() + ((u * nh + g) * n_tiles + (p0 - job.first) / kTile) * kTile;
+    return score_store.data() + ((u * nh + g) * stored + tile_index(p0)) * kTile;
   };
 
   // Pass 1: the scores, and the max and the sum of the softmax, online (the sum rescaled when the
@@ -256,7 +258,7 @@ INFERA_AVX512 void attend_tokens_avx512(const AttentionJob* jobs, int64_t n_jobs
       const int64_t n = std::min(kTile, jobs[u].last - p0 + 1);
       for (int64_t g = 0; g < nh; ++g) {
         const __m512 scores = tile_scores(ts.qs + g * dkp, kf, dkp, scale, first_lanes(n));
-        _mm512_storeu_ps(tile_of(u, g, p0), scores);
+        if (tile_index(p0) < stored) _mm512_storeu_ps(tile_of(u, g, p0), scores);
         const float m_new = std::max(ts.m[g], _mm512_reduce_max_ps(scores));
         if (m_new > ts.m[g]) {
           ts.l[g] *= _mm512_cvtss_f32(exp_nonpositive(_mm512_set1_ps(ts.m[g] - m_new)));
@@ -274,14 +276,20 @@ INFERA_AVX512 void attend_tokens_avx512(const AttentionJob* jobs, int64_t n_jobs
   keys.restart();
   for (int64_t p0 = job.first; p0 <= last; p0 += kTile) {
     const int64_t n_tile = std::min(kTile, last - p0 + 1);
-    keys.next(n_tile);
+    const bool kept = tile_index(p0) < stored;
+    if (kept) {
+      keys.next(n_tile);
+    } else {
+      keys.load(n_tile, kf);  // as pass 1 did, to score the tile again
+    }
     keys.load_v(n_tile, dv, dvp, vf);
     for (int64_t u = 0; u < n_jobs; ++u) {
       if (p0 > jobs[u].last) continue;
       const TokenScratch ts = token(u);
       const int64_t n = std::min(kTile, jobs[u].last - p0 + 1);
       for (int64_t g = 0; g < nh; ++g) {
-        const __m512 scores = _mm512_loadu_ps(tile_of(u, g, p0));
+        const __m512 scores = kept ? _mm512_loadu_ps(tile_of(u, g, p0))
+                                   : tile_scores(ts.qs + g * dkp, kf, dkp, scale, first_lanes(n));
         const __m512 e = exp_nonpositive(_mm512_sub_ps(scores, _mm512_set1_ps(ts.m[g])));
         _mm512_storeu_ps(ts.w + g * kTile,
                          round_fp16(_mm512_mul_ps(e, _mm512_set1_ps(1.0f / ts.l[g]))));

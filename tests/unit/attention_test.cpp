@@ -326,6 +326,37 @@ TEST(Attention, PrefilledTokensGetTheirResultsAlone) {
   }
 }
 
+// Past attention_detail::kScoreStoreBytes of kept scores, the kernels score the remaining key
+// tiles again in pass 2. With a group of 16 heads at 20000 keys both ways run: 8 prefilled tokens
+// keep 128 tiles, one token alone 1024 (of 1250); the AVX2 kernel, a token at a time, 1024. The
+// outputs are the same bits either way and within the reference's tolerance.
+TEST(Attention, LongContextScoresAgainPastTheStore) {
+  std::vector<Isa> isas = simd_isas();
+  if (isas.empty()) GTEST_SKIP() << "no SIMD ISA on this CPU";
+  ThreadPool pool(2);
+  Shape sh;
+  sh.group = 16;
+  sh.head_dim_k = sh.head_dim_v = 64;
+  const int64_t n_keys = 20000;
+  ASSERT_LT(attention_detail::stored_score_tiles(n_keys / 16, sh.group * 16), n_keys / 16);
+  std::vector<std::pair<int, int64_t>> tokens;
+  for (int64_t p = n_keys - 8; p < n_keys; ++p) tokens.push_back({0, p});
+  const Problem pb = make_problem(sh, {n_keys}, tokens, 4242);
+  expect_tokens_as_alone(pb, sh, n_keys, isas, pool);
+  const std::vector<float> ref = run(pb, sh.block_size, pool, true);
+  for (Isa isa : isas) {
+    set_isa_override(isa);
+    const std::vector<float> got = run(pb, sh.block_size, pool, false);
+    clear_isa_override();
+    float worst = 0.0f;
+    for (size_t i = 0; i < ref.size(); ++i) {
+      const float diff = std::fabs(got[i] - ref[i]);
+      worst = std::isnan(diff) ? INFINITY : std::max(worst, diff);
+    }
+    EXPECT_LE(worst, tolerance(pb)) << describe(sh, n_keys, isa);
+  }
+}
+
 TEST(Attention, ForcedScalarIsExactlyTheReference) {
   ThreadPool pool(2);
   Shape sh;
