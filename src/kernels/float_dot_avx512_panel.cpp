@@ -1,10 +1,11 @@
 // AVX-512: a panel of 16 F32/F16/BF16 weight rows times many f32 activation rows, the
-// prompt-processing GEMM of float weights. The panel is first rewritten as f32 with lane r of a
-// vector holding row r (element i of the 16 rows in one vector), a slice of columns at a time so
-// that it stays in L1. Then each activation x_i, broadcast, weights the 16 rows at once. dot_f32's
-// eight lanes become eight vectors, element i going to vector i % 8, each step one fused
-// multiply-add as in dot_f32, and the lanes join in dot_f32's tree: the same bits as the
-// reference per row.
+// prompt-processing GEMM of float weights. dot_f32 keeps eight lanes, element i going to lane
+// i % 8: per 8 columns, one vector holds the 8 lanes of one row and of the next (8 lanes each),
+// so rows 2q and 2q + 1 of the panel, rewritten as f32 a slice of columns at a time (it stays in
+// L1), weight the same 8 activations of a token broadcast to both halves in one fused
+// multiply-add per lane, as dot_f32 does, in its order. 8 row pairs × 3 tokens take 24 zmm
+// accumulators, each panel vector feeding 3 of them and each activation vector 8. At the end the
+// lanes join in dot_f32's tree: the same bits as the reference per row.
 #include "kernels/float_dot.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -29,74 +30,171 @@ namespace {
 #include "kernels/panel_avx512.inc"
 
 constexpr int kRows = 16;
-// Columns rewritten at a time: 16 rows × 256 columns × 4 bytes = 16 KiB.
-constexpr int64_t kSlice = 256;
-// Activation rows that share each load of the panel: 3 × 8 lane vectors take 24 of the 32 zmm
-// registers. Per column, one panel load and 3 broadcasts feed 3 FMAs; the loads bound the loop
-// (2 tokens: 3 loads per 2 FMAs, F32 t128 62 GFLOP/s against 96 for 3 tokens on one core).
+// Columns rewritten at a time: 16 rows × 512 columns × 4 bytes = 32 KiB.
+constexpr int64_t kSlice = 512;
+// Steps of 8 columns in a slice.
+constexpr int64_t kSteps = kSlice / 8;
+// Activation rows that share each load of the panel: 3 tokens × 8 row pairs take 24 of the 32 zmm
+// registers as accumulators. Per step of 8 columns, 8 panel loads and 3 activation loads feed 24
+// FMAs.
 constexpr int kTokens = 3;
 
-// Elements [c0, c0 + 16) of one row as f32 (the lanes at or past n read as 0).
-INFERA_AVX512 inline __m512 load_row16(TensorType type, const uint8_t* row, int64_t c0, int64_t n) {
-  const int64_t left = n - c0;
-  const __mmask16 lanes =
-      left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1);
-  switch (type) {
-    case TensorType::F32:
-      return _mm512_maskz_loadu_ps(lanes, reinterpret_cast<const float*>(row) + c0);
-    case TensorType::F16:
-      return _mm512_cvtph_ps(
-          _mm256_maskz_loadu_epi16(lanes, reinterpret_cast<const uint16_t*>(row) + c0));
-    default: {  // BF16: the bits of the upper half of an f32
-      const __m256i h =
-          _mm256_maskz_loadu_epi16(lanes, reinterpret_cast<const uint16_t*>(row) + c0);
-      return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+// v in both halves of a vector (an AVX512F broadcast; f32x8 would need DQ).
+INFERA_AVX512 inline __m512 broadcast8(__m256 v) {
+  return _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(v)));
+}
+
+// Lanes [0, count) of 8 (all 8 where count >= 8).
+INFERA_AVX512 inline __mmask8 first_lanes8(int64_t count) {
+  return count >= 8 ? static_cast<__mmask8>(0xff) : static_cast<__mmask8>((1u << count) - 1);
+}
+
+// Elements [c, c + 8) of rows a (lanes 0..7) and b (lanes 8..15) as f32; with Masked, the lanes
+// at or past n read as 0.
+template <bool Masked>
+INFERA_AVX512 inline __m512 load_pair8(TensorType type, const uint8_t* a, const uint8_t* b,
+                                       int64_t c, int64_t n) {
+  const __mmask8 lanes = Masked ? first_lanes8(n - c) : static_cast<__mmask8>(0xff);
+  if (type == TensorType::F32) {
+    const float* fa = reinterpret_cast<const float*>(a) + c;
+    const float* fb = reinterpret_cast<const float*>(b) + c;
+    const __m256 lo = Masked ? _mm256_maskz_loadu_ps(lanes, fa) : _mm256_loadu_ps(fa);
+    const __m256 hi = Masked ? _mm256_maskz_loadu_ps(lanes, fb) : _mm256_loadu_ps(fb);
+    return _mm512_castpd_ps(
+        _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(lo)), _mm256_castps_pd(hi), 1));
+  }
+  const auto* ha = reinterpret_cast<const uint16_t*>(a) + c;
+  const auto* hb = reinterpret_cast<const uint16_t*>(b) + c;
+  const __m128i lo = Masked ? _mm_maskz_loadu_epi16(lanes, ha)
+                            : _mm_loadu_si128(reinterpret_cast<const __m128i*>(ha));
+  const __m128i hi = Masked ? _mm_maskz_loadu_epi16(lanes, hb)
+                            : _mm_loadu_si128(reinterpret_cast<const __m128i*>(hb));
+  const __m256i h = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+  if (type == TensorType::F16) return _mm512_cvtph_ps(h);
+  // BF16: the bits of the upper half of an f32
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+// Columns [c0, c0 + len) of the 16 rows as f32, row pair by row pair: elements c0 + 8s … + 7 of
+// rows 2q (lanes 0..7) and 2q + 1 (lanes 8..15) at panel[(q · kSteps + s) · 16].
+template <TensorType Type>
+INFERA_AVX512 void rewrite_slice(const uint8_t* w, uint64_t w_row_bytes, int64_t c0, int64_t len,
+                                 int64_t n, float* panel) {
+  const int64_t whole = len / 8;
+  constexpr int64_t kElementBytes = Type == TensorType::F32 ? 4 : 2;
+  // Steps per 64-byte line of a row.
+  constexpr int64_t kStepsPerLine = 64 / (8 * kElementBytes);
+  // Byte offset of the same columns of the next slice, or after the last slice, of the first slice
+  // of the next 16 rows (the next panel, most often; a prefetch past the weights does no harm).
+  // Prompt weights come from memory, and the hardware prefetcher stops at each 4 KiB page.
+  const int64_t ahead = c0 + kSlice < n
+                            ? kSlice * kElementBytes
+                            : kRows * static_cast<int64_t>(w_row_bytes) - c0 * kElementBytes;
+  // Step by step over the 16 rows at once: 16 streams of the weights in flight.
+  for (int64_t s = 0; s < whole; ++s) {
+    const int64_t c = c0 + 8 * s;
+    if (s % kStepsPerLine == 0) {
+      for (int r = 0; r < kRows; ++r)
+        _mm_prefetch(reinterpret_cast<const char*>(w + r * w_row_bytes + c * kElementBytes + ahead),
+                     _MM_HINT_T1);
+    }
+    for (int q = 0; q < kRows / 2; ++q) {
+      const uint8_t* a = w + 2 * q * w_row_bytes;
+      _mm512_storeu_ps(panel + (q * kSteps + s) * 16,
+                       load_pair8<false>(Type, a, a + w_row_bytes, c, n));
+    }
+  }
+  if (whole * 8 < len) {
+    for (int q = 0; q < kRows / 2; ++q) {
+      const uint8_t* a = w + 2 * q * w_row_bytes;
+      _mm512_storeu_ps(panel + (q * kSteps + whole) * 16,
+                       load_pair8<true>(Type, a, a + w_row_bytes, c0 + 8 * whole, n));
     }
   }
 }
 
-// Columns [c0, c0 + len) of the 16 rows into panel[i - c0] (16 floats: the rows' element i).
-INFERA_AVX512 void rewrite_slice(TensorType type, const uint8_t* w, uint64_t w_row_bytes,
-                                 int64_t c0, int64_t len, int64_t n, float* panel) {
-  for (int64_t c = 0; c < len; c += 16) {
-    __m512 in[16], out[16];
-    for (int r = 0; r < kRows; ++r) in[r] = load_row16(type, w + r * w_row_bytes, c0 + c, n);
-    transpose16(in, out);
-    for (int i = 0; i < 16; ++i) _mm512_storeu_ps(panel + (c + i) * kRows, out[i]);
-  }
-}
-
-// T activation rows (x_stride floats apart, from column c0 of the slice) times the slice's len
-// columns, accumulated into their eight lane vectors each in lanes (T × 8 × 16 floats, zero where
-// first). c0 is a multiple of 8, so column i of the slice goes to lane i % 8.
+// T activation rows (x_stride floats apart, from column c0 of the slice) times the slice's
+// columns, `steps` whole steps of 8 and then `rem` (< 8) more, accumulated into their eight
+// row-pair vectors each in lanes (T × 8 × 16 floats, zero where first): lane 8h + j of vector q of
+// a token is lane j of dot_f32 for row 2q + h, column c of the row going to lane c % 8 as there.
 template <int T>
-INFERA_AVX512 inline void tokens_times_slice(const float* panel, int64_t len, const float* x,
-                                             int64_t x_stride, bool first, float* lanes) {
-  __m512 lane[T][8];
-  for (int u = 0; u < T; ++u)
-    for (int j = 0; j < 8; ++j)
-      lane[u][j] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(lanes + (u * 8 + j) * kRows);
-  int64_t i0 = 0;
-  for (; i0 + 8 <= len; i0 += 8) {
-    for (int j = 0; j < 8; ++j) {
-      __m512 wi = _mm512_loadu_ps(panel + (i0 + j) * kRows);
-      // One load of the weights for all T tokens: left to itself, GCC folds it into every FMA,
-      // and the loads, not the FMAs, bound the loop.
-      __asm__("" : "+v"(wi));
-      for (int u = 0; u < T; ++u)
-        lane[u][j] = _mm512_fmadd_ps(wi, _mm512_set1_ps(x[u * x_stride + i0 + j]), lane[u][j]);
+INFERA_AVX512 void tokens_times_slice(const float* panel, int64_t steps, int64_t rem,
+                                      const float* x, int64_t x_stride, bool first, float* lanes) {
+  __m512 acc[kRows / 2][T];
+  for (int q = 0; q < kRows / 2; ++q)
+    for (int u = 0; u < T; ++u)
+      acc[q][u] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(lanes + (u * 8 + q) * 16);
+  for (int64_t s = 0; s < steps; ++s) {
+    __m512 xs[T];
+    for (int u = 0; u < T; ++u) xs[u] = broadcast8(_mm256_loadu_ps(x + u * x_stride + 8 * s));
+    for (int q = 0; q < kRows / 2; ++q) {
+      __m512 wq = _mm512_loadu_ps(panel + (q * kSteps + s) * 16);
+      // One load of the weights for all T tokens, not one folded into every FMA.
+      __asm__("" : "+v"(wq));
+      for (int u = 0; u < T; ++u) acc[q][u] = _mm512_fmadd_ps(wq, xs[u], acc[q][u]);
     }
   }
-  if (i0 < len) {  // the last columns of the row, fewer than 8
-    for (int j = 0; j < 8; ++j) {
-      if (i0 + j >= len) break;
-      const __m512 wi = _mm512_loadu_ps(panel + (i0 + j) * kRows);
-      for (int u = 0; u < T; ++u)
-        lane[u][j] = _mm512_fmadd_ps(wi, _mm512_set1_ps(x[u * x_stride + i0 + j]), lane[u][j]);
+  if (rem > 0) {  // the last columns of the row, fewer than 8
+    const __mmask8 m8 = first_lanes8(rem);
+    const __mmask16 m16 = static_cast<__mmask16>(m8 | (m8 << 8));
+    __m512 xs[T];
+    for (int u = 0; u < T; ++u)
+      xs[u] = broadcast8(_mm256_maskz_loadu_ps(m8, x + u * x_stride + 8 * steps));
+    for (int q = 0; q < kRows / 2; ++q) {
+      const __m512 wq = _mm512_loadu_ps(panel + (q * kSteps + steps) * 16);
+      for (int u = 0; u < T; ++u) acc[q][u] = _mm512_mask3_fmadd_ps(wq, xs[u], acc[q][u], m16);
     }
   }
-  for (int u = 0; u < T; ++u)
-    for (int j = 0; j < 8; ++j) _mm512_storeu_ps(lanes + (u * 8 + j) * kRows, lane[u][j]);
+  for (int q = 0; q < kRows / 2; ++q)
+    for (int u = 0; u < T; ++u) _mm512_storeu_ps(lanes + (u * 8 + q) * 16, acc[q][u]);
+}
+
+// Indices of the permutes in join_lanes (permutex2var: 0..15 the first vector, 16..31 the second).
+struct JoinIndex {
+  alignas(64) int32_t a1[16], b1[16], a2[16], b2[16], a3[16], b3[16];
+};
+constexpr JoinIndex make_join_index() {
+  JoinIndex j{};
+  // Level 1: s_k = l_k + l_(k+4) at lane 4ρ + k for row 4p + ρ, from vectors 2p and 2p + 1.
+  for (int rho = 0; rho < 4; ++rho) {
+    for (int k = 0; k < 4; ++k) {
+      j.a1[rho * 4 + k] = rho * 8 + k;
+      j.b1[rho * 4 + k] = rho * 8 + k + 4;
+    }
+  }
+  // Level 2: s0 + s1 at lane σ and s2 + s3 at lane 8 + σ for row 8m + σ, from level-1 vectors 2m
+  // and 2m + 1.
+  for (int sg = 0; sg < 8; ++sg) {
+    j.a2[sg] = sg * 4;
+    j.a2[8 + sg] = sg * 4 + 2;
+    j.b2[sg] = sg * 4 + 1;
+    j.b2[8 + sg] = sg * 4 + 3;
+  }
+  // Level 3: (s0 + s1) + (s2 + s3) at lane r for row r, from level-2 vectors 0 and 1.
+  for (int r = 0; r < 16; ++r) {
+    j.a3[r] = (r / 8) * 16 + r % 8;
+    j.b3[r] = (r / 8) * 16 + 8 + r % 8;
+  }
+  return j;
+}
+constexpr JoinIndex kJoin = make_join_index();
+
+// dot_f32's join of the eight lanes, ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7)), for the 16
+// rows of one token from its eight row-pair vectors at l: the result's lane r is row r.
+INFERA_AVX512 inline __m512 join_lanes(const float* l) {
+  const __m512i a1 = _mm512_load_si512(kJoin.a1), b1 = _mm512_load_si512(kJoin.b1);
+  const __m512i a2 = _mm512_load_si512(kJoin.a2), b2 = _mm512_load_si512(kJoin.b2);
+  const __m512i a3 = _mm512_load_si512(kJoin.a3), b3 = _mm512_load_si512(kJoin.b3);
+  __m512 s[4], t[2];
+  for (int p = 0; p < 4; ++p) {
+    const __m512 v0 = _mm512_loadu_ps(l + 2 * p * 16), v1 = _mm512_loadu_ps(l + (2 * p + 1) * 16);
+    s[p] = _mm512_add_ps(_mm512_permutex2var_ps(v0, a1, v1), _mm512_permutex2var_ps(v0, b1, v1));
+  }
+  for (int m = 0; m < 2; ++m)
+    t[m] = _mm512_add_ps(_mm512_permutex2var_ps(s[2 * m], a2, s[2 * m + 1]),
+                         _mm512_permutex2var_ps(s[2 * m], b2, s[2 * m + 1]));
+  return _mm512_add_ps(_mm512_permutex2var_ps(t[0], a3, t[1]),
+                       _mm512_permutex2var_ps(t[0], b3, t[1]));
 }
 
 }  // namespace
@@ -106,32 +204,42 @@ INFERA_AVX512 void float_panel16_avx512(TensorType type, const void* w_rows, uin
                                         int64_t n, float* y, int64_t y_stride) {
   const auto* w = static_cast<const uint8_t*>(w_rows);
   thread_local std::vector<float> panel_store, lane_store;
-  panel_store.resize(static_cast<size_t>((kSlice + 16) * kRows));
-  // The eight lane vectors of every token, kept across slices.
-  lane_store.resize(static_cast<size_t>(n_tokens * 8 * kRows));  // written by the first slice
-  float* panel = panel_store.data();
+  // Both on 64-byte lines: a vector that straddles two lines costs two loads.
+  auto aligned = [](std::vector<float>& v, int64_t floats) {
+    v.resize(static_cast<size_t>(floats + 16));
+    const auto at = reinterpret_cast<uintptr_t>(v.data());
+    return v.data() + ((64 - at % 64) % 64) / sizeof(float);
+  };
+  float* panel = aligned(panel_store, kSlice * kRows);
+  // The eight row-pair vectors of every token, kept across slices (written by the first slice).
+  float* lane_base = aligned(lane_store, n_tokens * 8 * kRows);
   for (int64_t c0 = 0; c0 < n; c0 += kSlice) {
     const int64_t len = std::min(kSlice, n - c0);
-    rewrite_slice(type, w, w_row_bytes, c0, len, n, panel);
+    switch (type) {
+      case TensorType::F32:
+        rewrite_slice<TensorType::F32>(w, w_row_bytes, c0, len, n, panel);
+        break;
+      case TensorType::F16:
+        rewrite_slice<TensorType::F16>(w, w_row_bytes, c0, len, n, panel);
+        break;
+      default:
+        rewrite_slice<TensorType::BF16>(w, w_row_bytes, c0, len, n, panel);
+        break;
+    }
     const bool first = c0 == 0;
-    auto lanes_of = [&](int64_t t) { return lane_store.data() + t * 8 * kRows; };
+    const int64_t steps = len / 8, rem = len % 8;
+    auto lanes_of = [&](int64_t t) { return lane_base + t * 8 * kRows; };
     int64_t t = 0;
     for (; t + kTokens <= n_tokens; t += kTokens)
-      tokens_times_slice<kTokens>(panel, len, x + t * x_stride + c0, x_stride, first, lanes_of(t));
+      tokens_times_slice<kTokens>(panel, steps, rem, x + t * x_stride + c0, x_stride, first,
+                                  lanes_of(t));
     if (n_tokens - t == 2)
-      tokens_times_slice<2>(panel, len, x + t * x_stride + c0, x_stride, first, lanes_of(t));
+      tokens_times_slice<2>(panel, steps, rem, x + t * x_stride + c0, x_stride, first, lanes_of(t));
     else if (n_tokens - t == 1)
-      tokens_times_slice<1>(panel, len, x + t * x_stride + c0, x_stride, first, lanes_of(t));
+      tokens_times_slice<1>(panel, steps, rem, x + t * x_stride + c0, x_stride, first, lanes_of(t));
   }
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    const float* l = lane_store.data() + t * 8 * kRows;
-    __m512 v[8];
-    for (int k = 0; k < 8; ++k) v[k] = _mm512_loadu_ps(l + k * kRows);
-    const __m512 sum =
-        _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(v[0], v[4]), _mm512_add_ps(v[1], v[5])),
-                      _mm512_add_ps(_mm512_add_ps(v[2], v[6]), _mm512_add_ps(v[3], v[7])));
-    _mm512_storeu_ps(y + t * y_stride, sum);
-  }
+  for (int64_t t = 0; t < n_tokens; ++t)
+    _mm512_storeu_ps(y + t * y_stride, join_lanes(lane_base + t * 8 * kRows));
 }
 
 }  // namespace infera

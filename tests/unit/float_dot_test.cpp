@@ -62,7 +62,7 @@ TEST_P(FloatDot, EqualsDequantizeThenDotBitForBit) {
 }
 
 // The AVX-512 panel kernel (16 rows at a time): the reference's bits per row, over lengths around
-// its 16-wide transposes and 256-column slices and odd token counts.
+// its 16-wide transposes and 512-column slices and odd token counts.
 TEST_P(FloatDot, PanelEqualsDequantizeThenDotBitForBit) {
   const TensorType type = GetParam();
   if (!isa_supported(Isa::kAvx512)) GTEST_SKIP() << "no AVX-512 on this CPU";
@@ -81,7 +81,7 @@ TEST_P(FloatDot, PanelEqualsDequantizeThenDotBitForBit) {
       quantize_row(type, wf.data(), w.data() + r * row_bytes, n);
       dequantize_row(type, w.data() + r * row_bytes, deq.data() + r * n, n);
     }
-    for (int64_t tokens : {1, 2, 3, 4, 5, 8}) {
+    for (int64_t tokens : {1, 2, 3, 4, 5, 8, 15, 16, 17, 33, 40}) {
       std::vector<float> x(static_cast<size_t>(tokens * n));
       for (float& v : x) v = dist(rng);
       std::vector<float> y(static_cast<size_t>(tokens * rows), -1.0f);
