@@ -364,7 +364,47 @@ GgufFile::~GgufFile() {
   if (mapping_ != nullptr) munmap(mapping_, mapping_size_);
 }
 
-std::unique_ptr<GgufFile> GgufFile::open(const std::string& path) {
+// 2 MiB: the size of an x86-64 huge page.
+constexpr size_t kHugePage = size_t{1} << 21;
+
+void GgufFile::read_into_huge_pages(int fd, const ReadProgress& progress) {
+  const size_t length = (static_cast<size_t>(size_) + kHugePage - 1) / kHugePage * kHugePage;
+  // One huge page more than needed, so that the image can start on a huge-page boundary.
+  const size_t mapped = length + kHugePage;
+  void* p = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    const int err = errno;
+    ::close(fd);
+    throw Error(ErrorKind::kIo, "cannot allocate " + std::to_string(size_) +
+                                    " bytes for GGUF file " + quote(path_) + ": " +
+                                    std::strerror(err));
+  }
+  mapping_ = p;
+  mapping_size_ = mapped;
+  auto* image = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(p) + kHugePage - 1) &
+                                           ~uintptr_t{kHugePage - 1});
+  // Without transparent huge pages (or with them off) this fails and the pages stay 4 KiB.
+  madvise(image, length, MADV_HUGEPAGE);
+  uint64_t done = 0;
+  while (done < size_) {
+    const size_t chunk = static_cast<size_t>(std::min<uint64_t>(size_ - done, uint64_t{64} << 20));
+    const ssize_t got = pread(fd, image + done, chunk, static_cast<off_t>(done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      const int err = got < 0 ? errno : EIO;
+      ::close(fd);
+      throw Error(ErrorKind::kIo, "cannot read GGUF file " + quote(path_) + ": " +
+                                      (got < 0 ? std::strerror(err) : "file shrank while read"));
+    }
+    done += static_cast<uint64_t>(got);
+    if (progress) progress(done, size_);
+  }
+  mprotect(image, length, PROT_READ);
+  base_ = image;
+}
+
+std::unique_ptr<GgufFile> GgufFile::open(const std::string& path, FileStorage storage,
+                                         const ReadProgress& progress) {
   std::unique_ptr<GgufFile> file(new GgufFile());
   file->path_ = path;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -383,7 +423,9 @@ std::unique_ptr<GgufFile> GgufFile::open(const std::string& path) {
     throw Error(ErrorKind::kIo, "GGUF file " + quote(path) + " is not a regular file");
   }
   file->size_ = static_cast<uint64_t>(st.st_size);
-  if (file->size_ > 0) {
+  if (file->size_ > 0 && storage == FileStorage::kHugePages) {
+    file->read_into_huge_pages(fd, progress);
+  } else if (file->size_ > 0) {
     void* p = mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
       const int err = errno;

@@ -6,6 +6,7 @@
 // (kind kInvalidFile) naming the key or tensor and the reason. Tensor data is never copied: each
 // TensorInfo points into the mapping, which lives as long as the GgufFile.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -76,10 +77,25 @@ struct TensorInfo {
   const uint8_t* data = nullptr;  // points into the mapping
 };
 
+// Where open() keeps a file's bytes.
+enum class FileStorage {
+  // Mapped: pages read on first use and shared with every process that maps the file.
+  kMapped,
+  // Read into memory of the process, in 2 MiB pages where the kernel has transparent huge pages:
+  // decode streams every weight once per token, and with 4 KiB pages the hardware prefetcher
+  // stops at every page boundary and every page costs a TLB miss.
+  kHugePages,
+};
+
 class GgufFile {
  public:
-  // Maps and validates `path`. Throws infera::Error on any problem.
-  static std::unique_ptr<GgufFile> open(const std::string& path);
+  // Maps (or reads, as `storage` says) and validates `path`. Throws infera::Error on any problem.
+  // `progress` (may be empty) is called with bytes read so far and the file size while a
+  // kHugePages file is read.
+  using ReadProgress = std::function<void(uint64_t done, uint64_t total)>;
+  static std::unique_ptr<GgufFile> open(const std::string& path,
+                                        FileStorage storage = FileStorage::kMapped,
+                                        const ReadProgress& progress = {});
   // Validates an in-memory image (the caller keeps `bytes` alive). Used by tests and fuzzers.
   static std::unique_ptr<GgufFile> from_memory(const uint8_t* bytes, size_t size);
 
@@ -117,6 +133,7 @@ class GgufFile {
  private:
   GgufFile() = default;
   void parse();  // throws infera::Error
+  void read_into_huge_pages(int fd, const ReadProgress& progress);
   [[noreturn]] void fail(const std::string& message) const;
   [[noreturn]] void wrong_type(std::string_view key, const Value& value,
                                std::string_view expected) const;
@@ -124,7 +141,7 @@ class GgufFile {
   std::string path_;
   const uint8_t* base_ = nullptr;
   uint64_t size_ = 0;
-  void* mapping_ = nullptr;  // non-null when we own an mmap
+  void* mapping_ = nullptr;  // non-null when we own an mmap (of the file or of memory)
   size_t mapping_size_ = 0;
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;

@@ -92,7 +92,7 @@ class Binder {
 }  // namespace
 
 std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& options) {
-  return from_gguf(gguf::GgufFile::open(path), options);
+  return from_gguf(gguf::GgufFile::open(path, options.storage, options.read_progress), options);
 }
 
 std::unique_ptr<Model> Model::from_gguf(std::unique_ptr<gguf::GgufFile> file,

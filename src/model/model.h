@@ -1,7 +1,8 @@
 #pragma once
-// A loaded model: its validated hyper-parameters and views of its weights inside the mapped GGUF
-// file. Matrices are not copied unless LoadOptions::f32_weights asks for it; 1-D tensors (norm
-// weights, biases: a few KB each) are converted to f32 vectors at load.
+// A loaded model: its validated hyper-parameters and views of its weights inside the GGUF file's
+// image (read into memory or mapped, as LoadOptions::storage says). Matrices are not copied unless
+// LoadOptions::f32_weights asks for it; 1-D tensors (norm weights, biases: a few KB each) are
+// converted to f32 vectors at load.
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,11 +34,17 @@ struct LoadOptions {
   // as they are instead of rounding them to 8-bit blocks: the file's model computed without
   // activation rounding, for accuracy checks, at 4-8x a 4-bit file's memory and lower speed.
   bool f32_weights = false;
+  // How the file's bytes are kept (gguf_file.h): read into huge pages by default, for the speed
+  // of generation; kMapped starts faster and shares the pages with other processes.
+  gguf::FileStorage storage = gguf::FileStorage::kHugePages;
+  // Called while a kHugePages file is read (bytes done, file size); may be empty.
+  gguf::GgufFile::ReadProgress read_progress;
 };
 
 class Model {
  public:
-  // Maps, validates and binds `path`. Throws infera::Error naming the file and the problem.
+  // Reads (or maps), validates and binds `path`. Throws infera::Error naming the file and the
+  // problem.
   static std::unique_ptr<Model> load(const std::string& path, const LoadOptions& options = {});
   static std::unique_ptr<Model> from_gguf(std::unique_ptr<gguf::GgufFile> file,
                                           const LoadOptions& options = {});

@@ -33,6 +33,7 @@ check "inspect rejects a truncated file" 1 "^infera: error: .*bad.gguf" -- "$inf
 check "inspect names a missing file" 1 "infera: error: .*no-such.gguf" -- "$infera" inspect "$tmp/no-such.gguf"
 check "run answers Paris" 0 "Paris" -- "$infera" run -m "$model" -p "The capital of France is" --greedy -n 8 -t 2
 check "run reports loading" 0 "infera: loaded .*SmolLM2.* \(llama, 94 MiB\)" -- "$infera" run -m "$model" -p "Hello" --greedy -n 1
+check "run answers Paris from the mapped file (--mmap)" 0 "Paris" -- "$infera" run -m "$model" -p "The capital of France is" --greedy -n 8 -t 2 --mmap
 check "run prints its summary" 0 "generated 8 tokens" -- "$infera" run -m "$model" -p "Hello" --greedy -n 8
 check "run rejects top-p 2" 1 "top_p" -- "$infera" run -m "$model" -p "Hello" --top-p 2
 check "run rejects a bad model file" 1 "infera: error" -- "$infera" run -m "$tmp/bad.gguf" -p "Hello"

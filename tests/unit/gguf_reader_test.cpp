@@ -18,6 +18,7 @@
 namespace infera::testing {
 namespace {
 
+using gguf::FileStorage;
 using gguf::GgufFile;
 using gguf::Value;
 using Bytes = std::vector<uint8_t>;
@@ -147,6 +148,43 @@ TEST(GgufReader, OpenMapsTheFileWithoutCopying) {
   // same file gives the same bytes at a different address.
   const auto g = GgufFile::open(tmp.path());
   EXPECT_NE(g->tensors()[0].data, tensors[0].data);
+}
+
+// Read into memory (huge pages where the kernel has them) instead of mapped: the same metadata
+// and tensor bytes, reported as read up to the file's size, and a copy of the process's own.
+TEST(GgufReader, HugePagesStorageReadsTheSameImage) {
+  const Bytes bytes = tiny_llama().build();
+  TempFile tmp(bytes);
+  uint64_t last = 0, total = 0;
+  int calls = 0;
+  const auto f =
+      GgufFile::open(tmp.path(), FileStorage::kHugePages, [&](uint64_t done, uint64_t t) {
+        EXPECT_GE(done, last);
+        last = done;
+        total = t;
+        ++calls;
+      });
+  EXPECT_GE(calls, 1);
+  EXPECT_EQ(last, bytes.size());
+  EXPECT_EQ(total, bytes.size());
+  const auto mapped = GgufFile::open(tmp.path());
+  EXPECT_EQ(f->metadata().size(), mapped->metadata().size());
+  ASSERT_EQ(f->tensors().size(), mapped->tensors().size());
+  for (size_t i = 0; i < f->tensors().size(); ++i) {
+    const auto& t = f->tensors()[i];
+    EXPECT_EQ(t.name, mapped->tensors()[i].name);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data) % 32, 0u);
+    EXPECT_NE(t.data, mapped->tensors()[i].data);
+    EXPECT_EQ(0, std::memcmp(t.data, bytes.data() + f->data_offset() + t.offset, t.n_bytes));
+  }
+  try {
+    GgufFile::open("/nonexistent/infera/model.gguf", FileStorage::kHugePages);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kIo);
+  }
+  TempFile empty(Bytes{});
+  EXPECT_THROW(GgufFile::open(empty.path(), FileStorage::kHugePages), Error);
 }
 
 TEST(GgufReader, Version2IsAccepted) {
