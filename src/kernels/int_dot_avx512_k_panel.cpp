@@ -1,16 +1,20 @@
 // AVX-512 VNNI: a panel of 16 Q4_K or Q6_K weight rows times many Q8_K activation rows, the
 // prompt-processing GEMM of the K-quants. Each block of the 16 rows is rewritten once as bytes
 // with lane r of a vector holding row r: vector (c, l) holds, per row, the four quants of elements
-// 32c + 4l … 32c + 4l + 3 (l = 0 … 7) of chunk c.
-// A broadcast dword of four activations times that vector (vpmaddubsw: unsigned × signed bytes
-// into two int16 sums per row, which cannot saturate at these ranges), then vpdpwssd with the rows'
-// sub-block scales as int16 pairs, adds scale · (the four products) to the block's integer sum of
-// 16 rows exactly, with no reduction across lanes; the float steps (vec_dot_k.h) then run on 16
-// rows per instruction.
-// Q4_K quants (0 … 15) are the unsigned side and the activations are used as they are. Q6_K quants
-// are signed (q − 32), so the activations are read as x + 128; the 128 · Σ scale · (q − 32) that
-// adds to the block's sum depends on the weights alone, and the sum starts at minus that instead of
-// zero.
+// 32c + 4l … 32c + 4l + 3 (l = 0 … 7) of chunk c, so each 16-element half of a chunk is four
+// vectors.
+// The block's integer sum is exact int32, so any grouping of it gives the same bits: per 16
+// elements, a chain of four vpdpbusd (the u8 quants times a dword of four s8 activations,
+// broadcast from memory inside the instruction) sums q · x per row, and only then is that
+// sub-sum scaled, once per 16 elements instead of once per 4: about half the multiply uops of
+// vpmaddubsw + vpdpwssd per dword. There is no reduction across lanes; the float steps
+// (vec_dot_k.h) then run on 16 rows per instruction.
+// Q4_K: quants 0 … 15, so a 16-element sub-sum is at most 16 · 15 · 128 in size and fits an int16:
+// vpdpwssd with the scale as the pair (scale, 0) multiplies and adds it in one instruction.
+// Q6_K: the stored quants (0 … 63) are the unsigned side as they are, and
+// Σ (q − 32) x = Σ q x − 32 · bsum per 16 elements. Σ q x reaches 16 · 63 · 128 and needs int32,
+// so vpmulld scales it; the −32 · scale · bsum terms are one vpdpwssd per 32 elements. Every
+// partial sum stays below 2^29 in size.
 #include "kernels/int_dot.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -41,34 +45,38 @@ namespace {
 constexpr int kRows = static_cast<int>(kIntPanelRows);
 constexpr int kChunks = QK_K / 32;
 constexpr int kLanes = 8;
-// Blocks rewritten at a time: 4 × 5.8 KiB stays in L1 while every token passes over it.
-constexpr int64_t kSliceBlocks = 4;
-// Activation rows that share each load of the panel.
-constexpr int kTokens = 4;
+// Blocks rewritten at a time before the tokens pass over them. One measured best at 16 and 64
+// tokens and level with four at 512 (bench-kernels, pp512): the activation lines in flight get
+// more of L1.
+constexpr int64_t kSliceBlocks = 1;
 
 // One block of the panel; every int32 array is [what][row r].
 struct KPanelBlock {
-  // q[c][l] lane r: elements 32c + 4l … 32c + 4l + 3 of row r, as u8 (Q4_K) or s8 (Q6_K).
+  // q[c][l] lane r: elements 32c + 4l … 32c + 4l + 3 of row r as u8: the Q4_K nibble, or the
+  // stored Q6_K value (0 … 63, its 32 not taken off).
   uint32_t q[kChunks][kLanes][kRows];
-  // scale[s] lane r: the scale of row r's 16-element sub-block s (Q6_K) or 32-element
-  // sub-block s (Q4_K), twice as an int16 pair.
+  // scale[s] lane r: the scale of row r's 32-element sub-block s (Q4_K: 0 … 63, so also the int16
+  // pair (scale, 0)) or 16-element sub-block s (Q6_K: −128 … 127).
   int32_t scale[16][kRows];
-  int32_t start[kRows];    // Q6_K: where the block's sum starts (see the top of the file)
-  int32_t mins[8][kRows];  // Q4_K: the int16 pair (m, m) of 32-element sub-block j
+  // bsum_w[j] lane r: the int16 pair that multiplies Q8_K bsums 2j, 2j + 1 for row r: (m, m) with
+  // m the min of Q4_K sub-block j, or (−32 scale_2j, −32 scale_2j+1) for Q6_K.
+  int32_t bsum_w[8][kRows];
   float d[kRows], dmin[kRows];
 };
 
 template <typename Block>
 constexpr bool kIsQ4K = std::is_same_v<Block, block_q4_K>;
 
-// The scale of chunk c's half h (lanes 4h … 4h + 3): its sub-block.
+// Activation rows that share each load of the panel: enough independent vpdpbusd chains to cover
+// their latency (2 · N of them per chunk), few enough not to spill the sums (2, 4, 6, 8 measured:
+// Q4_K, with its separate min sums, peaks at 6, Q6_K at 8).
 template <typename Block>
-constexpr int scale_index(int c, int h) {
-  return kIsQ4K<Block> ? c : 2 * c + h;
-}
+constexpr int kTokens = kIsQ4K<Block> ? 6 : 8;
 
-INFERA_AVX512 inline __m512i int16_pair(__m512i v) {
-  return _mm512_or_si512(_mm512_and_si512(v, _mm512_set1_epi32(0xffff)), _mm512_slli_epi32(v, 16));
+// The int16 pair (lo, hi) in each dword, for vpdpwssd.
+INFERA_AVX512 inline __m512i int16_pair(__m512i lo, __m512i hi) {
+  return _mm512_or_si512(_mm512_and_si512(lo, _mm512_set1_epi32(0xffff)),
+                         _mm512_slli_epi32(hi, 16));
 }
 
 // Row r's dword at byte `offset` of block b, for the 16 rows.
@@ -76,32 +84,30 @@ INFERA_AVX512 inline __m512i gather_rows(const uint8_t* w, __m512i row_offsets, 
   return _mm512_i32gather_epi32(row_offsets, w + offset, 1);
 }
 
-// Two 32-byte chunks of each of the 16 rows (in[r] = row r's chunks c, c + 1), transposed into
-// q[c][0 … 7] and q[c + 1][0 … 7].
-INFERA_AVX512 inline void store_chunk_pair(__m512* in, int c, KPanelBlock* out) {
-  __m512 tr[16];
-  transpose16(in, tr);
-  for (int i = 0; i < 16; ++i)
-    _mm512_storeu_ps(reinterpret_cast<float*>(out->q[c + i / 8][i % 8]), tr[i]);
-}
-
-INFERA_AVX512 inline __m512 join_halves(__m256i lo, __m256i hi) {
-  return _mm512_castsi512_ps(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
+// Dwords 16g … 16g + 15 of a byte array at byte `offset` of each of the 16 rows, transposed:
+// t[i] lane r = row r's dword 16g + i. The raw bytes go through the transpose, so that each
+// decoding step after it serves 16 rows.
+INFERA_AVX512 inline void transpose_rows(const uint8_t* w, uint64_t w_row_bytes, uint64_t offset,
+                                         __m512i* t) {
+  __m512 in[16], out[16];
+  for (int r = 0; r < kRows; ++r) in[r] = _mm512_loadu_ps(w + r * w_row_bytes + offset);
+  transpose16(in, out);
+  for (int i = 0; i < 16; ++i) t[i] = _mm512_castps_si512(out[i]);
 }
 
 INFERA_AVX512 void rewrite_q4_k(const uint8_t* w, uint64_t w_row_bytes, __m512i row_offsets,
                                 KPanelBlock* out) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
-  for (int j = 0; j < 4;
-       ++j) {  // qs[32j + i]: element 64j + i in its low nibble, 64j + 32 + i high
-    __m512 in[16];
-    for (int r = 0; r < kRows; ++r) {
-      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(
-          w + r * w_row_bytes + offsetof(block_q4_K, qs) + 32 * j));
-      in[r] = join_halves(_mm256_and_si256(raw, low4),
-                          _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4));
+  const __m512i low4 = _mm512_set1_epi8(0x0f);
+  // qs dword 8j + l holds elements 64j + 4l … + 3 in its low nibbles (chunk 2j, lane l) and
+  // 32 elements further in its high nibbles (chunk 2j + 1).
+  for (int g = 0; g < 2; ++g) {
+    __m512i t[16];
+    transpose_rows(w, w_row_bytes, offsetof(block_q4_K, qs) + 64 * g, t);
+    for (int i = 0; i < 16; ++i) {
+      const int j = 2 * g + i / 8, l = i % 8;
+      _mm512_storeu_si512(out->q[2 * j][l], _mm512_and_si512(t[i], low4));
+      _mm512_storeu_si512(out->q[2 * j + 1][l], _mm512_and_si512(_mm512_srli_epi32(t[i], 4), low4));
     }
-    store_chunk_pair(in, 2 * j, out);
   }
   // The 12 scale bytes as three dwords per row, decoded as q4k_scale_min does.
   const __m512i s0 = gather_rows(w, row_offsets, offsetof(block_q4_K, scales));
@@ -112,16 +118,17 @@ INFERA_AVX512 void rewrite_q4_k(const uint8_t* w, uint64_t w_row_bytes, __m512i 
   for (int k = 0; k < 4; ++k) {
     const __m512i b0 = _mm512_srli_epi32(s0, 8 * k), b1 = _mm512_srli_epi32(s1, 8 * k),
                   b2 = _mm512_srli_epi32(s2, 8 * k);
-    _mm512_storeu_si512(out->scale[k], int16_pair(_mm512_and_si512(b0, six)));
-    _mm512_storeu_si512(out->mins[k], int16_pair(_mm512_and_si512(b1, six)));
+    const __m512i m_lo = _mm512_and_si512(b1, six);
+    _mm512_storeu_si512(out->scale[k], _mm512_and_si512(b0, six));
+    _mm512_storeu_si512(out->bsum_w[k], int16_pair(m_lo, m_lo));
     const __m512i sc =
         _mm512_or_si512(_mm512_and_si512(b2, four),
                         _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(b0, 6), two), 4));
     const __m512i m =
         _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(b2, 4), four),
                         _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(b1, 6), two), 4));
-    _mm512_storeu_si512(out->scale[4 + k], int16_pair(sc));
-    _mm512_storeu_si512(out->mins[4 + k], int16_pair(m));
+    _mm512_storeu_si512(out->scale[4 + k], sc);
+    _mm512_storeu_si512(out->bsum_w[4 + k], int16_pair(m, m));
   }
   const __m512i d_dmin = gather_rows(w, row_offsets, offsetof(block_q4_K, d));
   _mm512_storeu_ps(out->d, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d_dmin)));
@@ -131,52 +138,48 @@ INFERA_AVX512 void rewrite_q4_k(const uint8_t* w, uint64_t w_row_bytes, __m512i 
 
 INFERA_AVX512 void rewrite_q6_k(const uint8_t* w, uint64_t w_row_bytes, __m512i row_offsets,
                                 KPanelBlock* out) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f), two = _mm256_set1_epi8(0x03),
-                thirty_two = _mm256_set1_epi8(32);
-  // Elements 128h + 32c + i, c = 0 … 3: the low (c < 2) or high nibble of ql[64h + 32(c % 2) + i],
-  // with bits 2c, 2c + 1 of qh[32h + i] above them, minus 32.
+  const __m512i low4 = _mm512_set1_epi8(0x0f), high2 = _mm512_set1_epi8(0x30);
+  // Element 128h + 32c + 4l + e (c = 0 … 3): the low (c < 2) or high nibble of ql byte
+  // 64h + 32(c % 2) + 4l + e, with bits 2c, 2c + 1 of qh byte 32h + 4l + e above it: in dwords,
+  // ql dword 16h + 8(c % 2) + l and qh dword 8h + l.
+  __m512i qh[16];
+  transpose_rows(w, w_row_bytes, offsetof(block_q6_K, qh), qh);
   for (int h = 0; h < 2; ++h) {
-    for (int half = 0; half < 2; ++half) {  // chunks 4h + 2 half, 4h + 2 half + 1
-      __m512 in[16];
-      for (int r = 0; r < kRows; ++r) {
-        const uint8_t* row = w + r * w_row_bytes;
-        const auto* ql = reinterpret_cast<const __m256i*>(row + offsetof(block_q6_K, ql) + 64 * h);
-        const __m256i qh = _mm256_loadu_si256(
-            reinterpret_cast<const __m256i*>(row + offsetof(block_q6_K, qh) + 32 * h));
-        __m256i q[2];
-        for (int k = 0; k < 2; ++k) {
-          const int c = 2 * half + k;
-          const __m256i low =
-              _mm256_and_si256(_mm256_srli_epi16(_mm256_loadu_si256(ql + k), 4 * half), low4);
-          const __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), two);
-          q[k] = _mm256_sub_epi8(_mm256_or_si256(low, _mm256_slli_epi16(high, 4)), thirty_two);
-        }
-        in[r] = join_halves(q[0], q[1]);
+    __m512i ql[16];
+    transpose_rows(w, w_row_bytes, offsetof(block_q6_K, ql) + 64 * h, ql);
+    for (int c = 0; c < 4; ++c) {
+      for (int l = 0; l < 8; ++l) {
+        const __m512i lo = ql[8 * (c % 2) + l], hi = qh[8 * h + l];
+        const __m512i low = c < 2 ? lo : _mm512_srli_epi32(lo, 4);
+        // Bits 2c, 2c + 1 of each byte to bits 4, 5.
+        const __m512i high = c < 2    ? _mm512_slli_epi32(hi, 4 - 2 * c)
+                             : c == 2 ? hi
+                                      : _mm512_srli_epi32(hi, 2);
+        // (low & 0x0f) | (high & 0x30)
+        _mm512_storeu_si512(
+            out->q[4 * h + c][l],
+            _mm512_ternarylogic_epi32(_mm512_and_si512(high, high2), low, low4, 0xf8));
       }
-      store_chunk_pair(in, 4 * h + 2 * half, out);
     }
   }
   for (int g = 0; g < 4; ++g) {  // scales 4g … 4g + 3, sign-extended
     const __m512i bytes = gather_rows(w, row_offsets, offsetof(block_q6_K, scales) + 4 * g);
+    __m512i s[4];
     for (int k = 0; k < 4; ++k) {
-      const __m512i s = _mm512_srai_epi32(_mm512_slli_epi32(bytes, 24 - 8 * k), 24);
-      _mm512_storeu_si512(out->scale[4 * g + k], int16_pair(s));
+      s[k] = _mm512_srai_epi32(_mm512_slli_epi32(bytes, 24 - 8 * k), 24);
+      _mm512_storeu_si512(out->scale[4 * g + k], s[k]);
+    }
+    // −32 scale: the part of Σ (q − 32) x that the stored q leave out, per bsum.
+    for (int j = 0; j < 2; ++j) {
+      const __m512i lo = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(s[2 * j], 5));
+      const __m512i hi =
+          _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(s[2 * j + 1], 5));
+      _mm512_storeu_si512(out->bsum_w[2 * g + j], int16_pair(lo, hi));
     }
   }
   // d is the last two bytes of the block: the upper half of the dword before them.
   const __m512i d = gather_rows(w, row_offsets, offsetof(block_q6_K, d) - 2);
   _mm512_storeu_ps(out->d, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(d, 16))));
-  // Where the block's sum starts: −Σ scale · 128 · (q − 32), formed as the kernel forms the
-  // products.
-  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
-  __m512i acc = _mm512_setzero_si512();
-  for (int l = 0; l < kLanes; ++l) {
-    for (int c = 0; c < kChunks; ++c) {
-      const __m512i p = _mm512_maddubs_epi16(bias, _mm512_loadu_si512(out->q[c][l]));
-      acc = _mm512_dpwssd_epi32(acc, p, _mm512_loadu_si512(out->scale[2 * c + l / 4]));
-    }
-  }
-  _mm512_storeu_si512(out->start, _mm512_sub_epi32(_mm512_setzero_si512(), acc));
 }
 
 template <typename Block>
@@ -196,59 +199,79 @@ struct KTokenState {
   float lane[kBlockLanes][kRows];
 };
 
+// acc + the u8 × s8 dot of each dword of q with the four bytes at p, as one instruction: p's
+// dword is an embedded {1to16} operand (GCC 12 does not fold _mm512_set1_epi32 into VNNI
+// instructions, and a separate broadcast is one more uop per product).
+INFERA_AVX512 inline __m512i dpbusd_bcast(__m512i acc, __m512i q, const void* p) {
+  __asm__("vpdpbusd %2%{1to16%}, %1, %0"
+          : "+v"(acc)
+          : "v"(q), "m"(*static_cast<const uint8_t(*)[4]>(p)));
+  return acc;
+}
+
+// The same for the int16 pairs of vpdpwssd.
+INFERA_AVX512 inline __m512i dpwssd_bcast(__m512i acc, __m512i w, const void* p) {
+  __asm__("vpdpwssd %2%{1to16%}, %1, %0"
+          : "+v"(acc)
+          : "v"(w), "m"(*static_cast<const uint8_t(*)[4]>(p)));
+  return acc;
+}
+
+// A zero vector as its own vpxord, which the core renames away; a shared zero register would cost
+// a move at the head of every chain.
+INFERA_AVX512 inline __m512i fresh_zero() {
+  __m512i z;
+  __asm__ volatile("vpxord %0, %0, %0" : "=v"(z));
+  return z;
+}
+
 // Block b of the panel times N tokens' activation blocks: each quant vector loaded serves all N.
 template <typename Block, int N>
 INFERA_AVX512 void block_times_tokens(const KPanelBlock& p, int64_t b, const block_q8_K* const* x,
                                       KTokenState* const* st) {
-  // The activation bytes the products read: x itself, or x + 128 for Q6_K.
-  alignas(64) uint8_t biased[kIsQ4K<Block> ? 1 : N][QK_K];
-  const uint8_t* xq[N];
-  for (int u = 0; u < N; ++u) {
-    if constexpr (kIsQ4K<Block>) {
-      xq[u] = reinterpret_cast<const uint8_t*>(x[u]->qs);
-    } else {
-      for (int k = 0; k < QK_K; k += 64) {
-        const __m512i v = _mm512_loadu_si512(x[u]->qs + k);
-        _mm512_store_si512(biased[u] + k,
-                           _mm512_xor_si512(v, _mm512_set1_epi8(static_cast<char>(0x80))));
-      }
-      xq[u] = biased[u];
-    }
-  }
-  // Four independent sums per token (element lanes l and l + 4 share one), joined at the end.
-  __m512i sum[N][4];
-  for (int u = 0; u < N; ++u)
-    for (int k = 0; k < 4; ++k)
-      sum[u][k] = !kIsQ4K<Block> && k == 0 ? _mm512_loadu_si512(p.start) : _mm512_setzero_si512();
-  for (int h = 0; h < 2; ++h) {  // lanes 4h … 4h + 3
-    for (int c = 0; c < kChunks; ++c) {
-      const __m512i scale = _mm512_loadu_si512(p.scale[scale_index<Block>(c, h)]);
-      for (int k = 0; k < 4; ++k) {
+  // Per token: the block's integer sum, and (Q4_K) Σ min · bsum.
+  __m512i isum[N], m[N];
+  for (int u = 0; u < N; ++u) isum[u] = m[u] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+  for (int c = 0; c < kChunks; ++c) {
+    // Σ q · x over each 16-element half of the chunk, per row and token.
+    __m512i part[2][N];
+    for (int h = 0; h < 2; ++h)
+      for (int u = 0; u < N; ++u) part[h][u] = fresh_zero();
+    for (int k = 0; k < 4; ++k) {
+      for (int h = 0; h < 2; ++h) {
         const int l = 4 * h + k;
         const __m512i q = _mm512_loadu_si512(p.q[c][l]);
-        for (int u = 0; u < N; ++u) {
-          int32_t four;
-          __builtin_memcpy(&four, xq[u] + 32 * c + 4 * l, 4);
-          const __m512i xb = _mm512_set1_epi32(four);
-          const __m512i pairs =
-              kIsQ4K<Block> ? _mm512_maddubs_epi16(q, xb) : _mm512_maddubs_epi16(xb, q);
-          sum[u][k] = _mm512_dpwssd_epi32(sum[u][k], pairs, scale);
-        }
+        for (int u = 0; u < N; ++u)
+          part[h][u] = dpbusd_bcast(part[h][u], q, x[u]->qs + 32 * c + 4 * l);
+      }
+    }
+    const __m512i bw = _mm512_loadu_si512(p.bsum_w[c]);  // bsums 2c, 2c + 1
+    if constexpr (kIsQ4K<Block>) {
+      const __m512i scale = _mm512_loadu_si512(p.scale[c]);
+      for (int u = 0; u < N; ++u) {
+        isum[u] = _mm512_dpwssd_epi32(isum[u], part[0][u], scale);
+        isum[u] = _mm512_dpwssd_epi32(isum[u], part[1][u], scale);
+        m[u] = dpwssd_bcast(m[u], bw, x[u]->bsums + 2 * c);
+      }
+    } else {
+      const __m512i scale0 = _mm512_loadu_si512(p.scale[2 * c]);
+      const __m512i scale1 = _mm512_loadu_si512(p.scale[2 * c + 1]);
+      for (int u = 0; u < N; ++u) {
+        const __m512i scaled = _mm512_add_epi32(_mm512_mullo_epi32(part[0][u], scale0),
+                                                _mm512_mullo_epi32(part[1][u], scale1));
+        // The bsum term last: an add GCC could reassociate would let it sink every product of
+        // the block to the end, with all the parts spilled until then.
+        isum[u] = dpwssd_bcast(_mm512_add_epi32(isum[u], scaled), bw, x[u]->bsums + 2 * c);
       }
     }
   }
   for (int u = 0; u < N; ++u) {
-    const __m512i isum = _mm512_add_epi32(_mm512_add_epi32(sum[u][0], sum[u][1]),
-                                          _mm512_add_epi32(sum[u][2], sum[u][3]));
     const __m512 d = mul_rounded16(_mm512_loadu_ps(p.d), _mm512_set1_ps(x[u]->d));
-    __m512 term = mul_rounded16(d, _mm512_cvtepi32_ps(isum));
+    __m512 term = mul_rounded16(d, _mm512_cvtepi32_ps(isum[u]));
     if constexpr (kIsQ4K<Block>) {
-      const auto* bs = reinterpret_cast<const int32_t*>(x[u]->bsums);  // sub-blocks 2j, 2j + 1
-      __m512i m = _mm512_setzero_si512();
-      for (int j = 0; j < 8; ++j)
-        m = _mm512_dpwssd_epi32(m, _mm512_loadu_si512(p.mins[j]), _mm512_set1_epi32(bs[j]));
       const __m512 dmin = mul_rounded16(_mm512_loadu_ps(p.dmin), _mm512_set1_ps(x[u]->d));
-      term = _mm512_sub_ps(term, mul_rounded16(dmin, _mm512_cvtepi32_ps(m)));
+      term = _mm512_sub_ps(term, mul_rounded16(dmin, _mm512_cvtepi32_ps(m[u])));
     }
     float* lane = st[u]->lane[block_lane(b)];
     _mm512_storeu_ps(lane, _mm512_add_ps(_mm512_loadu_ps(lane), term));
@@ -259,12 +282,20 @@ INFERA_AVX512 void block_times_tokens(const KPanelBlock& p, int64_t b, const blo
 template <typename Block, int N>
 INFERA_AVX512 void slice_times_tokens(const KPanelBlock* slice, int64_t n_blocks, int64_t b0,
                                       const block_q8_K* x, int64_t x_stride_blocks, int64_t t,
-                                      KTokenState* state) {
+                                      int64_t n_tokens, KTokenState* state) {
   KTokenState* st[N];
   for (int u = 0; u < N; ++u) st[u] = &state[t + u];
   for (int64_t i = 0; i < n_blocks; ++i) {
     const block_q8_K* xs[N];
     for (int u = 0; u < N; ++u) xs[u] = x + (t + u) * x_stride_blocks + b0 + i;
+    // The same block of the tokens two groups further on: each token's block is a few lines of
+    // its own, rows apart, which no hardware prefetcher follows.
+    constexpr int ahead = 2 * N;
+    for (int u = 0; u < N && t + ahead + u < n_tokens; ++u) {
+      const auto* p = reinterpret_cast<const char*>(xs[u] + ahead * x_stride_blocks);
+      for (size_t k = 0; k < sizeof(block_q8_K); k += 64) _mm_prefetch(p + k, _MM_HINT_T0);
+      _mm_prefetch(p + sizeof(block_q8_K) - 1, _MM_HINT_T0);
+    }
     block_times_tokens<Block, N>(slice[i], b0 + i, xs, st);
   }
 }
@@ -281,12 +312,31 @@ INFERA_AVX512 void k_panel16(const uint8_t* w, uint64_t w_row_bytes, const block
   for (int64_t b0 = 0; b0 < nb; b0 += kSliceBlocks) {
     const int64_t n_blocks = std::min(kSliceBlocks, nb - b0);
     for (int64_t i = 0; i < n_blocks; ++i) rewrite_block<Block>(w, w_row_bytes, b0 + i, &slice[i]);
+    // The next slice's weight bytes, on their way to L2 while the tokens pass over this one: the
+    // rewrite otherwise waits on them, 16 rows being 16 streams of a few lines each.
+    if (b0 + kSliceBlocks < nb) {
+      const int64_t next = std::min(kSliceBlocks, nb - b0 - kSliceBlocks);
+      for (int r = 0; r < kRows; ++r) {
+        const uint8_t* p = w + r * w_row_bytes + (b0 + kSliceBlocks) * sizeof(Block);
+        const auto end = reinterpret_cast<uintptr_t>(p) + next * sizeof(Block);
+        for (auto a = reinterpret_cast<uintptr_t>(p) & ~uintptr_t{63}; a < end; a += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(a), _MM_HINT_T1);
+      }
+    }
+    constexpr int n = kTokens<Block>;
     int64_t t = 0;
-    for (; t + kTokens <= n_tokens; t += kTokens)
-      slice_times_tokens<Block, kTokens>(slice.data(), n_blocks, b0, x, x_stride_blocks, t,
-                                         state.data());
+    for (; t + n <= n_tokens; t += n)
+      slice_times_tokens<Block, n>(slice.data(), n_blocks, b0, x, x_stride_blocks, t, n_tokens,
+                                   state.data());
+    for (; t + 4 <= n_tokens; t += 4)
+      slice_times_tokens<Block, 4>(slice.data(), n_blocks, b0, x, x_stride_blocks, t, n_tokens,
+                                   state.data());
+    for (; t + 2 <= n_tokens; t += 2)
+      slice_times_tokens<Block, 2>(slice.data(), n_blocks, b0, x, x_stride_blocks, t, n_tokens,
+                                   state.data());
     for (; t < n_tokens; ++t)
-      slice_times_tokens<Block, 1>(slice.data(), n_blocks, b0, x, x_stride_blocks, t, state.data());
+      slice_times_tokens<Block, 1>(slice.data(), n_blocks, b0, x, x_stride_blocks, t, n_tokens,
+                                   state.data());
   }
   for (int64_t t = 0; t < n_tokens; ++t) {
     __m512 l[kBlockLanes];

@@ -432,7 +432,7 @@ TEST_P(IntDotK, EqualsScalarReferenceBitForBit) {
 }
 
 // The K-quant panel kernel (16 weight rows at a time) against the reference row by row, for the
-// types it serves; unaligned rows one block longer than the matrix, token counts around 8.
+// types it serves; unaligned rows one block longer than the matrix, token counts around 8 and 23.
 TEST_P(IntDotK, PanelEqualsScalarReferenceBitForBit) {
   const TensorType type = GetParam();
   if (!isa_supported(Isa::kAvx512)) GTEST_SKIP() << "the panel kernel needs AVX-512 VNNI";
@@ -441,7 +441,8 @@ TEST_P(IntDotK, PanelEqualsScalarReferenceBitForBit) {
   if (panel_rows == 0) GTEST_SKIP() << "no panel kernel for this type";
   std::mt19937 rng(777 + static_cast<unsigned>(type));
   for (int64_t nb : {1, 2, 3, 5, 9}) {  // 9: block 8 shares lane 0 with block 0
-    for (int64_t n_tokens : {1, 8, 13}) {
+    // 23: every token group size of the kernel in one call (6 or 8, then 4, 2, 1).
+    for (int64_t n_tokens : {1, 8, 13, 23}) {
       const int64_t n = nb * QK_K;
       const uint64_t w_bytes = row_bytes(type, n) + row_bytes(type, QK_K);
       std::vector<uint8_t> w_buf(w_bytes * panel_rows + 1), row(w_bytes);
