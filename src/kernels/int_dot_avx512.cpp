@@ -331,19 +331,27 @@ INFERA_AVX512 void q8_one_token(const uint8_t* w, uint64_t w_row_bytes, const ui
   }
 }
 
-// n_rows weight rows times one activation row, 4 at a time.
+// Runs pass(std::integral_constant<int, R>{}, r) over rows [0, n_rows): passes of R = 4 rows, then
+// at most one of 2 and one of 1 (the decode kernels take 1, 2 or 4 rows at a time).
+template <typename Pass>
+inline void in_row_passes(int64_t n_rows, const Pass& pass) {
+  int64_t r = 0;
+  for (; r + 4 <= n_rows; r += 4) pass(std::integral_constant<int, 4>{}, r);
+  if (r + 2 <= n_rows) {
+    pass(std::integral_constant<int, 2>{}, r);
+    r += 2;
+  }
+  if (r < n_rows) pass(std::integral_constant<int, 1>{}, r);
+}
+
+// n_rows weight rows times one activation row.
 template <W K>
 INFERA_AVX512 void q8_weight_rows(const void* w_rows, uint64_t w_row_bytes, int64_t n_rows,
                                   const uint8_t* x, int64_t nb, float* y) {
   const auto* w = static_cast<const uint8_t*>(w_rows);
-  int64_t r = 0;
-  for (; r + 4 <= n_rows; r += 4)
-    q8_one_token<K, 4>(w + r * w_row_bytes, w_row_bytes, x, nb, y + r);
-  if (r + 2 <= n_rows) {
-    q8_one_token<K, 2>(w + r * w_row_bytes, w_row_bytes, x, nb, y + r);
-    r += 2;
-  }
-  if (r < n_rows) q8_one_token<K, 1>(w + r * w_row_bytes, w_row_bytes, x, nb, y + r);
+  in_row_passes(n_rows, [&](auto rows, int64_t r) {
+    q8_one_token<K, decltype(rows)::value>(w + r * w_row_bytes, w_row_bytes, x, nb, y + r);
+  });
 }
 
 // ---- K-quants × Q8_K --------------------------------------------------------------------------
@@ -475,7 +483,6 @@ INFERA_AVX512 inline void q6_k_row_512(const Q6KBlock512& b, const block_q8_K& x
 // lane b of a vector: its lane of block_lanes.h, as the groups start at multiples of 8.
 
 constexpr int kKGroup = 8;
-constexpr int kKMaxRows = 4;
 
 // vpshufb controls that widen byte `lo` (128-bit lanes 0, 1) or `hi` (lanes 2, 3) of each lane
 // into every int16 of the lane.
@@ -680,19 +687,9 @@ template <typename Block>
 INFERA_AVX512 void k_weight_rows(const void* w_rows, uint64_t w_row_bytes, int64_t n_rows,
                                  const block_q8_K* x, int64_t nb, float* y) {
   const auto* w = static_cast<const uint8_t*>(w_rows);
-  int64_t r = 0;
-  for (; r + 4 <= n_rows; r += 4)
-    k_one_token<Block, 4>(w + r * w_row_bytes, w_row_bytes, x, nb, y + r);
-  switch (n_rows - r) {
-    case 3:
-      return k_one_token<Block, 3>(w + r * w_row_bytes, w_row_bytes, x, nb, y + r);
-    case 2:
-      return k_one_token<Block, 2>(w + r * w_row_bytes, w_row_bytes, x, nb, y + r);
-    case 1:
-      return k_one_token<Block, 1>(w + r * w_row_bytes, w_row_bytes, x, nb, y + r);
-    default:
-      return;
-  }
+  in_row_passes(n_rows, [&](auto rows, int64_t r) {
+    k_one_token<Block, decltype(rows)::value>(w + r * w_row_bytes, w_row_bytes, x, nb, y + r);
+  });
 }
 
 }  // namespace
