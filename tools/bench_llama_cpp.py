@@ -49,6 +49,8 @@ def main():
     ap.add_argument("-r", "--repetitions", type=int, default=3)
     ap.add_argument("-s", "--seed", type=int, default=1234)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--no-mmap", action="store_true",
+                    help="read the model into memory instead of mapping it (llama.cpp's --no-mmap)")
     args = ap.parse_args()
 
     n_ctx = max(args.n_prompt, 1 + args.n_gen)
@@ -60,6 +62,7 @@ def main():
         n_threads=args.threads,
         n_threads_batch=args.threads,
         flash_attn=False,
+        use_mmap=not args.no_mmap,
         verbose=False,
     )
     rng = np.random.default_rng(args.seed)
