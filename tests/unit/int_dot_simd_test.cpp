@@ -484,9 +484,12 @@ TEST_P(IntDotK, WeightRowsEqualScalarReferenceBitForBit) {
       for (int rep = 0; rep < 2; ++rep) {
         const int64_t n = nb * QK_K;
         const uint64_t w_bytes = row_bytes(type, n);
-        std::vector<uint8_t> w_buf(w_bytes * static_cast<uint64_t>(w_rows) + 1);
-        uint8_t* w = w_buf.data() + 1;
-        for (int64_t r = 0; r < w_rows; ++r) fill_k_weights(rng, type, w + r * w_bytes, nb);
+        std::vector<uint8_t> w_buf(w_bytes * static_cast<uint64_t>(w_rows) + 1), row(w_bytes);
+        uint8_t* w = w_buf.data() + 1;  // blocks at odd addresses: the kernel must not care
+        for (int64_t r = 0; r < w_rows; ++r) {
+          fill_k_weights(rng, type, row.data(), nb);
+          std::memcpy(w + r * w_bytes, row.data(), w_bytes);
+        }
         std::vector<block_q8_K> x(static_cast<size_t>(nb));
         if (rep == 0) {  // activations as the engine makes them
           std::normal_distribution<float> normal(0.0f, 2.0f);
