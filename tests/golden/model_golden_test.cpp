@@ -86,8 +86,8 @@ Bounds bounds_for(const GoldenCase& c) {
   b.max_mean_kl = std::max(0.005, 1.25 * floor.at("mean_kl").get<double>());
   // Of 10 greedy continuations, how many stay identical swings by two under a benign change of
   // rounding: infera's own Gemma 3 Q4_K_M runs gave 2 … 5 across kernel commits whose teacher-
-  // forced top-1 and KL stayed put, each divergence at a top-2 margin under 0.1. The margin bound
-  // below is what tells a wrong model from a near-tie.
+  // forced top-1 and KL stayed put, each run's first divergence at a top-2 margin under 0.1. The
+  // margin bound below is what tells a wrong model from a near-tie.
   b.min_greedy_equal = std::max(0, floor.at("greedy_identical").get<int>() - 2);
   b.max_divergence_margin =
       std::max(0.25, 2.0 * floor.at("max_margin_at_divergence").get<double>());
