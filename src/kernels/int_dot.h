@@ -50,7 +50,8 @@ void q8_rows_avx2(TensorType weight_type, const void* w_row, const uint8_t* x_ro
 void q8_rows_avx512(TensorType weight_type, const void* w_row, const uint8_t* x_rows,
                     uint64_t x_stride, int64_t n_rows, int64_t nb, float* y, int64_t y_stride);
 void q8_weight_rows_avx512(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
-                           int64_t n_rows, const uint8_t* x, int64_t nb, float* y);
+                           int64_t n_rows, const uint8_t* x, const float* x_d, const float* x_s,
+                           int64_t nb, float* y);
 KDotFn k_kernel_avx2(KDotKind kind);
 bool k_rows_avx2(TensorType weight_type, const void* w_row, const block_q8_K* x,
                  int64_t x_stride_blocks, int64_t n_rows, int64_t nb, float* y, int64_t y_stride);
@@ -102,16 +103,21 @@ inline bool int_dot_q8_rows(TensorType weight_type, const void* w_row, const uin
 
 // n_w_rows weight rows of `weight_type` (each as int_dot_q8_rows takes it, w_row_bytes apart)
 // times ONE activation row x, writing y[r] for weight row r: the same bits as int_dot_q8_rows row
-// by row. For decode: the rows share every activation load. Returns false, writing nothing, where
-// the selected ISA has no such kernel (it needs AVX-512 VNNI) or the type is not one of these.
+// by row. For decode: the rows share every activation load. x_d and x_s, where not null, are x's
+// block scales d and s (zeros for Q8_0) as floats, as PanelTokenRow holds them: read instead of
+// gathered from the blocks. Returns false, writing nothing, where the selected ISA has no such
+// kernel (it needs AVX-512 VNNI) or the type is not one of these.
 inline bool int_dot_q8_weight_rows(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
-                                   int64_t n_w_rows, const uint8_t* x, int64_t nb, float* y) {
+                                   int64_t n_w_rows, const uint8_t* x, int64_t nb, float* y,
+                                   const float* x_d = nullptr, const float* x_s = nullptr) {
 #if defined(__x86_64__) || defined(__i386__)
   if (!int_dot_q8_type(weight_type) || active_isa() != Isa::kAvx512) return false;
-  int_dot_detail::q8_weight_rows_avx512(weight_type, w_rows, w_row_bytes, n_w_rows, x, nb, y);
+  int_dot_detail::q8_weight_rows_avx512(weight_type, w_rows, w_row_bytes, n_w_rows, x, x_d, x_s, nb,
+                                        y);
   return true;
 #else
-  (void)weight_type, (void)w_rows, (void)w_row_bytes, (void)n_w_rows, (void)x, (void)nb, (void)y;
+  (void)weight_type, (void)w_rows, (void)w_row_bytes, (void)n_w_rows, (void)x, (void)nb, (void)y,
+      (void)x_d, (void)x_s;
   return false;
 #endif
 }

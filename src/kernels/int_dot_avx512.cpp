@@ -258,13 +258,21 @@ INFERA_AVX512 inline void group_sums(const typename Traits<K>::Block* const* row
   }
 }
 
+// The activation row's block scales as floats (d, and s for Q8_1), when the caller has them: one
+// load each per group instead of a gather from the blocks (measured +6.5 % in L2).
+struct ActScales {
+  const float* d = nullptr;
+  const float* s = nullptr;
+};
+
 // kRows (1, 2 or 4) weight rows from `rows` times one activation row x, blocks [i, i + count) of
 // them (count 8 but in the last group), into the pair-layout lane sums acc (one vector per two
 // rows).
 template <W K, int kRows>
 INFERA_AVX512 inline void one_token_group(const typename Traits<K>::Block* const* rows,
-                                          const typename Traits<K>::Act* x, int64_t i, int count,
-                                          __m512i x_offsets, __m512i w_offsets, __m512* acc) {
+                                          const typename Traits<K>::Act* x, ActScales x_scales,
+                                          int64_t i, int count, __m512i x_offsets,
+                                          __m512i w_offsets, __m512* acc) {
   constexpr bool kWithSum = !std::is_same_v<typename Traits<K>::Act, block_q8_0>;
   // The cache lines kDecodePrefetchBytes past these blocks, each line once over the groups.
   for (int r = 0; r < kRows; ++r) {
@@ -278,7 +286,19 @@ INFERA_AVX512 inline void one_token_group(const typename Traits<K>::Block* const
   const __mmask16 keep =
       count == 8 ? static_cast<__mmask16>(0xffff)
                  : _mm512_cmplt_epi32_mask(pair_layout_block(), _mm512_set1_epi32(count));
-  const Halves16 xs = gather_halves16<kWithSum>(x + i, x_offsets, keep);
+  Halves16 xs;
+  if (x_scales.d != nullptr) {
+    // Lane L of the pair layout takes block pair_layout_block()[L] of the group.
+    const __mmask8 blocks = static_cast<__mmask8>((1u << count) - 1);
+    const __m512i block = pair_layout_block();
+    xs.first = _mm512_permutexvar_ps(
+        block, _mm512_castps256_ps512(_mm256_maskz_loadu_ps(blocks, x_scales.d + i)));
+    if constexpr (kWithSum)
+      xs.second = _mm512_permutexvar_ps(
+          block, _mm512_castps256_ps512(_mm256_maskz_loadu_ps(blocks, x_scales.s + i)));
+  } else {
+    xs = gather_halves16<kWithSum>(x + i, x_offsets, keep);
+  }
   for (int q = 0; q < (kRows + 1) / 2; ++q) {
     // One row alone fills both halves of the pair layout.
     const int b = 2 * q + 1 < kRows ? 2 * q + 1 : 2 * q;
@@ -301,7 +321,7 @@ INFERA_AVX512 inline void one_token_group(const typename Traits<K>::Block* const
 // Block i's term goes to lane i % 8 of its row and the lanes add up as in q8_tile.
 template <W K, int kRows>
 INFERA_AVX512 void q8_one_token(const uint8_t* w, uint64_t w_row_bytes, const uint8_t* x_row,
-                                int64_t nb, float* y) {
+                                ActScales x_scales, int64_t nb, float* y) {
   using Block = typename Traits<K>::Block;
   using Act = typename Traits<K>::Act;
   const auto* x = reinterpret_cast<const Act*>(x_row);
@@ -318,10 +338,10 @@ INFERA_AVX512 void q8_one_token(const uint8_t* w, uint64_t w_row_bytes, const ui
   for (auto& a : acc) a = _mm512_setzero_ps();
   const int64_t full = nb / 8 * 8;
   for (int64_t i = 0; i < full; i += 8)
-    one_token_group<K, kRows>(rows, x, i, 8, x_offsets, w_offsets, acc);
+    one_token_group<K, kRows>(rows, x, x_scales, i, 8, x_offsets, w_offsets, acc);
   if (nb > full)
-    one_token_group<K, kRows>(rows, x, full, static_cast<int>(nb - full), x_offsets, w_offsets,
-                              acc);
+    one_token_group<K, kRows>(rows, x, x_scales, full, static_cast<int>(nb - full), x_offsets,
+                              w_offsets, acc);
   for (int r = 0; r < kRows; ++r) {
     alignas(64) float lane16[16];
     _mm512_store_ps(lane16, acc[r / 2]);
@@ -347,10 +367,11 @@ inline void in_row_passes(int64_t n_rows, const Pass& pass) {
 // n_rows weight rows times one activation row.
 template <W K>
 INFERA_AVX512 void q8_weight_rows(const void* w_rows, uint64_t w_row_bytes, int64_t n_rows,
-                                  const uint8_t* x, int64_t nb, float* y) {
+                                  const uint8_t* x, ActScales x_scales, int64_t nb, float* y) {
   const auto* w = static_cast<const uint8_t*>(w_rows);
   in_row_passes(n_rows, [&](auto rows, int64_t r) {
-    q8_one_token<K, decltype(rows)::value>(w + r * w_row_bytes, w_row_bytes, x, nb, y + r);
+    q8_one_token<K, decltype(rows)::value>(w + r * w_row_bytes, w_row_bytes, x, x_scales, nb,
+                                           y + r);
   });
 }
 
@@ -697,23 +718,26 @@ INFERA_AVX512 void k_weight_rows(const void* w_rows, uint64_t w_row_bytes, int64
 void q8_rows_avx512(TensorType weight_type, const void* w_row, const uint8_t* x_rows,
                     uint64_t x_stride, int64_t n_rows, int64_t nb, float* y, int64_t y_stride) {
   // One activation row: the decode kernel (one weight row of it).
-  if (n_rows == 1) return q8_weight_rows_avx512(weight_type, w_row, 0, 1, x_rows, nb, y);
+  if (n_rows == 1)
+    return q8_weight_rows_avx512(weight_type, w_row, 0, 1, x_rows, nullptr, nullptr, nb, y);
   q8_rows_of_type(weight_type, w_row, x_rows, x_stride, n_rows, nb, y, y_stride);
 }
 
 void q8_weight_rows_avx512(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
-                           int64_t n_rows, const uint8_t* x, int64_t nb, float* y) {
+                           int64_t n_rows, const uint8_t* x, const float* x_d, const float* x_s,
+                           int64_t nb, float* y) {
+  const ActScales sc{x_d, x_s};
   switch (weight_type) {
     case TensorType::Q4_0:
-      return q8_weight_rows<W::kQ4_0>(w_rows, w_row_bytes, n_rows, x, nb, y);
+      return q8_weight_rows<W::kQ4_0>(w_rows, w_row_bytes, n_rows, x, sc, nb, y);
     case TensorType::Q4_1:
-      return q8_weight_rows<W::kQ4_1>(w_rows, w_row_bytes, n_rows, x, nb, y);
+      return q8_weight_rows<W::kQ4_1>(w_rows, w_row_bytes, n_rows, x, sc, nb, y);
     case TensorType::Q5_0:
-      return q8_weight_rows<W::kQ5_0>(w_rows, w_row_bytes, n_rows, x, nb, y);
+      return q8_weight_rows<W::kQ5_0>(w_rows, w_row_bytes, n_rows, x, sc, nb, y);
     case TensorType::Q5_1:
-      return q8_weight_rows<W::kQ5_1>(w_rows, w_row_bytes, n_rows, x, nb, y);
+      return q8_weight_rows<W::kQ5_1>(w_rows, w_row_bytes, n_rows, x, sc, nb, y);
     default:
-      return q8_weight_rows<W::kQ8_0>(w_rows, w_row_bytes, n_rows, x, nb, y);
+      return q8_weight_rows<W::kQ8_0>(w_rows, w_row_bytes, n_rows, x, sc, nb, y);
   }
 }
 

@@ -85,7 +85,8 @@ struct Activations {
   TensorType weight_type;
   uint64_t row_bytes;
   std::vector<uint8_t> data;
-  uint64_t panel_row_bytes = 0;  // the panel kernel's form, where it is used
+  // The panel kernel's form, where it is used (decode reads its float block scales).
+  uint64_t panel_row_bytes = 0;
   std::vector<uint8_t> panel;
 };
 
@@ -107,7 +108,8 @@ void rows_times_tokens(const WeightMatrix& w, const Activations& a, int64_t n_to
     // Decode: the rows together where a kernel shares the activation loads among them (it
     // prefetches ahead itself).
     if (n_tokens == 1 &&
-        vec_dot_activations_weight_rows(w.type, w.row(r0), w.row_bytes, nr, act, cols, y + r0))
+        vec_dot_activations_weight_rows(w.type, w.row(r0), w.row_bytes, nr, act, cols, y + r0,
+                                        a.panel.empty() ? nullptr : a.panel.data()))
       return;
     for (int64_t k = 0; k < nr; ++k) {
       prefetch_ahead_of_row(w, r0 + k);
@@ -173,9 +175,11 @@ void matmul_group(std::span<const MatmulOutput> outputs, const float* x, int64_t
     }
     act_of[i] = j;
     Activations& act = acts[j];
-    if (act.panel.empty() && integer_dot_type(outputs[i].w->type) &&
-        panel_reads_rewritten_activations(outputs[i].w->type) &&
-        panel_rows(*outputs[i].w, n_tokens) > 0) {
+    const TensorType wt = outputs[i].w->type;
+    const bool panel_form = integer_dot_type(wt) && panel_reads_rewritten_activations(wt) &&
+                            panel_rows(*outputs[i].w, n_tokens) > 0;
+    const bool decode_scales = n_tokens == 1 && weight_rows_read_panel_scales(wt);
+    if (act.panel.empty() && (panel_form || decode_scales)) {
       act.panel_row_bytes = panel_activation_row_bytes(cols);
       act.panel.resize(static_cast<size_t>(act.panel_row_bytes * n_tokens));
     }

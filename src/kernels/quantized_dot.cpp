@@ -258,6 +258,10 @@ bool panel_reads_rewritten_activations(TensorType weight_type) {
   return int_dot_q8_type(weight_type);
 }
 
+bool weight_rows_read_panel_scales(TensorType weight_type) {
+  return int_dot_q8_type(weight_type) && active_isa() == Isa::kAvx512;
+}
+
 uint64_t panel_activation_row_bytes(int64_t n) { return panel_token_row_bytes(n / QK8_0); }
 
 void panel_activations(TensorType weight_type, const void* x_row, int64_t n, uint8_t* dst) {
@@ -319,11 +323,15 @@ void vec_dot_activations_rows(TensorType weight_type, const void* w_row, const u
 
 bool vec_dot_activations_weight_rows(TensorType weight_type, const void* w_rows,
                                      uint64_t w_row_bytes, int64_t n_w_rows, const uint8_t* x_row,
-                                     int64_t n, float* y) {
+                                     int64_t n, float* y, const uint8_t* x_panel_row) {
   if (activation_type_for(weight_type) == TensorType::Q8_K)
     return int_dot_k_weight_rows(weight_type, w_rows, w_row_bytes, n_w_rows,
                                  reinterpret_cast<const block_q8_K*>(x_row), n / QK_K, y);
-  return int_dot_q8_weight_rows(weight_type, w_rows, w_row_bytes, n_w_rows, x_row, n / QK8_0, y);
+  const int64_t nb = n / QK8_0;
+  if (x_panel_row == nullptr)
+    return int_dot_q8_weight_rows(weight_type, w_rows, w_row_bytes, n_w_rows, x_row, nb, y);
+  const PanelTokenRow p = panel_token_row(x_panel_row, nb);
+  return int_dot_q8_weight_rows(weight_type, w_rows, w_row_bytes, n_w_rows, x_row, nb, y, p.d, p.s);
 }
 
 }  // namespace infera

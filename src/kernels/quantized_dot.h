@@ -63,8 +63,15 @@ void vec_dot_activations_rows(TensorType weight_type, const void* w_row, const u
 // activation loads, and the kernel prefetches the weights ahead (past the end of the rows too).
 // Returns false, writing nothing, where there is no such kernel (it serves Q4_0 … Q8_0, Q4_K and
 // Q6_K with AVX-512 VNNI); then vec_dot_activations_rows serves each row.
+// x_panel_row, where not null, is the same activation row in the panel layout
+// (panel_activations), whose float block scales the kernel then reads instead of gathering them
+// from x_row's blocks (see weight_rows_read_panel_scales).
 bool vec_dot_activations_weight_rows(TensorType weight_type, const void* w_rows,
                                      uint64_t w_row_bytes, int64_t n_w_rows, const uint8_t* x_row,
-                                     int64_t n, float* y);
+                                     int64_t n, float* y, const uint8_t* x_panel_row = nullptr);
+
+// Whether vec_dot_activations_weight_rows uses an x_panel_row for `weight_type` on this CPU (the
+// Q4_0 … Q8_0 decode kernel does, with AVX-512); matmul then makes one per token.
+bool weight_rows_read_panel_scales(TensorType weight_type);
 
 }  // namespace infera

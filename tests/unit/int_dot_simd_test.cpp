@@ -283,18 +283,26 @@ TEST_P(IntDotQ8Family, WeightRowsEqualScalarReferenceBitForBit) {
             vec_dot_activations_rows(type, w.data() + r * w_bytes, x.data(), 0, 1, n,
                                      ref.data() + r, 0);
         });
+        // The float block scales as the panel row holds them, which the kernel then reads
+        // instead of gathering them from the blocks.
+        std::vector<uint8_t> panel(panel_activation_row_bytes(n));
+        panel_activations(type, x.data(), n, panel.data());
         for (Isa isa : simd_isas()) {
-          std::vector<float> got(ref.size(), -1.0f);
-          bool served = false;
-          with_isa(isa, [&] {
-            served = vec_dot_activations_weight_rows(type, w.data(), w_bytes, w_rows, x.data(), n,
-                                                     got.data());
-          });
-          ASSERT_EQ(served, isa == Isa::kAvx512) << isa_name(isa);
-          if (!served) continue;
-          ASSERT_EQ(bits_of(got), bits_of(ref))
-              << isa_name(isa) << " nb=" << nb << " w_rows=" << w_rows << " rep=" << rep;
-          ++checked;
+          for (const uint8_t* x_panel :
+               {static_cast<const uint8_t*>(nullptr), static_cast<const uint8_t*>(panel.data())}) {
+            std::vector<float> got(ref.size(), -1.0f);
+            bool served = false;
+            with_isa(isa, [&] {
+              served = vec_dot_activations_weight_rows(type, w.data(), w_bytes, w_rows, x.data(), n,
+                                                       got.data(), x_panel);
+            });
+            ASSERT_EQ(served, isa == Isa::kAvx512) << isa_name(isa);
+            if (!served) continue;
+            ASSERT_EQ(bits_of(got), bits_of(ref))
+                << isa_name(isa) << " nb=" << nb << " w_rows=" << w_rows << " rep=" << rep
+                << " panel scales=" << (x_panel != nullptr);
+            ++checked;
+          }
         }
       }
     }
