@@ -139,6 +139,15 @@ INFERA_AVX512 inline Halves16 gather_halves16(const void* base, __m512i offsets,
 // past the end of the weights are only ever prefetched, never read (prefetches do not fault).
 constexpr uintptr_t kDecodePrefetchBytes = 4096;
 
+// Requests the cache lines kDecodePrefetchBytes past [blocks, blocks + bytes) of a weight row, each
+// line once when called for consecutive groups of blocks.
+inline void prefetch_decode_ahead(const void* blocks, size_t bytes) {
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(blocks) + kDecodePrefetchBytes;
+  const uintptr_t end = begin + bytes;
+  for (uintptr_t line = (begin + 63) & ~uintptr_t{63}; line < end; line += 64)
+    _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T0);
+}
+
 // Bytes [off, off + 64) of p, those from `valid` on read as zero (and not read).
 INFERA_AVX512 inline __m512i load_upto(const uint8_t* p, int off, int valid) {
   if (valid >= off + 64) return _mm512_loadu_si512(p + off);
@@ -274,13 +283,8 @@ INFERA_AVX512 inline void one_token_group(const typename Traits<K>::Block* const
                                           int64_t i, int count, __m512i x_offsets,
                                           __m512i w_offsets, __m512* acc) {
   constexpr bool kWithSum = !std::is_same_v<typename Traits<K>::Act, block_q8_0>;
-  // The cache lines kDecodePrefetchBytes past these blocks, each line once over the groups.
-  for (int r = 0; r < kRows; ++r) {
-    const uintptr_t begin = reinterpret_cast<uintptr_t>(rows[r] + i) + kDecodePrefetchBytes;
-    const uintptr_t end = begin + count * sizeof(typename Traits<K>::Block);
-    for (uintptr_t line = (begin + 63) & ~uintptr_t{63}; line < end; line += 64)
-      _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T0);
-  }
+  for (int r = 0; r < kRows; ++r)
+    prefetch_decode_ahead(rows[r] + i, count * sizeof(typename Traits<K>::Block));
   __m512i lo[kRows], hi[kRows];
   group_sums<K, kRows>(rows, x, i, count, lo, hi);
   const __mmask16 keep =
@@ -600,22 +604,9 @@ INFERA_AVX512 inline void k_q4_block(const unsigned char* p, const KActBlock& a,
 
 INFERA_AVX512 inline void k_q6_block(const unsigned char* p, const KActBlock& a, KBlockOut out) {
   Q6KBlock512 b;
-  const __m512i low4 = _mm512_set1_epi8(0x0f);
-  const __m512i bits45 = _mm512_set1_epi8(0x30);
-  const unsigned char* ql = p + offsetof(block_q6_K, ql);
-  const unsigned char* qhp = p + offsetof(block_q6_K, qh);
-  for (int h = 0; h < 2; ++h) {  // as decode_q6_k_512
-    const __m512i qlz = _mm512_loadu_si512(ql + 64 * h);
-    const __m256i qh = k_load32(qhp + 32 * h);
-    const __m512i qhz = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
-    b.q[2 * h] = _mm512_or_si512(_mm512_and_si512(qlz, low4),
-                                 _mm512_and_si512(_mm512_slli_epi16(qhz, 4), bits45));
-    b.q[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(qlz, 4), low4),
-                                     _mm512_and_si512(qhz, bits45));
-  }
+  decode_q6_k_512(p, &b);
   const __m256i sc16 = _mm256_cvtepi8_epi16(
       _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + offsetof(block_q6_K, scales))));
-  for (int j = 0; j < 4; ++j) b.sc[j] = k_spread16(_mm512_castsi256_si512(sc16), kQ6Spread[j]);
   // Σ scale · (q − 32) · x = Σ scale · q · x − 32 · Σ scale · bsum, from the unsigned q.
   const __m256i bias = _mm256_slli_epi32(_mm256_madd_epi16(sc16, a.bsums), 5);
   _mm256_store_si256(reinterpret_cast<__m256i*>(out.isum),
@@ -635,13 +626,8 @@ INFERA_AVX512 void k_one_token_group(const unsigned char* const* rows, const blo
   alignas(32) int32_t summs[kQ4 ? kRows : 1][kKGroup][8];
   alignas(32) uint32_t d[kRows][kKGroup];
   alignas(32) float xd[kKGroup];
-  for (int r = 0; r < kRows; ++r) {  // the lines kDecodePrefetchBytes ahead, each once
-    const uintptr_t begin =
-        reinterpret_cast<uintptr_t>(rows[r] + first * sizeof(Block)) + kDecodePrefetchBytes;
-    const uintptr_t end = begin + count * sizeof(Block);
-    for (uintptr_t line = (begin + 63) & ~uintptr_t{63}; line < end; line += 64)
-      _mm_prefetch(reinterpret_cast<const char*>(line), _MM_HINT_T0);
-  }
+  for (int r = 0; r < kRows; ++r)
+    prefetch_decode_ahead(rows[r] + first * sizeof(Block), count * sizeof(Block));
   for (int b = 0; b < count; ++b) {
     const block_q8_K& xb = x[first + b];
     xd[b] = xb.d;

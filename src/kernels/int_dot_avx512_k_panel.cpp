@@ -341,10 +341,7 @@ INFERA_AVX512 void k_panel16(const uint8_t* w, uint64_t w_row_bytes, const block
   for (int64_t t = 0; t < n_tokens; ++t) {
     __m512 l[kBlockLanes];
     for (int k = 0; k < kBlockLanes; ++k) l[k] = _mm512_loadu_ps(state[t].lane[k]);
-    const __m512 sum =
-        _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(l[0], l[4]), _mm512_add_ps(l[1], l[5])),
-                      _mm512_add_ps(_mm512_add_ps(l[2], l[6]), _mm512_add_ps(l[3], l[7])));
-    _mm512_storeu_ps(y + t * y_stride, sum);
+    _mm512_storeu_ps(y + t * y_stride, sum_block_lanes16(l));
   }
 }
 

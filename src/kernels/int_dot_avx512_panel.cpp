@@ -217,10 +217,7 @@ INFERA_AVX512 void panel16(const uint8_t* w, uint64_t w_row_bytes, const uint8_t
     const float* state = lanes.data() + t * 8 * kRows;
     __m512 lane[8];
     for (int j = 0; j < 8; ++j) lane[j] = _mm512_loadu_ps(state + j * kRows);
-    const __m512 sum = _mm512_add_ps(
-        _mm512_add_ps(_mm512_add_ps(lane[0], lane[4]), _mm512_add_ps(lane[1], lane[5])),
-        _mm512_add_ps(_mm512_add_ps(lane[2], lane[6]), _mm512_add_ps(lane[3], lane[7])));
-    _mm512_storeu_ps(y + t * y_stride, sum);
+    _mm512_storeu_ps(y + t * y_stride, sum_block_lanes16(lane));
   }
 }
 

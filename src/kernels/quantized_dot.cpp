@@ -328,9 +328,8 @@ bool vec_dot_activations_weight_rows(TensorType weight_type, const void* w_rows,
     return int_dot_k_weight_rows(weight_type, w_rows, w_row_bytes, n_w_rows,
                                  reinterpret_cast<const block_q8_K*>(x_row), n / QK_K, y);
   const int64_t nb = n / QK8_0;
-  if (x_panel_row == nullptr)
-    return int_dot_q8_weight_rows(weight_type, w_rows, w_row_bytes, n_w_rows, x_row, nb, y);
-  const PanelTokenRow p = panel_token_row(x_panel_row, nb);
+  const PanelTokenRow p =
+      x_panel_row != nullptr ? panel_token_row(x_panel_row, nb) : PanelTokenRow{};
   return int_dot_q8_weight_rows(weight_type, w_rows, w_row_bytes, n_w_rows, x_row, nb, y, p.d, p.s);
 }
 

@@ -143,6 +143,16 @@ float tolerance(const Problem& pb) {
   return static_cast<float>(rel * pb.max_abs_v + 1e-6);
 }
 
+// The largest |got − ref| over the outputs; infinite where either is NaN.
+float worst_abs_diff(const std::vector<float>& got, const std::vector<float>& ref) {
+  float worst = 0.0f;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const float diff = std::fabs(got[i] - ref[i]);
+    worst = std::isnan(diff) ? INFINITY : std::max(worst, diff);
+  }
+  return worst;
+}
+
 // Sequence 0 has n_keys positions and a token at its last one (so exactly n_keys keys without a
 // window); the other sequences, and tokens at random positions, share the call.
 Problem standard_problem(const Shape& sh, int64_t n_keys, uint32_t seed) {
@@ -196,12 +206,7 @@ TEST(Attention, SimdMatchesReferenceAcrossShapes) {
               set_isa_override(isa);
               const std::vector<float> got = run(pb, block_size, pool, false);
               clear_isa_override();
-              float worst = 0.0f;
-              for (size_t i = 0; i < ref.size(); ++i) {
-                const float diff = std::fabs(got[i] - ref[i]);
-                worst = std::isnan(diff) ? INFINITY : std::max(worst, diff);
-              }
-              ASSERT_LE(worst, tol) << describe(sh, n_keys, isa);
+              ASSERT_LE(worst_abs_diff(got, ref), tol) << describe(sh, n_keys, isa);
               ++checked;
             }
           }
@@ -348,12 +353,7 @@ TEST(Attention, LongContextScoresAgainPastTheStore) {
     set_isa_override(isa);
     const std::vector<float> got = run(pb, sh.block_size, pool, false);
     clear_isa_override();
-    float worst = 0.0f;
-    for (size_t i = 0; i < ref.size(); ++i) {
-      const float diff = std::fabs(got[i] - ref[i]);
-      worst = std::isnan(diff) ? INFINITY : std::max(worst, diff);
-    }
-    EXPECT_LE(worst, tolerance(pb)) << describe(sh, n_keys, isa);
+    EXPECT_LE(worst_abs_diff(got, ref), tolerance(pb)) << describe(sh, n_keys, isa);
   }
 }
 
