@@ -273,8 +273,10 @@ INFERA_AVX512 void block_times_tokens(const KPanelBlock& p, int64_t b, const blo
       const __m512 dmin = mul_rounded16(_mm512_loadu_ps(p.dmin), _mm512_set1_ps(x[u]->d));
       term = _mm512_sub_ps(term, mul_rounded16(dmin, _mm512_cvtepi32_ps(m[u])));
     }
+    // As the reference, a lane's first term is added to +0 (a −0 term becomes +0).
     float* lane = st[u]->lane[block_lane(b)];
-    _mm512_storeu_ps(lane, _mm512_add_ps(_mm512_loadu_ps(lane), term));
+    const __m512 before = b < kBlockLanes ? _mm512_setzero_ps() : _mm512_loadu_ps(lane);
+    _mm512_storeu_ps(lane, _mm512_add_ps(before, term));
   }
 }
 
@@ -307,22 +309,13 @@ INFERA_AVX512 void k_panel16(const uint8_t* w, uint64_t w_row_bytes, const block
   thread_local std::vector<KPanelBlock> slice;
   thread_local std::vector<KTokenState> state;
   slice.resize(static_cast<size_t>(kSliceBlocks));
-  // Zeros, not the first block's terms: the reference adds those to +0, which turns a −0 into +0.
-  state.assign(static_cast<size_t>(n_tokens), KTokenState{});
+  // Blocks 0 … 7 start the lanes (block_times_tokens); only lanes no block reaches need zeros.
+  state.resize(static_cast<size_t>(n_tokens));
+  if (nb < kBlockLanes) std::fill(state.begin(), state.end(), KTokenState{});
   for (int64_t b0 = 0; b0 < nb; b0 += kSliceBlocks) {
     const int64_t n_blocks = std::min(kSliceBlocks, nb - b0);
     for (int64_t i = 0; i < n_blocks; ++i) rewrite_block<Block>(w, w_row_bytes, b0 + i, &slice[i]);
-    // The next slice's weight bytes, on their way to L2 while the tokens pass over this one: the
-    // rewrite otherwise waits on them, 16 rows being 16 streams of a few lines each.
-    if (b0 + kSliceBlocks < nb) {
-      const int64_t next = std::min(kSliceBlocks, nb - b0 - kSliceBlocks);
-      for (int r = 0; r < kRows; ++r) {
-        const uint8_t* p = w + r * w_row_bytes + (b0 + kSliceBlocks) * sizeof(Block);
-        const auto end = reinterpret_cast<uintptr_t>(p) + next * sizeof(Block);
-        for (auto a = reinterpret_cast<uintptr_t>(p) & ~uintptr_t{63}; a < end; a += 64)
-          _mm_prefetch(reinterpret_cast<const char*>(a), _MM_HINT_T1);
-      }
-    }
+    prefetch_after_slice16(w, w_row_bytes, b0 * sizeof(Block), n_blocks * sizeof(Block));
     constexpr int n = kTokens<Block>;
     int64_t t = 0;
     for (; t + n <= n_tokens; t += n)

@@ -166,8 +166,8 @@ INFERA_AVX512 inline void block_terms(const PanelBlock& p, const PanelTokenRow* 
   }
 }
 
-// Tokens [t0, t0 + N) over blocks [b0, b0 + n_blocks) of the panel, adding into their eight lane
-// vectors in `lanes` (zero before the first slice).
+// Tokens [t0, t0 + N) over blocks [b0, b0 + n_blocks) of the row (the slice's blocks at `panel`),
+// adding into their eight lane vectors in `lanes`; blocks 0 … 7 start their lanes.
 template <W K, int N>
 INFERA_AVX512 void slice_times_tokens(const PanelBlock* panel, int64_t b0, int64_t n_blocks,
                                       const uint8_t* x_rows, uint64_t x_stride, int64_t nb,
@@ -181,11 +181,14 @@ INFERA_AVX512 void slice_times_tokens(const PanelBlock* panel, int64_t b0, int64
   // b0 is a multiple of 8: block b0 + i goes to lane i % 8.
   for (int64_t i = 0; i < n_blocks; ++i) {
     __m512 term[N];
-    block_terms<K, N>(panel[b0 + i], token, b0 + i, term);
+    block_terms<K, N>(panel[i], token, b0 + i, term);
     const int64_t j = i % 8;
+    // As the reference, a lane's first term is added to +0 (a −0 term becomes +0).
+    const bool starts = b0 + i < 8;
     for (int u = 0; u < N; ++u) {
       float* l = state[u] + j * kRows;
-      _mm512_storeu_ps(l, _mm512_add_ps(_mm512_loadu_ps(l), term[u]));
+      const __m512 before = starts ? _mm512_setzero_ps() : _mm512_loadu_ps(l);
+      _mm512_storeu_ps(l, _mm512_add_ps(before, term[u]));
     }
   }
 }
@@ -194,19 +197,23 @@ template <W K>
 INFERA_AVX512 void panel16(const uint8_t* w, uint64_t w_row_bytes, const uint8_t* x_rows,
                            uint64_t x_stride, int64_t n_tokens, int64_t nb, float* y,
                            int64_t y_stride) {
+  using Block = typename Traits<K>::Block;
   thread_local std::vector<uint8_t> panel_bytes;
-  const size_t bytes = static_cast<size_t>(nb) * sizeof(PanelBlock) + 64;
+  const size_t bytes = static_cast<size_t>(kSliceBlocks) * sizeof(PanelBlock) + 64;
   if (panel_bytes.size() < bytes) panel_bytes.resize(bytes);
   // Blocks start on cache lines: each vector load then touches one line.
   auto* panel = reinterpret_cast<PanelBlock*>(
       (reinterpret_cast<uintptr_t>(panel_bytes.data()) + 63) & ~static_cast<uintptr_t>(63));
-  rewrite_panel<K>(w, w_row_bytes, nb, panel);
 
-  // A slice of blocks at a time (kSliceBlocks · 704 bytes stay in L1) for every token.
+  // A slice of blocks at a time (kSliceBlocks · 704 bytes stay in L1) for every token. The first
+  // slice writes each token's lanes (slice_times_tokens); only lanes no block reaches need zeros.
   thread_local std::vector<float> lanes;
-  lanes.assign(static_cast<size_t>(n_tokens * 8 * kRows), 0.0f);
+  lanes.resize(static_cast<size_t>(n_tokens * 8 * kRows));
+  if (nb < 8) std::fill(lanes.begin(), lanes.end(), 0.0f);
   for (int64_t b0 = 0; b0 < nb; b0 += kSliceBlocks) {
     const int64_t n_blocks = std::min(kSliceBlocks, nb - b0);
+    rewrite_panel<K>(w + b0 * sizeof(Block), w_row_bytes, n_blocks, panel);
+    prefetch_after_slice16(w, w_row_bytes, b0 * sizeof(Block), n_blocks * sizeof(Block));
     int64_t t = 0;
     for (; t + kTokens <= n_tokens; t += kTokens)
       slice_times_tokens<K, kTokens>(panel, b0, n_blocks, x_rows, x_stride, nb, t, lanes.data());
