@@ -19,9 +19,36 @@ void add_bias(float* y, const std::vector<float>& bias, int64_t n_tokens) {
   for (int64_t t = 0; t < n_tokens; ++t) add_in_place(y + t * n, bias.data(), n);
 }
 
-// RMS-normalises each row of `rows` rows of width n in place with weight w.
-void norm_rows(float* x, const std::vector<float>& w, int64_t rows, int64_t n, float eps) {
-  for (int64_t r = 0; r < rows; ++r) rms_norm(x + r * n, w.data(), n, eps, x + r * n);
+// Elements (or rows) of one step between the matmuls per part given to a thread: below this, a
+// hand-off to another thread costs about what it saves.
+constexpr int64_t kElementsPerPart = 8192;
+
+// fn(begin, end) over [0, n), in parts of at least min_part split among the pool's threads: the
+// element-wise steps of a batch (norms, activations), which one thread ran alone while the others
+// waited. Each element is computed as by one thread: the same bits for any thread count.
+template <typename Fn>
+void split_among_threads(ThreadPool& pool, int64_t n, int64_t min_part, Fn&& fn) {
+  const int64_t parts = n / std::max<int64_t>(min_part, 1);
+  if (parts < 2) return fn(int64_t{0}, n);
+  pool.parallel_for(parts, [&](int64_t b, int64_t e) { fn(b * n / parts, e * n / parts); });
+}
+
+// Rows of width n per part.
+int64_t rows_per_part(int64_t n) { return std::max<int64_t>(1, kElementsPerPart / n); }
+
+// x += y over n elements.
+void add_rows(ThreadPool& pool, float* x, const float* y, int64_t n) {
+  split_among_threads(pool, n, 4 * kElementsPerPart,
+                      [&](int64_t i0, int64_t i1) { add_in_place(x + i0, y + i0, i1 - i0); });
+}
+
+// RMS-normalises each row of `rows` rows of width n (from x into out, in place if the same) with
+// weight w.
+void norm_rows(ThreadPool& pool, const float* x, const std::vector<float>& w, int64_t rows,
+               int64_t n, float eps, float* out) {
+  split_among_threads(pool, rows, rows_per_part(n), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) rms_norm(x + r * n, w.data(), n, eps, out + r * n);
+  });
 }
 
 }  // namespace
@@ -134,17 +161,15 @@ void BatchForward::attention_block(int64_t l, int64_t T) {
   const int64_t v_dim = cfg_.n_head_kv * cfg_.head_dim_v;
   const bool swa = cfg_.layer_is_swa[static_cast<size_t>(l)] != 0;
 
-  for (int64_t t = 0; t < T; ++t) {
-    rms_norm(x_.data() + t * d, L.attn_norm.data(), d, cfg_.rms_eps, h_.data() + t * d);
-  }
+  norm_rows(pool_, x_.data(), L.attn_norm, T, d, cfg_.rms_eps, h_.data());
   const MatmulOutput qkv[] = {{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}};
   matmul_group(qkv, h_.data(), T, pool_);
   add_bias(q_.data(), L.bq, T);
   add_bias(k_.data(), L.bk, T);
   add_bias(v_.data(), L.bv, T);
   if (cfg_.qk_norm) {
-    norm_rows(q_.data(), L.q_norm, T * cfg_.n_head, hk, cfg_.rms_eps);
-    norm_rows(k_.data(), L.k_norm, T * cfg_.n_head_kv, hk, cfg_.rms_eps);
+    norm_rows(pool_, q_.data(), L.q_norm, T * cfg_.n_head, hk, cfg_.rms_eps, q_.data());
+    norm_rows(pool_, k_.data(), L.k_norm, T * cfg_.n_head_kv, hk, cfg_.rms_eps, k_.data());
   }
 
   RopeParams rp;
@@ -156,16 +181,18 @@ void BatchForward::attention_block(int64_t l, int64_t T) {
   uint16_t* kc = cache_.k(l);
   uint16_t* vc = cache_.v(l);
   const int64_t bs = cache_.block_size();
-  for (int64_t t = 0; t < T; ++t) {
-    rope(q_.data() + t * q_dim, cfg_.n_head, hk, positions_[t], rp);
-    rope(k_.data() + t * k_dim, cfg_.n_head_kv, hk, positions_[t], rp);
-    const int64_t p = positions_[t];
-    const int64_t cache_row = tables_[t][p / bs] * bs + p % bs;
-    const float* kt = k_.data() + t * k_dim;
-    const float* vt = v_.data() + t * v_dim;
-    for (int64_t i = 0; i < k_dim; ++i) kc[cache_row * k_dim + i] = fp32_to_fp16(kt[i]);
-    for (int64_t i = 0; i < v_dim; ++i) vc[cache_row * v_dim + i] = fp32_to_fp16(vt[i]);
-  }
+  split_among_threads(pool_, T, rows_per_part(q_dim), [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      rope(q_.data() + t * q_dim, cfg_.n_head, hk, positions_[t], rp);
+      rope(k_.data() + t * k_dim, cfg_.n_head_kv, hk, positions_[t], rp);
+      const int64_t p = positions_[t];
+      const int64_t cache_row = tables_[t][p / bs] * bs + p % bs;
+      const float* kt = k_.data() + t * k_dim;
+      const float* vt = v_.data() + t * v_dim;
+      for (int64_t i = 0; i < k_dim; ++i) kc[cache_row * k_dim + i] = fp32_to_fp16(kt[i]);
+      for (int64_t i = 0; i < v_dim; ++i) vc[cache_row * v_dim + i] = fp32_to_fp16(vt[i]);
+    }
+  });
 
   AttentionShape shape;
   shape.n_head = cfg_.n_head;
@@ -178,27 +205,27 @@ void BatchForward::attention_block(int64_t l, int64_t T) {
   attention(q_.data(), positions_.data(), tables_.data(), T, kv, shape, attn_.data(), pool_);
 
   matmul(L.wo, attn_.data(), T, out_.data(), pool_);
-  if (cfg_.post_norms) norm_rows(out_.data(), L.post_attn_norm, T, d, cfg_.rms_eps);
-  add_in_place(x_.data(), out_.data(), T * d);
+  if (cfg_.post_norms)
+    norm_rows(pool_, out_.data(), L.post_attn_norm, T, d, cfg_.rms_eps, out_.data());
+  add_rows(pool_, x_.data(), out_.data(), T * d);
 }
 
 void BatchForward::ffn_block(int64_t l, int64_t T) {
   const LayerWeights& L = model_.layers[static_cast<size_t>(l)];
   const int64_t d = cfg_.n_embd;
   const int64_t f = cfg_.n_ff;
-  for (int64_t t = 0; t < T; ++t) {
-    rms_norm(x_.data() + t * d, L.ffn_norm.data(), d, cfg_.rms_eps, h_.data() + t * d);
-  }
+  norm_rows(pool_, x_.data(), L.ffn_norm, T, d, cfg_.rms_eps, h_.data());
   const MatmulOutput gate_up[] = {{&L.w_gate, gate_.data()}, {&L.w_up, up_.data()}};
   matmul_group(gate_up, h_.data(), T, pool_);
-  if (cfg_.ffn_activation == FfnActivation::kGeGlu) {
-    geglu(gate_.data(), up_.data(), T * f, gate_.data());
-  } else {
-    swiglu(gate_.data(), up_.data(), T * f, gate_.data());
-  }
+  const bool gelu = cfg_.ffn_activation == FfnActivation::kGeGlu;
+  split_among_threads(pool_, T * f, kElementsPerPart, [&](int64_t i0, int64_t i1) {
+    float* g = gate_.data() + i0;
+    (gelu ? geglu : swiglu)(g, up_.data() + i0, i1 - i0, g);
+  });
   matmul(L.w_down, gate_.data(), T, out_.data(), pool_);
-  if (cfg_.post_norms) norm_rows(out_.data(), L.post_ffn_norm, T, d, cfg_.rms_eps);
-  add_in_place(x_.data(), out_.data(), T * d);
+  if (cfg_.post_norms)
+    norm_rows(pool_, out_.data(), L.post_ffn_norm, T, d, cfg_.rms_eps, out_.data());
+  add_rows(pool_, x_.data(), out_.data(), T * d);
 }
 
 }  // namespace infera
