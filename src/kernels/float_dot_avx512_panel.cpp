@@ -81,23 +81,8 @@ template <TensorType Type>
 INFERA_AVX512 void rewrite_slice(const uint8_t* w, uint64_t w_row_bytes, int64_t c0, int64_t len,
                                  int64_t n, float* panel) {
   const int64_t whole = len / 8;
-  constexpr int64_t kElementBytes = Type == TensorType::F32 ? 4 : 2;
-  // Steps per 64-byte line of a row.
-  constexpr int64_t kStepsPerLine = 64 / (8 * kElementBytes);
-  // Byte offset of the same columns of the next slice, or after the last slice, of the first slice
-  // of the next 16 rows (the next panel, most often; a prefetch past the weights does no harm).
-  // Prompt weights come from memory, and the hardware prefetcher stops at each 4 KiB page.
-  const int64_t ahead = c0 + kSlice < n
-                            ? kSlice * kElementBytes
-                            : kRows * static_cast<int64_t>(w_row_bytes) - c0 * kElementBytes;
-  // Step by step over the 16 rows at once: 16 streams of the weights in flight.
   for (int64_t s = 0; s < whole; ++s) {
     const int64_t c = c0 + 8 * s;
-    if (s % kStepsPerLine == 0) {
-      for (int r = 0; r < kRows; ++r)
-        _mm_prefetch(reinterpret_cast<const char*>(w + r * w_row_bytes + c * kElementBytes + ahead),
-                     _MM_HINT_T1);
-    }
     for (int q = 0; q < kRows / 2; ++q) {
       const uint8_t* a = w + 2 * q * w_row_bytes;
       _mm512_storeu_ps(panel + (q * kSteps + s) * 16,
@@ -229,10 +214,15 @@ INFERA_AVX512 void float_panel16_avx512(TensorType type, const void* w_rows, uin
     const bool first = c0 == 0;
     const int64_t steps = len / 8, rem = len % 8;
     auto lanes_of = [&](int64_t t) { return lane_base + t * 8 * kRows; };
+    const int64_t element_bytes = type == TensorType::F32 ? 4 : 2;
+    NextSlicePrefetch next(w, w_row_bytes, c0 * element_bytes, len * element_bytes,
+                           n_tokens / kTokens);
     int64_t t = 0;
-    for (; t + kTokens <= n_tokens; t += kTokens)
+    for (; t + kTokens <= n_tokens; t += kTokens) {
+      next.before_pass();
       tokens_times_slice<kTokens>(panel, steps, rem, x + t * x_stride + c0, x_stride, first,
                                   lanes_of(t));
+    }
     if (n_tokens - t == 2)
       tokens_times_slice<2>(panel, steps, rem, x + t * x_stride + c0, x_stride, first, lanes_of(t));
     else if (n_tokens - t == 1)

@@ -315,10 +315,11 @@ INFERA_AVX512 void k_panel16(const uint8_t* w, uint64_t w_row_bytes, const block
   for (int64_t b0 = 0; b0 < nb; b0 += kSliceBlocks) {
     const int64_t n_blocks = std::min(kSliceBlocks, nb - b0);
     for (int64_t i = 0; i < n_blocks; ++i) rewrite_block<Block>(w, w_row_bytes, b0 + i, &slice[i]);
-    prefetch_after_slice16(w, w_row_bytes, b0 * sizeof(Block), n_blocks * sizeof(Block));
     constexpr int n = kTokens<Block>;
+    NextSlicePrefetch next(w, w_row_bytes, b0 * sizeof(Block), n_blocks * sizeof(Block),
+                           n_tokens / n);
     int64_t t = 0;
-    for (; t + n <= n_tokens; t += n)
+    for (; t + n <= n_tokens; t += n, next.before_pass())
       slice_times_tokens<Block, n>(slice.data(), n_blocks, b0, x, x_stride_blocks, t, n_tokens,
                                    state.data());
     for (; t + 4 <= n_tokens; t += 4)

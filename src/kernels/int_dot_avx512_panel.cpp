@@ -213,10 +213,13 @@ INFERA_AVX512 void panel16(const uint8_t* w, uint64_t w_row_bytes, const uint8_t
   for (int64_t b0 = 0; b0 < nb; b0 += kSliceBlocks) {
     const int64_t n_blocks = std::min(kSliceBlocks, nb - b0);
     rewrite_panel<K>(w + b0 * sizeof(Block), w_row_bytes, n_blocks, panel);
-    prefetch_after_slice16(w, w_row_bytes, b0 * sizeof(Block), n_blocks * sizeof(Block));
+    NextSlicePrefetch next(w, w_row_bytes, b0 * sizeof(Block), n_blocks * sizeof(Block),
+                           n_tokens / kTokens);
     int64_t t = 0;
-    for (; t + kTokens <= n_tokens; t += kTokens)
+    for (; t + kTokens <= n_tokens; t += kTokens) {
+      next.before_pass();
       slice_times_tokens<K, kTokens>(panel, b0, n_blocks, x_rows, x_stride, nb, t, lanes.data());
+    }
     for (; t < n_tokens; ++t)
       slice_times_tokens<K, 1>(panel, b0, n_blocks, x_rows, x_stride, nb, t, lanes.data());
   }
