@@ -8,6 +8,13 @@
 
 #include "quant/float16.h"
 
+// GCC 12's _mm512_undefined_*() initialise a variable with itself, which -Wall reports as "used"
+// or "may be used uninitialized" wherever an intrinsic built on them is inlined: a false positive.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 #define INFERA_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl")))
 
 namespace infera {
@@ -62,6 +69,21 @@ INFERA_AVX512 void quantize_q8_1_avx512(const float* x, block_q8_1* y, int64_t n
     const int sum = quantize_block(x + 32 * i, y + i, &d);
     y[i].s = fp32_to_fp16(d * static_cast<float>(sum));
   }
+}
+
+INFERA_AVX512 void round_to_fp16_avx512(const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_loadu_ps(x + i);
+    // vcvtps2ph rounds to nearest even as fp32_to_fp16 does, but quiets a NaN: those go scalar.
+    if (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) != 0) {
+      for (int64_t j = i; j < i + 16; ++j) y[j] = fp16_to_fp32(fp32_to_fp16(x[j]));
+      continue;
+    }
+    const __m256i h = _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm512_storeu_ps(y + i, _mm512_cvtph_ps(h));
+  }
+  for (; i < n; ++i) y[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
 }
 
 }  // namespace infera

@@ -208,6 +208,9 @@ void quantize_activations(TensorType weight_type, const float* x, void* dst, int
       return;
     case TensorType::F16: {
       auto* y = static_cast<float*>(dst);
+#if defined(__x86_64__) || defined(__i386__)
+      if (active_isa() == Isa::kAvx512) return round_to_fp16_avx512(x, y, n);
+#endif
       for (int64_t i = 0; i < n; ++i) y[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
       return;
     }

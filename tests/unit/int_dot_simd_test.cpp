@@ -196,6 +196,36 @@ TEST(IntDotActivations, SimdQuantizerEqualsScalar) {
   }
 }
 
+// F16 weights take activations rounded through fp16: the AVX-512 rounding against the scalar one,
+// bit for bit, over a sweep of every exponent and sign (with odd strides through the mantissas),
+// the ties of each binade, the half's subnormal and overflow edges, infinities and NaN payloads.
+TEST(IntDotActivations, SimdFp16RoundingEqualsScalar) {
+  if (!isa_supported(Isa::kAvx512)) GTEST_SKIP() << "no AVX-512 rounding on this CPU";
+  std::vector<float> f;
+  for (uint64_t bits = 0; bits <= 0xffffffffu; bits += 65521)
+    f.push_back(std::bit_cast<float>(static_cast<uint32_t>(bits)));
+  for (uint32_t e = 0; e < 256; ++e) {
+    for (uint32_t low : {0x0fffu, 0x1000u, 0x1001u, 0x2fffu, 0x3000u, 0x3001u, 0x7fffffu}) {
+      const uint32_t bits = (e << 23) | low;
+      f.push_back(std::bit_cast<float>(bits));
+      f.push_back(std::bit_cast<float>(bits | 0x80000000u));
+    }
+  }
+  for (float v : {65504.0f, 65519.99f, 65520.0f, 65536.0f, 0x1p-24f, 0x1p-25f, 0x1.8p-25f, 0x1p-14f,
+                  0x1.ffcp-15f, std::numeric_limits<float>::infinity()})
+    for (float s : {1.0f, -1.0f}) f.push_back(s * v);
+  f.push_back(std::bit_cast<float>(0x7f800001u));  // signalling NaN: its payload kept as is
+  f.push_back(std::bit_cast<float>(0xffc01234u));
+  std::vector<float> ref(f.size()), got(f.size());
+  const auto n = static_cast<int64_t>(f.size());
+  with_isa(Isa::kScalar, [&] { quantize_activations(TensorType::F16, f.data(), ref.data(), n); });
+  with_isa(Isa::kAvx512, [&] { quantize_activations(TensorType::F16, f.data(), got.data(), n); });
+  for (size_t i = 0; i < f.size(); ++i) {
+    ASSERT_EQ(std::bit_cast<uint32_t>(ref[i]), std::bit_cast<uint32_t>(got[i]))
+        << "input bits " << std::hex << std::bit_cast<uint32_t>(f[i]);
+  }
+}
+
 class IntDotQ8Family : public ::testing::TestWithParam<TensorType> {};
 
 TEST_P(IntDotQ8Family, EqualsScalarReferenceBitForBit) {
