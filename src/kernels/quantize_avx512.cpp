@@ -6,6 +6,8 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
+#include <cstring>
+
 #include "quant/float16.h"
 
 // GCC 12's _mm512_undefined_*() initialise a variable with itself, which -Wall reports as "used"
@@ -68,6 +70,53 @@ INFERA_AVX512 void quantize_q8_1_avx512(const float* x, block_q8_1* y, int64_t n
     float d;
     const int sum = quantize_block(x + 32 * i, y + i, &d);
     y[i].s = fp32_to_fp16(d * static_cast<float>(sum));
+  }
+}
+
+INFERA_AVX512 void quantize_q8_K_avx512(const float* x, block_q8_K* y, int64_t nb) {
+  constexpr int kVectors = QK_K / 16;  // one per bsum
+  for (int64_t i = 0; i < nb; ++i, x += QK_K) {
+    __m512 v[kVectors], abs[kVectors];
+    __m512 m = _mm512_setzero_ps();
+    for (int k = 0; k < kVectors; ++k) {
+      v[k] = _mm512_loadu_ps(x + 16 * k);
+      // NaN as 0: the reference's `|x| > amax` never takes a NaN.
+      abs[k] = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v[k], v[k], _CMP_ORD_Q), _mm512_abs_ps(v[k]));
+      m = _mm512_max_ps(m, abs[k]);
+    }
+    const float amax = _mm512_reduce_max_ps(m);
+    block_q8_K& b = y[i];
+    if (amax == 0.0f) {
+      b.d = 0.0f;
+      std::memset(b.qs, 0, sizeof b.qs);
+      std::memset(b.bsums, 0, sizeof b.bsums);
+      continue;
+    }
+    // The first value of largest magnitude sets the scale, as in the reference.
+    float max = 0.0f;
+    for (int k = 0; k < kVectors; ++k) {
+      const __mmask16 at = _mm512_cmp_ps_mask(abs[k], _mm512_set1_ps(amax), _CMP_EQ_OQ);
+      if (at != 0) {
+        max = x[16 * k + __builtin_ctz(at)];
+        break;
+      }
+    }
+    const float iscale = -127.0f / max;
+    const __m512 vscale = _mm512_set1_ps(iscale);
+    for (int k = 0; k < kVectors; ++k) {
+      // nearest_int(iscale · x): + 1.5 · 2^23 leaves the rounded value + 2^22 in the low mantissa
+      // bits (NaN gives 0), then at most 127. Every result lies in -127 … 127 (|x| <= |max|;
+      // an infinite max makes the scale ±0 and the products 0 or NaN).
+      const __m512 shifted =
+          _mm512_add_ps(_mm512_mul_ps(vscale, v[k]), _mm512_set1_ps(12582912.0f));
+      __m512i q = _mm512_sub_epi32(
+          _mm512_and_si512(_mm512_castps_si512(shifted), _mm512_set1_epi32(0x007fffff)),
+          _mm512_set1_epi32(0x00400000));
+      q = _mm512_min_epi32(q, _mm512_set1_epi32(127));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(b.qs + 16 * k), _mm512_cvtepi32_epi8(q));
+      b.bsums[k] = static_cast<int16_t>(_mm512_reduce_add_epi32(q));
+    }
+    b.d = 1.0f / iscale;
   }
 }
 

@@ -204,6 +204,10 @@ void quantize_activations(TensorType weight_type, const float* x, void* dst, int
       return;
     }
     case TensorType::Q8_K:
+#if defined(__x86_64__) || defined(__i386__)
+      if (active_isa() == Isa::kAvx512)
+        return quantize_q8_K_avx512(x, static_cast<block_q8_K*>(dst), n / QK_K);
+#endif
       quantize_row(TensorType::Q8_K, x, dst, n);
       return;
     case TensorType::F16: {

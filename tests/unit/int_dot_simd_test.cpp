@@ -151,9 +151,9 @@ TEST(IntDotActivations, QuantsNeverReachMinus128) {
   }
 }
 
-// The AVX-512 activation quantizer against the scalar one: the same bytes, for ordinary rows and
-// for blocks holding zeros only, ties (x · 127 / amax exactly halfway), subnormals, infinities
-// and NaN.
+// The AVX-512 activation quantizers against the scalar ones: the same bytes, for ordinary rows
+// and for blocks holding zeros only, ties (x · 127 / amax exactly halfway), subnormals, infinities,
+// NaN, and (Q8_K) largest magnitudes of both signs.
 TEST(IntDotActivations, SimdQuantizerEqualsScalar) {
   if (!isa_supported(Isa::kAvx512)) GTEST_SKIP() << "no AVX-512 quantizer on this CPU";
   std::mt19937 rng(7);
@@ -186,7 +186,15 @@ TEST(IntDotActivations, SimdQuantizerEqualsScalar) {
           break;
       }
     }
-    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_1}) {  // Q8_0 and Q8_1 blocks
+    // Whole 256-element blocks (Q8_K): all zeros, or two values of the largest magnitude with
+    // opposite signs, the first of which sets the scale.
+    if (rep % 10 == 9) std::fill(f.begin() + 256, f.begin() + 512, 0.0f);
+    if (rep % 10 == 8) {
+      f[5 + 256] = -1e9f;
+      f[100 + 256] = 1e9f;
+    }
+    // Q8_0, Q8_1 and Q8_K blocks
+    for (TensorType type : {TensorType::Q8_0, TensorType::Q4_1, TensorType::Q4_K}) {
       const uint64_t bytes = activation_row_bytes(type, n);
       std::vector<uint8_t> ref(bytes), got(bytes);
       with_isa(Isa::kScalar, [&] { quantize_activations(type, f.data(), ref.data(), n); });
