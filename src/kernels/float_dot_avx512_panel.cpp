@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 // GCC 12's _mm512_undefined_*() initialise a variable with itself, which -Wall reports as "used"
@@ -32,12 +33,13 @@ namespace {
 constexpr int kRows = 16;
 // Columns rewritten at a time: 16 rows × 512 columns × 4 bytes = 32 KiB.
 constexpr int64_t kSlice = 512;
-// Steps of 8 columns in a slice.
-constexpr int64_t kSteps = kSlice / 8;
 // Activation rows that share each load of the panel: 3 tokens × 8 row pairs take 24 of the 32 zmm
 // registers as accumulators. Per step of 8 columns, 8 panel loads and 3 activation loads feed 24
 // FMAs.
 constexpr int kTokens = 3;
+// Tokens that pass over a slice before the next slice: their lane vectors (8 KiB per 16 tokens)
+// and activation slices stay in L1/L2. More tokens than this go in groups over the rewritten panel.
+constexpr int64_t kGroupTokens = 63;
 
 // v in both halves of a vector (an AVX512F broadcast; f32x8 would need DQ).
 INFERA_AVX512 inline __m512 broadcast8(__m256 v) {
@@ -76,7 +78,7 @@ INFERA_AVX512 inline __m512 load_pair8(TensorType type, const uint8_t* a, const 
 }
 
 // Columns [c0, c0 + len) of the 16 rows as f32, row pair by row pair: elements c0 + 8s … + 7 of
-// rows 2q (lanes 0..7) and 2q + 1 (lanes 8..15) at panel[(q · kSteps + s) · 16].
+// rows 2q (lanes 0..7) and 2q + 1 (lanes 8..15) at panel[(s · 8 + q) · 16]: the 8 vectors of a step together.
 template <TensorType Type>
 INFERA_AVX512 void rewrite_slice(const uint8_t* w, uint64_t w_row_bytes, int64_t c0, int64_t len,
                                  int64_t n, float* panel) {
@@ -85,14 +87,14 @@ INFERA_AVX512 void rewrite_slice(const uint8_t* w, uint64_t w_row_bytes, int64_t
     const int64_t c = c0 + 8 * s;
     for (int q = 0; q < kRows / 2; ++q) {
       const uint8_t* a = w + 2 * q * w_row_bytes;
-      _mm512_storeu_ps(panel + (q * kSteps + s) * 16,
+      _mm512_storeu_ps(panel + (s * 8 + q) * 16,
                        load_pair8<false>(Type, a, a + w_row_bytes, c, n));
     }
   }
   if (whole * 8 < len) {
     for (int q = 0; q < kRows / 2; ++q) {
       const uint8_t* a = w + 2 * q * w_row_bytes;
-      _mm512_storeu_ps(panel + (q * kSteps + whole) * 16,
+      _mm512_storeu_ps(panel + (whole * 8 + q) * 16,
                        load_pair8<true>(Type, a, a + w_row_bytes, c0 + 8 * whole, n));
     }
   }
@@ -113,7 +115,7 @@ INFERA_AVX512 void tokens_times_slice(const float* panel, int64_t steps, int64_t
     __m512 xs[T];
     for (int u = 0; u < T; ++u) xs[u] = broadcast8(_mm256_loadu_ps(x + u * x_stride + 8 * s));
     for (int q = 0; q < kRows / 2; ++q) {
-      __m512 wq = _mm512_loadu_ps(panel + (q * kSteps + s) * 16);
+      __m512 wq = _mm512_loadu_ps(panel + (s * 8 + q) * 16);
       // One load of the weights for all T tokens, not one folded into every FMA.
       __asm__("" : "+v"(wq));
       for (int u = 0; u < T; ++u) acc[q][u] = _mm512_fmadd_ps(wq, xs[u], acc[q][u]);
@@ -126,7 +128,7 @@ INFERA_AVX512 void tokens_times_slice(const float* panel, int64_t steps, int64_t
     for (int u = 0; u < T; ++u)
       xs[u] = broadcast8(_mm256_maskz_loadu_ps(m8, x + u * x_stride + 8 * steps));
     for (int q = 0; q < kRows / 2; ++q) {
-      const __m512 wq = _mm512_loadu_ps(panel + (q * kSteps + steps) * 16);
+      const __m512 wq = _mm512_loadu_ps(panel + (steps * 8 + q) * 16);
       for (int u = 0; u < T; ++u) acc[q][u] = _mm512_mask3_fmadd_ps(wq, xs[u], acc[q][u], m16);
     }
   }
@@ -195,41 +197,57 @@ INFERA_AVX512 void float_panel16_avx512(TensorType type, const void* w_rows, uin
     const auto at = reinterpret_cast<uintptr_t>(v.data());
     return v.data() + ((64 - at % 64) % 64) / sizeof(float);
   };
-  float* panel = aligned(panel_store, kSlice * kRows);
-  // The eight row-pair vectors of every token, kept across slices (written by the first slice).
-  float* lane_base = aligned(lane_store, n_tokens * 8 * kRows);
-  for (int64_t c0 = 0; c0 < n; c0 += kSlice) {
-    const int64_t len = std::min(kSlice, n - c0);
-    switch (type) {
-      case TensorType::F32:
-        rewrite_slice<TensorType::F32>(w, w_row_bytes, c0, len, n, panel);
-        break;
-      case TensorType::F16:
-        rewrite_slice<TensorType::F16>(w, w_row_bytes, c0, len, n, panel);
-        break;
-      default:
-        rewrite_slice<TensorType::BF16>(w, w_row_bytes, c0, len, n, panel);
-        break;
+  // The whole panel as f32, slice after slice: rewritten as the first group of tokens reaches each
+  // slice, then read again (from L2) by the groups after it.
+  const int64_t n_slices = (n + kSlice - 1) / kSlice;
+  float* panel = aligned(panel_store, n_slices * kSlice * kRows);
+  // The eight row-pair vectors of each token of a group, kept across slices (written by the first).
+  const int64_t group = std::min(n_tokens, kGroupTokens);
+  float* lane_base = aligned(lane_store, group * 8 * kRows);
+  auto lanes_of = [&](int64_t u) { return lane_base + u * 8 * kRows; };
+  const int64_t element_bytes = type == TensorType::F32 ? 4 : 2;
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kGroupTokens) {
+    const int64_t g_tokens = std::min(kGroupTokens, n_tokens - t0);
+    const float* xg = x + t0 * x_stride;
+    for (int64_t c0 = 0; c0 < n; c0 += kSlice) {
+      const int64_t len = std::min(kSlice, n - c0);
+      float* slice = panel + (c0 / kSlice) * kSlice * kRows;
+      const bool rewrite = t0 == 0;
+      if (rewrite) {
+        switch (type) {
+          case TensorType::F32:
+            rewrite_slice<TensorType::F32>(w, w_row_bytes, c0, len, n, slice);
+            break;
+          case TensorType::F16:
+            rewrite_slice<TensorType::F16>(w, w_row_bytes, c0, len, n, slice);
+            break;
+          default:
+            rewrite_slice<TensorType::BF16>(w, w_row_bytes, c0, len, n, slice);
+            break;
+        }
+      }
+      const bool first = c0 == 0;
+      const int64_t steps = len / 8, rem = len % 8;
+      // The first group prefetches what it rewrites next; the others read the panel rewritten.
+      std::optional<NextSlicePrefetch> next;
+      if (rewrite)
+        next.emplace(w, w_row_bytes, c0 * element_bytes, len * element_bytes, g_tokens / kTokens);
+      int64_t u = 0;
+      for (; u + kTokens <= g_tokens; u += kTokens) {
+        if (next) next->before_pass();
+        tokens_times_slice<kTokens>(slice, steps, rem, xg + u * x_stride + c0, x_stride, first,
+                                    lanes_of(u));
+      }
+      if (g_tokens - u == 2)
+        tokens_times_slice<2>(slice, steps, rem, xg + u * x_stride + c0, x_stride, first,
+                              lanes_of(u));
+      else if (g_tokens - u == 1)
+        tokens_times_slice<1>(slice, steps, rem, xg + u * x_stride + c0, x_stride, first,
+                              lanes_of(u));
     }
-    const bool first = c0 == 0;
-    const int64_t steps = len / 8, rem = len % 8;
-    auto lanes_of = [&](int64_t t) { return lane_base + t * 8 * kRows; };
-    const int64_t element_bytes = type == TensorType::F32 ? 4 : 2;
-    NextSlicePrefetch next(w, w_row_bytes, c0 * element_bytes, len * element_bytes,
-                           n_tokens / kTokens);
-    int64_t t = 0;
-    for (; t + kTokens <= n_tokens; t += kTokens) {
-      next.before_pass();
-      tokens_times_slice<kTokens>(panel, steps, rem, x + t * x_stride + c0, x_stride, first,
-                                  lanes_of(t));
-    }
-    if (n_tokens - t == 2)
-      tokens_times_slice<2>(panel, steps, rem, x + t * x_stride + c0, x_stride, first, lanes_of(t));
-    else if (n_tokens - t == 1)
-      tokens_times_slice<1>(panel, steps, rem, x + t * x_stride + c0, x_stride, first, lanes_of(t));
+    for (int64_t u = 0; u < g_tokens; ++u)
+      _mm512_storeu_ps(y + (t0 + u) * y_stride, join_lanes(lanes_of(u)));
   }
-  for (int64_t t = 0; t < n_tokens; ++t)
-    _mm512_storeu_ps(y + t * y_stride, join_lanes(lane_base + t * 8 * kRows));
 }
 
 }  // namespace infera

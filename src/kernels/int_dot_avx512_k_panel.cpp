@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -49,6 +50,9 @@ constexpr int kLanes = 8;
 // tokens and level with four at 512 (bench-kernels, pp512): the activation lines in flight get
 // more of L1.
 constexpr int64_t kSliceBlocks = 1;
+// Tokens that pass over a slice before the next slice: their lane states (512 bytes each) stay in
+// L1. More tokens than this go in groups over the rewritten panel.
+constexpr int64_t kGroupTokens = 64;
 
 // One block of the panel; every int32 array is [what][row r].
 struct KPanelBlock {
@@ -306,36 +310,48 @@ template <typename Block>
 INFERA_AVX512 void k_panel16(const uint8_t* w, uint64_t w_row_bytes, const block_q8_K* x,
                              int64_t x_stride_blocks, int64_t n_tokens, int64_t nb, float* y,
                              int64_t y_stride) {
-  thread_local std::vector<KPanelBlock> slice;
+  // The whole panel, rewritten as the first group of tokens reaches each slice, then read again
+  // (from L2) by the groups after it.
+  thread_local std::vector<KPanelBlock> panel;
   thread_local std::vector<KTokenState> state;
-  slice.resize(static_cast<size_t>(kSliceBlocks));
-  // Blocks 0 … 7 start the lanes (block_times_tokens); only lanes no block reaches need zeros.
-  state.resize(static_cast<size_t>(n_tokens));
-  if (nb < kBlockLanes) std::fill(state.begin(), state.end(), KTokenState{});
-  for (int64_t b0 = 0; b0 < nb; b0 += kSliceBlocks) {
-    const int64_t n_blocks = std::min(kSliceBlocks, nb - b0);
-    for (int64_t i = 0; i < n_blocks; ++i) rewrite_block<Block>(w, w_row_bytes, b0 + i, &slice[i]);
-    constexpr int n = kTokens<Block>;
-    NextSlicePrefetch next(w, w_row_bytes, b0 * sizeof(Block), n_blocks * sizeof(Block),
-                           n_tokens / n);
-    int64_t t = 0;
-    for (; t + n <= n_tokens; t += n, next.before_pass())
-      slice_times_tokens<Block, n>(slice.data(), n_blocks, b0, x, x_stride_blocks, t, n_tokens,
-                                   state.data());
-    for (; t + 4 <= n_tokens; t += 4)
-      slice_times_tokens<Block, 4>(slice.data(), n_blocks, b0, x, x_stride_blocks, t, n_tokens,
-                                   state.data());
-    for (; t + 2 <= n_tokens; t += 2)
-      slice_times_tokens<Block, 2>(slice.data(), n_blocks, b0, x, x_stride_blocks, t, n_tokens,
-                                   state.data());
-    for (; t < n_tokens; ++t)
-      slice_times_tokens<Block, 1>(slice.data(), n_blocks, b0, x, x_stride_blocks, t, n_tokens,
-                                   state.data());
-  }
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    __m512 l[kBlockLanes];
-    for (int k = 0; k < kBlockLanes; ++k) l[k] = _mm512_loadu_ps(state[t].lane[k]);
-    _mm512_storeu_ps(y + t * y_stride, sum_block_lanes16(l));
+  panel.resize(static_cast<size_t>(nb));
+  state.resize(static_cast<size_t>(std::min(n_tokens, kGroupTokens)));
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kGroupTokens) {
+    const int64_t g_tokens = std::min(kGroupTokens, n_tokens - t0);
+    const block_q8_K* xg = x + t0 * x_stride_blocks;
+    // Blocks 0 … 7 start the lanes (block_times_tokens); only lanes no block reaches need zeros.
+    if (nb < kBlockLanes) std::fill(state.begin(), state.end(), KTokenState{});
+    for (int64_t b0 = 0; b0 < nb; b0 += kSliceBlocks) {
+      const int64_t n_blocks = std::min(kSliceBlocks, nb - b0);
+      KPanelBlock* slice = panel.data() + b0;
+      constexpr int n = kTokens<Block>;
+      std::optional<NextSlicePrefetch> next;
+      if (t0 == 0) {
+        for (int64_t i = 0; i < n_blocks; ++i)
+          rewrite_block<Block>(w, w_row_bytes, b0 + i, &slice[i]);
+        next.emplace(w, w_row_bytes, b0 * sizeof(Block), n_blocks * sizeof(Block), g_tokens / n);
+      }
+      int64_t t = 0;
+      for (; t + n <= g_tokens; t += n) {
+        if (next) next->before_pass();
+        slice_times_tokens<Block, n>(slice, n_blocks, b0, xg, x_stride_blocks, t, g_tokens,
+                                     state.data());
+      }
+      for (; t + 4 <= g_tokens; t += 4)
+        slice_times_tokens<Block, 4>(slice, n_blocks, b0, xg, x_stride_blocks, t, g_tokens,
+                                     state.data());
+      for (; t + 2 <= g_tokens; t += 2)
+        slice_times_tokens<Block, 2>(slice, n_blocks, b0, xg, x_stride_blocks, t, g_tokens,
+                                     state.data());
+      for (; t < g_tokens; ++t)
+        slice_times_tokens<Block, 1>(slice, n_blocks, b0, xg, x_stride_blocks, t, g_tokens,
+                                     state.data());
+    }
+    for (int64_t t = 0; t < g_tokens; ++t) {
+      __m512 l[kBlockLanes];
+      for (int k = 0; k < kBlockLanes; ++k) l[k] = _mm512_loadu_ps(state[t].lane[k]);
+      _mm512_storeu_ps(y + (t0 + t) * y_stride, sum_block_lanes16(l));
+    }
   }
 }
 

@@ -15,6 +15,7 @@
 #include <array>
 #include <cstddef>
 #include <cstring>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -42,6 +43,9 @@ constexpr int64_t kSliceBlocks = 16;
 
 // Activation rows that share each load of the panel.
 constexpr int kTokens = 4;
+// Tokens that pass over a slice before the next slice: their lane vectors (512 bytes each) stay in
+// L1. More tokens than this go in groups over the rewritten panel.
+constexpr int64_t kGroupTokens = 64;
 
 // One block of the rewritten panel. quants[k] lane r = elements 4k … 4k + 3 of row r (int8);
 // start = −128 · Σ elements of row r, where the integer sum starts (the activations are read as
@@ -198,36 +202,47 @@ INFERA_AVX512 void panel16(const uint8_t* w, uint64_t w_row_bytes, const uint8_t
                            uint64_t x_stride, int64_t n_tokens, int64_t nb, float* y,
                            int64_t y_stride) {
   using Block = typename Traits<K>::Block;
+  // The whole panel, slice after slice: rewritten as the first group of tokens reaches each slice,
+  // then read again (from L2) by the groups after it.
   thread_local std::vector<uint8_t> panel_bytes;
-  const size_t bytes = static_cast<size_t>(kSliceBlocks) * sizeof(PanelBlock) + 64;
+  const size_t bytes = static_cast<size_t>(nb) * sizeof(PanelBlock) + 64;
   if (panel_bytes.size() < bytes) panel_bytes.resize(bytes);
   // Blocks start on cache lines: each vector load then touches one line.
   auto* panel = reinterpret_cast<PanelBlock*>(
       (reinterpret_cast<uintptr_t>(panel_bytes.data()) + 63) & ~static_cast<uintptr_t>(63));
 
-  // A slice of blocks at a time (kSliceBlocks · 704 bytes stay in L1) for every token. The first
-  // slice writes each token's lanes (slice_times_tokens); only lanes no block reaches need zeros.
+  // A slice of blocks at a time (kSliceBlocks · 704 bytes stay in L1) for every token of a group.
+  // The first slice writes each token's lanes (slice_times_tokens); only lanes no block reaches
+  // need zeros.
   thread_local std::vector<float> lanes;
-  lanes.resize(static_cast<size_t>(n_tokens * 8 * kRows));
-  if (nb < 8) std::fill(lanes.begin(), lanes.end(), 0.0f);
-  for (int64_t b0 = 0; b0 < nb; b0 += kSliceBlocks) {
-    const int64_t n_blocks = std::min(kSliceBlocks, nb - b0);
-    rewrite_panel<K>(w + b0 * sizeof(Block), w_row_bytes, n_blocks, panel);
-    NextSlicePrefetch next(w, w_row_bytes, b0 * sizeof(Block), n_blocks * sizeof(Block),
-                           n_tokens / kTokens);
-    int64_t t = 0;
-    for (; t + kTokens <= n_tokens; t += kTokens) {
-      next.before_pass();
-      slice_times_tokens<K, kTokens>(panel, b0, n_blocks, x_rows, x_stride, nb, t, lanes.data());
+  lanes.resize(static_cast<size_t>(std::min(n_tokens, kGroupTokens) * 8 * kRows));
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kGroupTokens) {
+    const int64_t g_tokens = std::min(kGroupTokens, n_tokens - t0);
+    const uint8_t* xg = x_rows + t0 * x_stride;
+    if (nb < 8) std::fill(lanes.begin(), lanes.end(), 0.0f);
+    for (int64_t b0 = 0; b0 < nb; b0 += kSliceBlocks) {
+      const int64_t n_blocks = std::min(kSliceBlocks, nb - b0);
+      const bool rewrite = t0 == 0;
+      std::optional<NextSlicePrefetch> next;
+      if (rewrite) {
+        rewrite_panel<K>(w + b0 * sizeof(Block), w_row_bytes, n_blocks, panel + b0);
+        next.emplace(w, w_row_bytes, b0 * sizeof(Block), n_blocks * sizeof(Block),
+                     g_tokens / kTokens);
+      }
+      int64_t u = 0;
+      for (; u + kTokens <= g_tokens; u += kTokens) {
+        if (next) next->before_pass();
+        slice_times_tokens<K, kTokens>(panel + b0, b0, n_blocks, xg, x_stride, nb, u, lanes.data());
+      }
+      for (; u < g_tokens; ++u)
+        slice_times_tokens<K, 1>(panel + b0, b0, n_blocks, xg, x_stride, nb, u, lanes.data());
     }
-    for (; t < n_tokens; ++t)
-      slice_times_tokens<K, 1>(panel, b0, n_blocks, x_rows, x_stride, nb, t, lanes.data());
-  }
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    const float* state = lanes.data() + t * 8 * kRows;
-    __m512 lane[8];
-    for (int j = 0; j < 8; ++j) lane[j] = _mm512_loadu_ps(state + j * kRows);
-    _mm512_storeu_ps(y + t * y_stride, sum_block_lanes16(lane));
+    for (int64_t u = 0; u < g_tokens; ++u) {
+      const float* state = lanes.data() + u * 8 * kRows;
+      __m512 lane[8];
+      for (int j = 0; j < 8; ++j) lane[j] = _mm512_loadu_ps(state + j * kRows);
+      _mm512_storeu_ps(y + (t0 + u) * y_stride, sum_block_lanes16(lane));
+    }
   }
 }
 

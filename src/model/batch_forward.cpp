@@ -70,7 +70,13 @@ BatchForward::BatchForward(const Model& model, KvCache& cache, ThreadPool& pool,
         ErrorKind::kInvalidArgument,
         "a forward batch needs room for at least one token, got " + std::to_string(max_tokens));
   }
-  const auto T = static_cast<size_t>(max_tokens);
+}
+
+void BatchForward::reserve(int64_t n_tokens) {
+  // Grown to the largest batch run so far, not to max_tokens at once: a session that only ever
+  // decodes, or reads short prompts, keeps small buffers.
+  const auto T = static_cast<size_t>(n_tokens);
+  if (T <= positions_.size()) return;
   positions_.resize(T);
   tables_.resize(T);
   x_.resize(T * cfg_.n_embd);
@@ -109,6 +115,7 @@ void BatchForward::run(std::span<const BatchSegment> segments) {
                 std::to_string(T) + " tokens exceed the batch of " + std::to_string(max_tokens_));
   }
   if (T == 0) return;
+  reserve(T);
 
   const int64_t d = cfg_.n_embd;
   logit_rows_.clear();

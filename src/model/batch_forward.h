@@ -30,7 +30,7 @@ void check_token_ids(std::span<const int32_t> tokens, int64_t n_vocab);
 
 class BatchForward {
  public:
-  // max_tokens: the most tokens one run() takes (sizes the scratch buffers).
+  // max_tokens: the most tokens one run() takes (the scratch buffers grow up to it as needed).
   BatchForward(const Model& model, KvCache& cache, ThreadPool& pool, int64_t max_tokens);
 
   int64_t max_tokens() const { return max_tokens_; }
@@ -41,6 +41,8 @@ class BatchForward {
   void run(std::span<const BatchSegment> segments);
 
  private:
+  // Scratch buffers for at least n_tokens rows.
+  void reserve(int64_t n_tokens);
   void attention_block(int64_t layer, int64_t n_tokens);
   void ffn_block(int64_t layer, int64_t n_tokens);
 
@@ -55,7 +57,7 @@ class BatchForward {
   std::vector<const int32_t*> tables_;
   std::vector<int64_t> logit_rows_;  // batch rows whose logits are wanted, in output order
 
-  // Scratch, sized for max_tokens rows.
+  // Scratch, sized for the largest batch run so far.
   std::vector<float> x_;       // (T, n_embd) residual stream
   std::vector<float> h_;       // (T, n_embd) normed input of a block
   std::vector<float> q_;       // (T, n_head · head_dim_k)

@@ -81,7 +81,8 @@ TEST_P(FloatDot, PanelEqualsDequantizeThenDotBitForBit) {
       quantize_row(type, wf.data(), w.data() + r * row_bytes, n);
       dequantize_row(type, w.data() + r * row_bytes, deq.data() + r * n, n);
     }
-    for (int64_t tokens : {1, 2, 3, 4, 5, 8, 15, 16, 17, 33, 40}) {
+    // 64 and 130: groups of tokens over the rewritten panel (kGroupTokens = 63), with remainders.
+    for (int64_t tokens : {1, 2, 3, 4, 5, 8, 15, 16, 17, 33, 40, 64, 130}) {
       std::vector<float> x(static_cast<size_t>(tokens * n));
       for (float& v : x) v = dist(rng);
       std::vector<float> y(static_cast<size_t>(tokens * rows), -1.0f);

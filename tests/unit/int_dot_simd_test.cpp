@@ -349,13 +349,14 @@ TEST_P(IntDotQ8Family, WeightRowsEqualScalarReferenceBitForBit) {
 }
 
 // The panel kernel (16 weight rows at a time, prompt processing) against the reference row by row,
-// over partial block groups and token counts around its vector widths.
+// over partial block groups and token counts around its vector widths; 70 and 133 tokens pass in
+// groups (64 at a time) over the rewritten panel.
 TEST_P(IntDotQ8Family, PanelEqualsScalarReferenceBitForBit) {
   const TensorType type = GetParam();
   if (!isa_supported(Isa::kAvx512)) GTEST_SKIP() << "the panel kernel needs AVX-512 VNNI";
   std::mt19937 rng(4321 + static_cast<unsigned>(type));
   for (int64_t nb : {1, 7, 8, 9, 17, 88}) {
-    for (int64_t n_tokens : {1, 8, 19}) {
+    for (int64_t n_tokens : {1, 8, 19, 70, 133}) {
       const int64_t n = nb * QK8_0;
       const int64_t rows = 16;
       const uint64_t w_bytes = row_bytes(type, n);
@@ -487,8 +488,9 @@ TEST_P(IntDotK, PanelEqualsScalarReferenceBitForBit) {
   if (panel_rows == 0) GTEST_SKIP() << "no panel kernel for this type";
   std::mt19937 rng(777 + static_cast<unsigned>(type));
   for (int64_t nb : {1, 2, 3, 5, 9}) {  // 9: block 8 shares lane 0 with block 0
-    // 23: every token group size of the kernel in one call (6 or 8, then 4, 2, 1).
-    for (int64_t n_tokens : {1, 8, 13, 23}) {
+    // 23: every token group size of the kernel in one call (6 or 8, then 4, 2, 1); 71: a group of
+    // 64 over the rewritten panel, then 7 more.
+    for (int64_t n_tokens : {1, 8, 13, 23, 71}) {
       const int64_t n = nb * QK_K;
       const uint64_t w_bytes = row_bytes(type, n) + row_bytes(type, QK_K);
       std::vector<uint8_t> w_buf(w_bytes * panel_rows + 1), row(w_bytes);
