@@ -4,21 +4,14 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/cpu_features.h"
 #include "kernels/float_dot.h"
 #include "kernels/quantized_dot.h"
 #include "quant/dequantize.h"
 
 namespace infera {
 
-// std::fma is one instruction on a CPU with FMA and a libm call (exact, but about ten times
-// slower) on one without: a clone built for FMA, picked when the program loads, keeps the
-// reference fast where it can be. Both compute the same bits.
-#if defined(__x86_64__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-__attribute__((target_clones("fma", "default")))
-#endif
-#endif
-float dot_f32(const float* a, const float* b, int64_t n) {
+INFERA_FMA_CLONES float dot_f32(const float* a, const float* b, int64_t n) {
   float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -171,7 +164,8 @@ void matmul_group(std::span<const MatmulOutput> outputs, const float* x, int64_t
     if (j == acts.size()) {
       const TensorType wt = outputs[i].w->type;
       const uint64_t bytes = activation_row_bytes(wt, cols);
-      acts.push_back({wt, bytes, std::vector<uint8_t>(static_cast<size_t>(bytes * n_tokens))});
+      acts.push_back(
+          {wt, bytes, std::vector<uint8_t>(static_cast<size_t>(bytes * n_tokens)), 0, {}});
     }
     act_of[i] = j;
     Activations& act = acts[j];

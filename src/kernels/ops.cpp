@@ -3,6 +3,9 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/cpu_features.h"
+#include "kernels/exp_f32.h"
+#include "kernels/ops_simd.h"
 #include "quant/float16.h"
 
 namespace infera {
@@ -56,11 +59,21 @@ void softmax(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
-void swiglu(const float* gate, const float* up, int64_t n, float* out) {
+namespace {
+INFERA_FMA_CLONES void swiglu_reference(const float* gate, const float* up, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) {
     const float g = gate[i];
-    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+    // exp_f32: glibc's expf on FMA CPUs, bit for bit, wherever infera runs.
+    out[i] = g / (1.0f + exp_f32(-g)) * up[i];
   }
+}
+}  // namespace
+
+void swiglu(const float* gate, const float* up, int64_t n, float* out) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (active_isa() == Isa::kAvx512) return swiglu_avx512(gate, up, n, out);
+#endif
+  swiglu_reference(gate, up, n, out);
 }
 
 namespace {
