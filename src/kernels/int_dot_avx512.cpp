@@ -608,6 +608,21 @@ INFERA_AVX512 inline __m512i k4_scales_mins_x4(const unsigned char* const* block
   return _mm512_ternarylogic_epi32(v, _mm512_srli_epi16(top, 2), _mm512_set1_epi8(0x30), 0xf8);
 }
 
+// 128-bit lane r (0 … 3) of v in all four (vshufi32x4 takes its lanes as an immediate: the cases
+// keep it one where r is not a constant, as in unoptimised builds).
+INFERA_AVX512 inline __m512i lane_in_all(__m512i v, int r) {
+  switch (r) {
+    case 0:
+      return _mm512_shuffle_i32x4(v, v, 0x00);
+    case 1:
+      return _mm512_shuffle_i32x4(v, v, 0x55);
+    case 2:
+      return _mm512_shuffle_i32x4(v, v, 0xaa);
+    default:
+      return _mm512_shuffle_i32x4(v, v, 0xff);
+  }
+}
+
 // sm: the block's scales (bytes 0 … 7) and mins (8 … 15) in every 128-bit lane.
 INFERA_AVX512 inline void k_q4_block(const unsigned char* p, __m512i sm, const KActBlock& a,
                                      KBlockOut out) {
@@ -679,7 +694,7 @@ INFERA_AVX512 void k_one_token_group(const unsigned char* const* rows, const blo
     for (int r = 0; r < kRows; ++r) {
       const KBlockOut out{isum[r][b], summs[kQ4 ? r : 0][b], &d[r][b]};
       if constexpr (kQ4) {
-        k_q4_block(p[r], _mm512_shuffle_i32x4(sm4, sm4, 0x55 * r), a, out);
+        k_q4_block(p[r], lane_in_all(sm4, r), a, out);
       } else {
         k_q6_block(p[r], a, out);
       }
