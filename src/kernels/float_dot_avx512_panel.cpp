@@ -9,19 +9,12 @@
 #include "kernels/float_dot.h"
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <vector>
 
-// GCC 12's _mm512_undefined_*() initialise a variable with itself, which -Wall reports as "used"
-// or "may be used uninitialized" wherever an intrinsic built on them is inlined: a false positive.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
+#include "kernels/avx512_intrinsics.h"
 
 #define INFERA_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl")))
 
@@ -78,7 +71,8 @@ INFERA_AVX512 inline __m512 load_pair8(TensorType type, const uint8_t* a, const 
 }
 
 // Columns [c0, c0 + len) of the 16 rows as f32, row pair by row pair: elements c0 + 8s … + 7 of
-// rows 2q (lanes 0..7) and 2q + 1 (lanes 8..15) at panel[(s · 8 + q) · 16]: the 8 vectors of a step together.
+// rows 2q (lanes 0..7) and 2q + 1 (lanes 8..15) at panel[(s · 8 + q) · 16]: the 8 vectors of a step
+// together.
 template <TensorType Type>
 INFERA_AVX512 void rewrite_slice(const uint8_t* w, uint64_t w_row_bytes, int64_t c0, int64_t len,
                                  int64_t n, float* panel) {
@@ -87,8 +81,7 @@ INFERA_AVX512 void rewrite_slice(const uint8_t* w, uint64_t w_row_bytes, int64_t
     const int64_t c = c0 + 8 * s;
     for (int q = 0; q < kRows / 2; ++q) {
       const uint8_t* a = w + 2 * q * w_row_bytes;
-      _mm512_storeu_ps(panel + (s * 8 + q) * 16,
-                       load_pair8<false>(Type, a, a + w_row_bytes, c, n));
+      _mm512_storeu_ps(panel + (s * 8 + q) * 16, load_pair8<false>(Type, a, a + w_row_bytes, c, n));
     }
   }
   if (whole * 8 < len) {

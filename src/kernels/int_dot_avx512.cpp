@@ -7,21 +7,14 @@
 #include "kernels/int_dot.h"
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <type_traits>
 
+#include "kernels/avx512_intrinsics.h"
 #include "quant/block_lanes.h"
 #include "quant/float16.h"
-
-// GCC 12's _mm512_undefined_epi32() initialises a variable with itself, which -Wall reports as
-// "may be used uninitialized" wherever an intrinsic built on it is inlined: a false positive.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 
 #define INFERA_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 

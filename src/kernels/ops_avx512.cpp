@@ -5,16 +5,8 @@
 #include "kernels/ops_simd.h"
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-
+#include "kernels/avx512_intrinsics.h"
 #include "kernels/exp_f32.h"
-
-// GCC 12's _mm512_undefined_*() initialise a variable with itself, which -Wall reports as "used"
-// or "may be used uninitialized" wherever an intrinsic built on them is inlined: a false positive.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
 
 #define INFERA_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl")))
 
