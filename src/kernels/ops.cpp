@@ -4,7 +4,6 @@
 #include <vector>
 
 #include "kernels/cpu_features.h"
-#include "kernels/exp_f32.h"
 #include "kernels/ops_simd.h"
 #include "quant/float16.h"
 
@@ -61,11 +60,8 @@ void softmax(float* x, int64_t n) {
 
 namespace {
 INFERA_FMA_CLONES void swiglu_reference(const float* gate, const float* up, int64_t n, float* out) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    // exp_f32: glibc's expf on FMA CPUs, bit for bit, wherever infera runs.
-    out[i] = g / (1.0f + exp_f32(-g)) * up[i];
-  }
+  // exp_f32: glibc's expf on FMA CPUs, bit for bit, wherever infera runs.
+  for (int64_t i = 0; i < n; ++i) out[i] = swiglu_element(gate[i], up[i]);
 }
 }  // namespace
 

@@ -50,7 +50,7 @@ INFERA_AVX512 void swiglu_avx512(const float* gate, const float* up, int64_t n, 
     const __m512i top =
         _mm512_and_si512(_mm512_srli_epi32(_mm512_castps_si512(neg), 20), _mm512_set1_epi32(0x7ff));
     if (_mm512_cmpge_epi32_mask(top, _mm512_set1_epi32(static_cast<int>(kLargeTop))) != 0) {
-      for (int64_t j = i; j < i + 16; ++j) out[j] = gate[j] / (1.0f + exp_f32(-gate[j])) * up[j];
+      for (int64_t j = i; j < i + 16; ++j) out[j] = swiglu_element(gate[j], up[j]);
       continue;
     }
     const __m256 e_lo = _mm512_cvtpd_ps(exp_steps(_mm512_cvtps_pd(_mm512_castps512_ps256(neg))));
@@ -61,7 +61,7 @@ INFERA_AVX512 void swiglu_avx512(const float* gate, const float* up, int64_t n, 
     const __m512 silu = _mm512_div_ps(g, _mm512_add_ps(one, e));
     _mm512_storeu_ps(out + i, _mm512_mul_ps(silu, _mm512_loadu_ps(up + i)));
   }
-  for (; i < n; ++i) out[i] = gate[i] / (1.0f + exp_f32(-gate[i])) * up[i];
+  for (; i < n; ++i) out[i] = swiglu_element(gate[i], up[i]);
 }
 
 }  // namespace infera
