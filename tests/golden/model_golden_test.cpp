@@ -182,6 +182,27 @@ TEST(ModelDeterminism, LogitsIdenticalForAnyThreadCount) {
   EXPECT_EQ(results[0], results[2]);
 }
 
+// Session::eval splits a prompt into forward chunks (512 tokens, 128 where every token's logits
+// are wanted): where the chunks fall may not change a logit. 140 tokens with every logit are two
+// chunks (128 + 12); the same tokens for the last logit only are one.
+TEST(ModelDeterminism, ChunkBoundariesDoNotChangeLogits) {
+  const auto model = Model::load(smollm2_path());
+  const int64_t V = model->config().n_vocab;
+  std::vector<int32_t> tokens(140);
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>((i * 7919 + 13) % V);
+  ThreadPool pool(2);
+  Session chunked(*model, 256, pool), whole(*model, 256, pool), first(*model, 256, pool);
+  std::vector<float> every, last, at127;
+  chunked.eval(tokens, LogitsFor::kEveryToken, &every);
+  whole.eval(tokens, LogitsFor::kLastToken, &last);
+  first.eval(std::span<const int32_t>(tokens.data(), 128), LogitsFor::kLastToken, &at127);
+  ASSERT_EQ(every.size(), tokens.size() * static_cast<size_t>(V));
+  for (int64_t i = 0; i < V; ++i) {
+    ASSERT_EQ(every[127 * V + i], at127[i]) << "position 127 token " << i;
+    ASSERT_EQ(every[139 * V + i], last[i]) << "position 139 token " << i;
+  }
+}
+
 // Prefill in one call and token-by-token decoding see the same positions and cache contents.
 TEST(ModelDeterminism, IncrementalDecodingMatchesBatchWithinRounding) {
   const auto model = Model::load(smollm2_path());
