@@ -1,5 +1,6 @@
 #include "kernels/float_dot.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/cpu_features.h"
@@ -138,9 +139,20 @@ int64_t float_dot_panel_rows(TensorType type) {
   return float_dot_simd_available(type) && active_isa() == Isa::kAvx512 ? 16 : 0;
 }
 
-void float_dot_panel(TensorType type, const void* w, uint64_t w_row_bytes, const float* x,
-                     int64_t x_stride, int64_t n_rows, int64_t n, float* y, int64_t y_stride) {
-  float_panel16_avx512(type, w, w_row_bytes, x, x_stride, n_rows, n, y, y_stride);
+int64_t float_dot_panel_block_rows(TensorType type, int64_t n) {
+  const int64_t rows = float_dot_panel_rows(type);
+  if (rows == 0) return 0;
+  // 512 KiB of rewritten panels: a quarter of the L2 of the cores this kernel targets, leaving
+  // room for a group of activation rows.
+  constexpr int64_t kBlockBytes = 512 * 1024;
+  const int64_t panel_bytes = rows * std::max<int64_t>(n, 1) * static_cast<int64_t>(sizeof(float));
+  return rows * std::clamp<int64_t>(kBlockBytes / panel_bytes, 1, 8);
+}
+
+void float_dot_panel(TensorType type, const void* w, uint64_t w_row_bytes, int64_t n_w_rows,
+                     const float* x, int64_t x_stride, int64_t n_rows, int64_t n, float* y,
+                     int64_t y_stride) {
+  float_panel16_avx512(type, w, w_row_bytes, n_w_rows, x, x_stride, n_rows, n, y, y_stride);
 }
 
 void float_dot_simd_rows(TensorType type, const void* w_rows, uint64_t w_row_bytes,
@@ -167,8 +179,9 @@ void float_dot_simd_rows(TensorType type, const void* w_rows, uint64_t w_row_byt
 namespace infera {
 bool float_dot_simd_available(TensorType) { return false; }
 int64_t float_dot_panel_rows(TensorType) { return 0; }
-void float_dot_panel(TensorType, const void*, uint64_t, const float*, int64_t, int64_t, int64_t,
-                     float*, int64_t) {}
+int64_t float_dot_panel_block_rows(TensorType, int64_t) { return 0; }
+void float_dot_panel(TensorType, const void*, uint64_t, int64_t, const float*, int64_t, int64_t,
+                     int64_t, float*, int64_t) {}
 void float_dot_simd_rows(TensorType, const void*, uint64_t, int64_t, const float*, int64_t, int64_t,
                          int64_t, float*, int64_t) {}
 }  // namespace infera

@@ -22,19 +22,26 @@ void float_dot_simd_rows(TensorType type, const void* w_rows, uint64_t w_row_byt
                          int64_t n_w_rows, const float* x, int64_t x_stride, int64_t n_x_rows,
                          int64_t n, float* y, int64_t y_stride);
 
-// Weight rows float_dot_panel takes at a time for `type` on this CPU; 0 where it has no kernel
-// (it needs AVX-512).
+// Weight rows float_dot_panel takes at a time for `type` on this CPU (it takes any multiple of
+// them); 0 where it has no kernel (it needs AVX-512).
 int64_t float_dot_panel_rows(TensorType type);
 
-// float_dot_panel_rows(type) consecutive weight rows (w_row_bytes apart) times n_rows rows of n
-// f32 activations (x_stride floats apart), writing y[t · y_stride + r] for row r: the same bits as
-// float_dot_simd_rows row by row, and faster when many activation rows share the weights.
-void float_dot_panel(TensorType type, const void* w, uint64_t w_row_bytes, const float* x,
-                     int64_t x_stride, int64_t n_rows, int64_t n, float* y, int64_t y_stride);
+// How many weight rows of n columns to hand float_dot_panel at once: a multiple of
+// float_dot_panel_rows(type) whose panels, rewritten as f32, stay in L2 together, so that each
+// activation row is read from L2 by all of them.
+int64_t float_dot_panel_block_rows(TensorType type, int64_t n);
+
+// n_w_rows (a multiple of float_dot_panel_rows(type)) consecutive weight rows, w_row_bytes apart,
+// times n_rows rows of n f32 activations (x_stride floats apart), writing y[t · y_stride + r] for
+// row r: the same bits as float_dot_simd_rows row by row, and faster when many activation rows
+// share the weights.
+void float_dot_panel(TensorType type, const void* w, uint64_t w_row_bytes, int64_t n_w_rows,
+                     const float* x, int64_t x_stride, int64_t n_rows, int64_t n, float* y,
+                     int64_t y_stride);
 
 // The AVX-512 kernel behind float_dot_panel (float_dot_avx512_panel.cpp).
-void float_panel16_avx512(TensorType type, const void* w_rows, uint64_t w_row_bytes, const float* x,
-                          int64_t x_stride, int64_t n_tokens, int64_t n, float* y,
-                          int64_t y_stride);
+void float_panel16_avx512(TensorType type, const void* w_rows, uint64_t w_row_bytes,
+                          int64_t n_w_rows, const float* x, int64_t x_stride, int64_t n_tokens,
+                          int64_t n, float* y, int64_t y_stride);
 
 }  // namespace infera

@@ -31,8 +31,11 @@ constexpr int64_t kSlice = 512;
 // FMAs.
 constexpr int kTokens = 3;
 // Tokens that pass over a slice before the next slice: their lane vectors (8 KiB per 16 tokens)
-// and activation slices stay in L1/L2. More tokens than this go in groups over the rewritten panel.
-constexpr int64_t kGroupTokens = 63;
+// stay in L1 and their activation rows in L2 while every panel of a block takes them. More tokens
+// than this go in groups over the rewritten panels. Groups of 6 to 21 tokens ran alike
+// (bench-kernels F16 2048×8192 t512: ~119–121 GFLOP/s on one core); 63 ran at 100–105, its
+// activation rows (2 MiB at 8192 columns) falling out of L2.
+constexpr int64_t kGroupTokens = 21;
 
 // v in both halves of a vector (an AVX512F broadcast; f32x8 would need DQ).
 INFERA_AVX512 inline __m512 broadcast8(__m256 v) {
@@ -180,8 +183,8 @@ INFERA_AVX512 inline __m512 join_lanes(const float* l) {
 }  // namespace
 
 INFERA_AVX512 void float_panel16_avx512(TensorType type, const void* w_rows, uint64_t w_row_bytes,
-                                        const float* x, int64_t x_stride, int64_t n_tokens,
-                                        int64_t n, float* y, int64_t y_stride) {
+                                        int64_t n_w_rows, const float* x, int64_t x_stride,
+                                        int64_t n_tokens, int64_t n, float* y, int64_t y_stride) {
   const auto* w = static_cast<const uint8_t*>(w_rows);
   thread_local std::vector<float> panel_store, lane_store;
   // Both on 64-byte lines: a vector that straddles two lines costs two loads.
@@ -190,10 +193,13 @@ INFERA_AVX512 void float_panel16_avx512(TensorType type, const void* w_rows, uin
     const auto at = reinterpret_cast<uintptr_t>(v.data());
     return v.data() + ((64 - at % 64) % 64) / sizeof(float);
   };
-  // The whole panel as f32, slice after slice: rewritten as the first group of tokens reaches each
-  // slice, then read again (from L2) by the groups after it.
+  // Every panel of the block as f32, slice after slice: rewritten as the first group of tokens
+  // reaches each slice, then read again (from L2) by the groups after it, so that each group's
+  // activations are read from L2 by all the panels of the block rather than from L3 by each.
+  const int64_t n_panels = n_w_rows / kRows;
   const int64_t n_slices = (n + kSlice - 1) / kSlice;
-  float* panel = aligned(panel_store, n_slices * kSlice * kRows);
+  const int64_t panel_floats = n_slices * kSlice * kRows;
+  float* panels = aligned(panel_store, n_panels * panel_floats);
   // The eight row-pair vectors of each token of a group, kept across slices (written by the first).
   const int64_t group = std::min(n_tokens, kGroupTokens);
   float* lane_base = aligned(lane_store, group * 8 * kRows);
@@ -202,44 +208,48 @@ INFERA_AVX512 void float_panel16_avx512(TensorType type, const void* w_rows, uin
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kGroupTokens) {
     const int64_t g_tokens = std::min(kGroupTokens, n_tokens - t0);
     const float* xg = x + t0 * x_stride;
-    for (int64_t c0 = 0; c0 < n; c0 += kSlice) {
-      const int64_t len = std::min(kSlice, n - c0);
-      float* slice = panel + (c0 / kSlice) * kSlice * kRows;
-      const bool rewrite = t0 == 0;
-      if (rewrite) {
-        switch (type) {
-          case TensorType::F32:
-            rewrite_slice<TensorType::F32>(w, w_row_bytes, c0, len, n, slice);
-            break;
-          case TensorType::F16:
-            rewrite_slice<TensorType::F16>(w, w_row_bytes, c0, len, n, slice);
-            break;
-          default:
-            rewrite_slice<TensorType::BF16>(w, w_row_bytes, c0, len, n, slice);
-            break;
+    const bool rewrite = t0 == 0;
+    for (int64_t p = 0; p < n_panels; ++p) {
+      const uint8_t* wp = w + p * kRows * w_row_bytes;
+      for (int64_t c0 = 0; c0 < n; c0 += kSlice) {
+        const int64_t len = std::min(kSlice, n - c0);
+        float* slice = panels + p * panel_floats + (c0 / kSlice) * kSlice * kRows;
+        if (rewrite) {
+          switch (type) {
+            case TensorType::F32:
+              rewrite_slice<TensorType::F32>(wp, w_row_bytes, c0, len, n, slice);
+              break;
+            case TensorType::F16:
+              rewrite_slice<TensorType::F16>(wp, w_row_bytes, c0, len, n, slice);
+              break;
+            default:
+              rewrite_slice<TensorType::BF16>(wp, w_row_bytes, c0, len, n, slice);
+              break;
+          }
         }
+        const bool first = c0 == 0;
+        const int64_t steps = len / 8, rem = len % 8;
+        // The first group prefetches what it rewrites next; the others read the panel rewritten.
+        std::optional<NextSlicePrefetch> next;
+        if (rewrite)
+          next.emplace(wp, w_row_bytes, c0 * element_bytes, len * element_bytes,
+                       g_tokens / kTokens);
+        int64_t u = 0;
+        for (; u + kTokens <= g_tokens; u += kTokens) {
+          if (next) next->before_pass();
+          tokens_times_slice<kTokens>(slice, steps, rem, xg + u * x_stride + c0, x_stride, first,
+                                      lanes_of(u));
+        }
+        if (g_tokens - u == 2)
+          tokens_times_slice<2>(slice, steps, rem, xg + u * x_stride + c0, x_stride, first,
+                                lanes_of(u));
+        else if (g_tokens - u == 1)
+          tokens_times_slice<1>(slice, steps, rem, xg + u * x_stride + c0, x_stride, first,
+                                lanes_of(u));
       }
-      const bool first = c0 == 0;
-      const int64_t steps = len / 8, rem = len % 8;
-      // The first group prefetches what it rewrites next; the others read the panel rewritten.
-      std::optional<NextSlicePrefetch> next;
-      if (rewrite)
-        next.emplace(w, w_row_bytes, c0 * element_bytes, len * element_bytes, g_tokens / kTokens);
-      int64_t u = 0;
-      for (; u + kTokens <= g_tokens; u += kTokens) {
-        if (next) next->before_pass();
-        tokens_times_slice<kTokens>(slice, steps, rem, xg + u * x_stride + c0, x_stride, first,
-                                    lanes_of(u));
-      }
-      if (g_tokens - u == 2)
-        tokens_times_slice<2>(slice, steps, rem, xg + u * x_stride + c0, x_stride, first,
-                              lanes_of(u));
-      else if (g_tokens - u == 1)
-        tokens_times_slice<1>(slice, steps, rem, xg + u * x_stride + c0, x_stride, first,
-                              lanes_of(u));
+      for (int64_t u = 0; u < g_tokens; ++u)
+        _mm512_storeu_ps(y + (t0 + u) * y_stride + p * kRows, join_lanes(lanes_of(u)));
     }
-    for (int64_t u = 0; u < g_tokens; ++u)
-      _mm512_storeu_ps(y + (t0 + u) * y_stride, join_lanes(lanes_of(u)));
   }
 }
 

@@ -70,7 +70,8 @@ int64_t panel_rows(const WeightMatrix& w, int64_t n_tokens) {
 // Weight rows handed to a thread at a time.
 int64_t row_group(const WeightMatrix& w, int64_t n_tokens) {
   const int64_t panel = panel_rows(w, n_tokens);
-  return panel > 0 ? panel : kRowGroup;
+  if (panel == 0) return kRowGroup;
+  return integer_dot_type(w.type) ? panel : float_dot_panel_block_rows(w.type, w.cols);
 }
 
 // Every token's activations in the forms the dot products of one weight type take.
@@ -115,13 +116,16 @@ void rows_times_tokens(const WeightMatrix& w, const Activations& a, int64_t n_to
   if (float_dot_simd_available(w.type)) {
     const auto* x = reinterpret_cast<const float*>(act);
     const auto x_stride = static_cast<int64_t>(act_bytes / sizeof(float));
-    if (nr == panel_rows(w, n_tokens)) {
-      float_dot_panel(w.type, w.row(r0), w.row_bytes, x, x_stride, n_tokens, cols, y + r0, rows);
-      return;
-    }
-    for (int64_t k = 0; k < nr; ++k) prefetch_ahead_of_row(w, r0 + k);
-    float_dot_simd_rows(w.type, w.row(r0), w.row_bytes, nr, x, x_stride, n_tokens, cols, y + r0,
-                        rows);
+    // Whole panels of a block together; the last rows of w, fewer than a panel, one by one.
+    const int64_t panel = panel_rows(w, n_tokens);
+    const int64_t in_panels = panel > 0 ? nr - nr % panel : 0;
+    if (in_panels > 0)
+      float_dot_panel(w.type, w.row(r0), w.row_bytes, in_panels, x, x_stride, n_tokens, cols,
+                      y + r0, rows);
+    if (in_panels == nr) return;
+    for (int64_t k = in_panels; k < nr; ++k) prefetch_ahead_of_row(w, r0 + k);
+    float_dot_simd_rows(w.type, w.row(r0 + in_panels), w.row_bytes, nr - in_panels, x, x_stride,
+                        n_tokens, cols, y + r0 + in_panels, rows);
     return;
   }
   const float* wrows[kRowGroup];

@@ -61,8 +61,9 @@ TEST_P(FloatDot, EqualsDequantizeThenDotBitForBit) {
   clear_isa_override();
 }
 
-// The AVX-512 panel kernel (16 rows at a time): the reference's bits per row, over lengths around
-// its 16-wide transposes and 512-column slices and odd token counts.
+// The AVX-512 panel kernel (16 rows at a time, blocks of several panels together): the
+// reference's bits per row, over lengths around its 16-wide transposes and 512-column slices and
+// odd token counts.
 TEST_P(FloatDot, PanelEqualsDequantizeThenDotBitForBit) {
   const TensorType type = GetParam();
   if (!isa_supported(Isa::kAvx512)) GTEST_SKIP() << "no AVX-512 on this CPU";
@@ -70,29 +71,31 @@ TEST_P(FloatDot, PanelEqualsDequantizeThenDotBitForBit) {
   ASSERT_EQ(float_dot_panel_rows(type), 16);
   std::mt19937 rng(12);
   std::normal_distribution<float> dist(0.0f, 1.0f);
-  const int64_t rows = 16;
-  for (int64_t n : {1, 7, 8, 9, 17, 255, 256, 257, 576, 1000}) {
-    const uint64_t row_bytes = static_cast<uint64_t>(n) * (type == TensorType::F32 ? 4 : 2);
-    std::vector<uint8_t> w(row_bytes * rows);
-    std::vector<float> deq(static_cast<size_t>(n * rows));
-    for (int64_t r = 0; r < rows; ++r) {
-      std::vector<float> wf(static_cast<size_t>(n));
-      for (float& v : wf) v = dist(rng);
-      quantize_row(type, wf.data(), w.data() + r * row_bytes, n);
-      dequantize_row(type, w.data() + r * row_bytes, deq.data() + r * n, n);
-    }
-    // 64 and 130: groups of tokens over the rewritten panel (kGroupTokens = 63), with remainders.
-    for (int64_t tokens : {1, 2, 3, 4, 5, 8, 15, 16, 17, 33, 40, 64, 130}) {
-      std::vector<float> x(static_cast<size_t>(tokens * n));
-      for (float& v : x) v = dist(rng);
-      std::vector<float> y(static_cast<size_t>(tokens * rows), -1.0f);
-      float_dot_panel(type, w.data(), row_bytes, x.data(), n, tokens, n, y.data(), rows);
-      for (int64_t t = 0; t < tokens; ++t) {
-        for (int64_t r = 0; r < rows; ++r) {
-          const float want = dot_f32(deq.data() + r * n, x.data() + t * n, n);
-          ASSERT_EQ(std::bit_cast<uint32_t>(y[t * rows + r]), std::bit_cast<uint32_t>(want))
-              << tensor_type_name(type) << " n=" << n << " tokens=" << tokens << " t=" << t
-              << " row=" << r;
+  for (int64_t rows : {16, 48}) {
+    for (int64_t n : {1, 7, 8, 9, 17, 255, 256, 257, 576, 1000}) {
+      const uint64_t row_bytes = static_cast<uint64_t>(n) * (type == TensorType::F32 ? 4 : 2);
+      std::vector<uint8_t> w(row_bytes * rows);
+      std::vector<float> deq(static_cast<size_t>(n * rows));
+      for (int64_t r = 0; r < rows; ++r) {
+        std::vector<float> wf(static_cast<size_t>(n));
+        for (float& v : wf) v = dist(rng);
+        quantize_row(type, wf.data(), w.data() + r * row_bytes, n);
+        dequantize_row(type, w.data() + r * row_bytes, deq.data() + r * n, n);
+      }
+      // 33 … 130: groups of tokens over the rewritten panels (kGroupTokens = 21), with
+      // remainders.
+      for (int64_t tokens : {1, 2, 3, 4, 5, 8, 15, 16, 17, 33, 40, 64, 130}) {
+        std::vector<float> x(static_cast<size_t>(tokens * n));
+        for (float& v : x) v = dist(rng);
+        std::vector<float> y(static_cast<size_t>(tokens * rows), -1.0f);
+        float_dot_panel(type, w.data(), row_bytes, rows, x.data(), n, tokens, n, y.data(), rows);
+        for (int64_t t = 0; t < tokens; ++t) {
+          for (int64_t r = 0; r < rows; ++r) {
+            const float want = dot_f32(deq.data() + r * n, x.data() + t * n, n);
+            ASSERT_EQ(std::bit_cast<uint32_t>(y[t * rows + r]), std::bit_cast<uint32_t>(want))
+                << tensor_type_name(type) << " rows=" << rows << " n=" << n << " tokens=" << tokens
+                << " t=" << t << " row=" << r;
+          }
         }
       }
     }
