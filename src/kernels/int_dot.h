@@ -61,13 +61,14 @@ KUnpackFn k_unpack_avx2(TensorType weight_type);
 KDotFn k_kernel_avx512(KDotKind kind);
 bool k_weight_rows_avx512(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
                           int64_t n_rows, const block_q8_K* x, int64_t nb, float* y);
-void q8_panel16_avx512(TensorType weight_type, const uint8_t* w, uint64_t w_row_bytes,
-                       const uint8_t* x_rows, uint64_t x_stride, int64_t n_tokens, int64_t nb,
-                       float* y, int64_t y_stride);
-// Q4_K and Q6_K: 16 weight rows times Q8_K rows, as k_rows row by row.
-void k_panel16_avx512(TensorType weight_type, const uint8_t* w, uint64_t w_row_bytes,
-                      const block_q8_K* x, int64_t x_stride_blocks, int64_t n_tokens, int64_t nb,
-                      float* y, int64_t y_stride);
+// n_panels panels of 16 weight rows each, consecutive, times the activation rows.
+void q8_panels16_avx512(TensorType weight_type, const uint8_t* w, uint64_t w_row_bytes,
+                        int64_t n_panels, const uint8_t* x_rows, uint64_t x_stride,
+                        int64_t n_tokens, int64_t nb, float* y, int64_t y_stride);
+// Q4_K and Q6_K: n_panels × 16 weight rows times Q8_K rows, as k_rows row by row.
+void k_panels16_avx512(TensorType weight_type, const uint8_t* w, uint64_t w_row_bytes,
+                       int64_t n_panels, const block_q8_K* x, int64_t x_stride_blocks,
+                       int64_t n_tokens, int64_t nb, float* y, int64_t y_stride);
 }  // namespace int_dot_detail
 
 // Weight types the Q8_0/Q8_1 kernels take.
@@ -154,27 +155,28 @@ inline bool int_dot_panel_available(TensorType weight_type) {
 #endif
 }
 
-// kIntPanelRows consecutive weight rows (w_row_bytes apart, each as int_dot_q8_rows or
-// int_dot_k_rows takes it) times n_rows activation rows x_stride bytes apart (for Q4_0 … Q8_0 in
-// the PanelTokenRow layout, for the K-quants Q8_K rows as they are) of n elements, writing
-// y[t * y_stride + r] for row r: the same bits as the row kernels row by row. Only where
-// int_dot_panel_available says so.
-inline void int_dot_panel16(TensorType weight_type, const void* w, uint64_t w_row_bytes,
-                            const uint8_t* x_rows, uint64_t x_stride, int64_t n_rows, int64_t n,
-                            float* y, int64_t y_stride) {
+// n_w_rows (a multiple of kIntPanelRows) consecutive weight rows (w_row_bytes apart, each as
+// int_dot_q8_rows or int_dot_k_rows takes it) times n_rows activation rows x_stride bytes apart
+// (for Q4_0 … Q8_0 in the PanelTokenRow layout, for the K-quants Q8_K rows as they are) of n
+// elements, writing y[t * y_stride + r] for row r: the same bits as the row kernels row by row.
+// Only where int_dot_panel_available says so.
+inline void int_dot_panels16(TensorType weight_type, const void* w, uint64_t w_row_bytes,
+                             int64_t n_w_rows, const uint8_t* x_rows, uint64_t x_stride,
+                             int64_t n_rows, int64_t n, float* y, int64_t y_stride) {
 #if defined(__x86_64__) || defined(__i386__)
   const auto* wb = static_cast<const uint8_t*>(w);
+  const int64_t n_panels = n_w_rows / kIntPanelRows;
   if (int_dot_q8_type(weight_type)) {
-    int_dot_detail::q8_panel16_avx512(weight_type, wb, w_row_bytes, x_rows, x_stride, n_rows,
-                                      n / QK8_0, y, y_stride);
+    int_dot_detail::q8_panels16_avx512(weight_type, wb, w_row_bytes, n_panels, x_rows, x_stride,
+                                       n_rows, n / QK8_0, y, y_stride);
   } else {
-    int_dot_detail::k_panel16_avx512(
-        weight_type, wb, w_row_bytes, reinterpret_cast<const block_q8_K*>(x_rows),
+    int_dot_detail::k_panels16_avx512(
+        weight_type, wb, w_row_bytes, n_panels, reinterpret_cast<const block_q8_K*>(x_rows),
         static_cast<int64_t>(x_stride / sizeof(block_q8_K)), n_rows, n / QK_K, y, y_stride);
   }
 #else
-  (void)weight_type, (void)w, (void)w_row_bytes, (void)x_rows, (void)x_stride, (void)n_rows,
-      (void)n, (void)y, (void)y_stride;
+  (void)weight_type, (void)w, (void)w_row_bytes, (void)n_w_rows, (void)x_rows, (void)x_stride,
+      (void)n_rows, (void)n, (void)y, (void)y_stride;
 #endif
 }
 

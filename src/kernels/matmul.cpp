@@ -71,7 +71,8 @@ int64_t panel_rows(const WeightMatrix& w, int64_t n_tokens) {
 int64_t row_group(const WeightMatrix& w, int64_t n_tokens) {
   const int64_t panel = panel_rows(w, n_tokens);
   if (panel == 0) return kRowGroup;
-  return integer_dot_type(w.type) ? panel : float_dot_panel_block_rows(w.type, w.cols);
+  return integer_dot_type(w.type) ? activation_panel_block_rows(w.type, w.cols)
+                                  : float_dot_panel_block_rows(w.type, w.cols);
 }
 
 // Every token's activations in the forms the dot products of one weight type take.
@@ -92,12 +93,17 @@ void rows_times_tokens(const WeightMatrix& w, const Activations& a, int64_t n_to
   const int64_t cols = w.cols;
   const int64_t rows = w.rows;
   if (integer_dot_type(w.type)) {
-    if (nr == panel_rows(w, n_tokens)) {
+    // Whole panels of a block together; the last rows of w, fewer than a panel, below.
+    const int64_t panel = panel_rows(w, n_tokens);
+    const int64_t in_panels = panel > 0 ? nr - nr % panel : 0;
+    if (in_panels > 0) {
       const bool rewritten = panel_reads_rewritten_activations(w.type);
-      vec_dot_activations_panel(w.type, w.row(r0), w.row_bytes, rewritten ? a.panel.data() : act,
-                                rewritten ? a.panel_row_bytes : act_bytes, n_tokens, cols, y + r0,
-                                rows);
-      return;
+      vec_dot_activations_panel(
+          w.type, w.row(r0), w.row_bytes, in_panels, rewritten ? a.panel.data() : act,
+          rewritten ? a.panel_row_bytes : act_bytes, n_tokens, cols, y + r0, rows);
+      r0 += in_panels;
+      nr -= in_panels;
+      if (nr == 0) return;
     }
     // Decode: the rows together where a kernel shares the activation loads among them (it
     // prefetches ahead itself).

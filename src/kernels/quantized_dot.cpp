@@ -261,6 +261,16 @@ int64_t activation_panel_rows(TensorType weight_type) {
   return int_dot_panel_available(weight_type) ? kIntPanelRows : 0;
 }
 
+int64_t activation_panel_block_rows(TensorType weight_type, int64_t n) {
+  const int64_t rows = activation_panel_rows(weight_type);
+  if (rows == 0) return 0;
+  // 512 KiB of rewritten panels, a quarter of the L2 of the cores these kernels target; a
+  // rewritten panel takes about 1.4 (Q4_0 … Q8_0) or 1.1 (K-quants) bytes per weight.
+  constexpr int64_t kBlockBytes = 512 * 1024;
+  const int64_t panel_bytes = rows * std::max<int64_t>(n, 1) * 3 / 2;
+  return rows * std::clamp<int64_t>(kBlockBytes / panel_bytes, 1, 8);
+}
+
 bool panel_reads_rewritten_activations(TensorType weight_type) {
   return int_dot_q8_type(weight_type);
 }
@@ -296,9 +306,9 @@ void panel_activations(TensorType weight_type, const void* x_row, int64_t n, uin
 }
 
 void vec_dot_activations_panel(TensorType weight_type, const void* w, uint64_t w_row_bytes,
-                               const uint8_t* x_rows, uint64_t x_stride, int64_t n_rows, int64_t n,
-                               float* y, int64_t y_stride) {
-  int_dot_panel16(weight_type, w, w_row_bytes, x_rows, x_stride, n_rows, n, y, y_stride);
+                               int64_t n_w_rows, const uint8_t* x_rows, uint64_t x_stride,
+                               int64_t n_rows, int64_t n, float* y, int64_t y_stride) {
+  int_dot_panels16(weight_type, w, w_row_bytes, n_w_rows, x_rows, x_stride, n_rows, n, y, y_stride);
 }
 
 void vec_dot_activations_rows(TensorType weight_type, const void* w_row, const uint8_t* x_rows,

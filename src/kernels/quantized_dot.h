@@ -42,14 +42,20 @@ bool panel_reads_rewritten_activations(TensorType weight_type);
 // panel kernel that reads rewritten rows) into the form vec_dot_activations_panel reads.
 void panel_activations(TensorType weight_type, const void* x_row, int64_t n, uint8_t* dst);
 
-// activation_panel_rows(weight_type) consecutive weight rows (w_row_bytes apart) times n_rows
+// How many weight rows of n columns to hand vec_dot_activations_panel at once: a multiple of
+// activation_panel_rows(weight_type) whose rewritten panels stay in L2 together, so that each
+// activation row is read from L2 by all of them; 0 where there is no panel kernel.
+int64_t activation_panel_block_rows(TensorType weight_type, int64_t n);
+
+// n_w_rows (a multiple of activation_panel_rows(weight_type)) consecutive weight rows
+// (w_row_bytes apart) times n_rows
 // activation rows (rewritten by panel_activations where panel_reads_rewritten_activations says so,
 // else as quantize_activations made them), writing y[t · y_stride + r] for row r: equal,
 // bit for bit, to vec_dot_activations_rows row by row, and faster when many activation rows share
 // the weights.
 void vec_dot_activations_panel(TensorType weight_type, const void* w, uint64_t w_row_bytes,
-                               const uint8_t* x_rows, uint64_t x_stride, int64_t n_rows, int64_t n,
-                               float* y, int64_t y_stride);
+                               int64_t n_w_rows, const uint8_t* x_rows, uint64_t x_stride,
+                               int64_t n_rows, int64_t n, float* y, int64_t y_stride);
 
 // The same product for n_rows activation rows (x_stride bytes apart) against one weight row,
 // writing y[t · y_stride]: the weight row is unpacked once. Equal, bit for bit, to calling

@@ -348,9 +348,9 @@ TEST_P(IntDotQ8Family, WeightRowsEqualScalarReferenceBitForBit) {
   if (checked == 0) GTEST_SKIP() << "the decode kernel needs AVX-512 VNNI";
 }
 
-// The panel kernel (16 weight rows at a time, prompt processing) against the reference row by row,
-// over partial block groups and token counts around its vector widths; 70 and 133 tokens pass in
-// groups (64 at a time) over the rewritten panel.
+// The panel kernel (16 weight rows at a time, prompt processing; here a block of three panels)
+// against the reference row by row, over partial block groups and token counts around its vector
+// widths; 70 and 133 tokens pass in groups (24 at a time) over the rewritten panels.
 TEST_P(IntDotQ8Family, PanelEqualsScalarReferenceBitForBit) {
   const TensorType type = GetParam();
   if (!isa_supported(Isa::kAvx512)) GTEST_SKIP() << "the panel kernel needs AVX-512 VNNI";
@@ -358,7 +358,7 @@ TEST_P(IntDotQ8Family, PanelEqualsScalarReferenceBitForBit) {
   for (int64_t nb : {1, 7, 8, 9, 17, 88}) {
     for (int64_t n_tokens : {1, 8, 19, 70, 133}) {
       const int64_t n = nb * QK8_0;
-      const int64_t rows = 16;
+      const int64_t rows = 48;
       const uint64_t w_bytes = row_bytes(type, n);
       std::vector<uint8_t> w(w_bytes * rows);
       for (int64_t r = 0; r < rows; ++r) fill_weights(rng, type, w.data() + r * w_bytes, nb);
@@ -380,13 +380,13 @@ TEST_P(IntDotQ8Family, PanelEqualsScalarReferenceBitForBit) {
       });
       std::vector<float> got(ref.size());
       with_isa(Isa::kAvx512, [&] {
-        ASSERT_EQ(activation_panel_rows(type), rows);
+        ASSERT_EQ(activation_panel_rows(type), 16);
         const uint64_t p_bytes = panel_activation_row_bytes(n);
         std::vector<uint8_t> panel_x(p_bytes * static_cast<uint64_t>(n_tokens));
         for (int64_t t = 0; t < n_tokens; ++t)
           panel_activations(type, x.data() + t * x_bytes, n, panel_x.data() + t * p_bytes);
-        vec_dot_activations_panel(type, w.data(), w_bytes, panel_x.data(), p_bytes, n_tokens, n,
-                                  got.data(), rows);
+        vec_dot_activations_panel(type, w.data(), w_bytes, rows, panel_x.data(), p_bytes, n_tokens,
+                                  n, got.data(), rows);
       });
       ASSERT_EQ(bits_of(got), bits_of(ref)) << "nb=" << nb << " tokens=" << n_tokens;
     }
@@ -478,18 +478,19 @@ TEST_P(IntDotK, EqualsScalarReferenceBitForBit) {
   if (checked == 0) GTEST_SKIP() << "no SIMD ISA on this CPU: only the reference runs";
 }
 
-// The K-quant panel kernel (16 weight rows at a time) against the reference row by row, for the
-// types it serves; unaligned rows one block longer than the matrix, token counts around 8 and 23.
+// The K-quant panel kernel (16 weight rows at a time; here a block of three panels) against the
+// reference row by row, for the types it serves; unaligned rows one block longer than the matrix,
+// token counts around 8 and 23.
 TEST_P(IntDotK, PanelEqualsScalarReferenceBitForBit) {
   const TensorType type = GetParam();
   if (!isa_supported(Isa::kAvx512)) GTEST_SKIP() << "the panel kernel needs AVX-512 VNNI";
   int64_t panel_rows = 0;
-  with_isa(Isa::kAvx512, [&] { panel_rows = activation_panel_rows(type); });
+  with_isa(Isa::kAvx512, [&] { panel_rows = 3 * activation_panel_rows(type); });
   if (panel_rows == 0) GTEST_SKIP() << "no panel kernel for this type";
   std::mt19937 rng(777 + static_cast<unsigned>(type));
   for (int64_t nb : {1, 2, 3, 5, 9}) {  // 9: block 8 shares lane 0 with block 0
     // 23: every token group size of the kernel in one call (6 or 8, then 4, 2, 1); 71: a group of
-    // 64 over the rewritten panel, then 7 more.
+    // 48 over the rewritten panels, then 23 more.
     for (int64_t n_tokens : {1, 8, 13, 23, 71}) {
       const int64_t n = nb * QK_K;
       const uint64_t w_bytes = row_bytes(type, n) + row_bytes(type, QK_K);
@@ -512,8 +513,8 @@ TEST_P(IntDotK, PanelEqualsScalarReferenceBitForBit) {
       std::vector<float> got(ref.size());
       with_isa(Isa::kAvx512, [&] {
         ASSERT_FALSE(panel_reads_rewritten_activations(type));
-        vec_dot_activations_panel(type, w, w_bytes, xb, x_bytes, n_tokens, n, got.data(),
-                                  panel_rows);
+        vec_dot_activations_panel(type, w, w_bytes, panel_rows, xb, x_bytes, n_tokens, n,
+                                  got.data(), panel_rows);
       });
       ASSERT_EQ(bits_of(got), bits_of(ref)) << "nb=" << nb << " tokens=" << n_tokens;
     }
