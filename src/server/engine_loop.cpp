@@ -61,8 +61,7 @@ struct EngineLoop::Sequence {
 
 EngineLoop::EngineLoop(const Model& model, const Tokenizer& tokenizer, ThreadPool& pool,
                        RequestQueue& queue, MetricsRegistry& metrics, EngineOptions options)
-    : model_(model),
-      tokenizer_(tokenizer),
+    : tokenizer_(tokenizer),
       queue_(queue),
       metrics_(metrics),
       options_(checked(options)),

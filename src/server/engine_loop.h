@@ -72,7 +72,6 @@ class EngineLoop {
   void drop_ended();
   void publish_gauges();
 
-  const Model& model_;
   const Tokenizer& tokenizer_;
   RequestQueue& queue_;
   MetricsRegistry& metrics_;
@@ -81,7 +80,6 @@ class EngineLoop {
   BatchForward forward_;
   std::deque<SequencePtr> waiting_;   // taken from the queue (or preempted), not admitted yet
   std::vector<SequencePtr> running_;  // admitted, in admission order
-  int64_t admissions_ = 0;
   std::thread thread_;
   std::atomic<bool> finished_{false};
 };
