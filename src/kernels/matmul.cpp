@@ -129,7 +129,9 @@ void rows_times_tokens(const WeightMatrix& w, const Activations& a, int64_t n_to
       float_dot_panel(w.type, w.row(r0), w.row_bytes, in_panels, x, x_stride, n_tokens, cols,
                       y + r0, rows);
     if (in_panels == nr) return;
-    for (int64_t k = in_panels; k < nr; ++k) prefetch_ahead_of_row(w, r0 + k);
+    // One token: the row kernel requests its weights ahead itself, line by line.
+    if (n_tokens > 1)
+      for (int64_t k = in_panels; k < nr; ++k) prefetch_ahead_of_row(w, r0 + k);
     float_dot_simd_rows(w.type, w.row(r0 + in_panels), w.row_bytes, nr - in_panels, x, x_stride,
                         n_tokens, cols, y + r0 + in_panels, rows);
     return;
