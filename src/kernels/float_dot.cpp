@@ -157,7 +157,8 @@ int64_t float_dot_panel_block_rows(TensorType type, int64_t n) {
   // 512 KiB of rewritten panels: a quarter of the L2 of the cores this kernel targets, leaving
   // room for a group of activation rows.
   constexpr int64_t kBlockBytes = 512 * 1024;
-  const int64_t panel_bytes = rows * std::max<int64_t>(n, 1) * static_cast<int64_t>(sizeof(float));
+  const int64_t columns = std::clamp<int64_t>(n, 1, kFloatPanelColumnBlock);
+  const int64_t panel_bytes = rows * columns * static_cast<int64_t>(sizeof(float));
   return rows * std::clamp<int64_t>(kBlockBytes / panel_bytes, 1, 8);
 }
 

@@ -26,6 +26,10 @@ void float_dot_simd_rows(TensorType type, const void* w_rows, uint64_t w_row_byt
 // them); 0 where it has no kernel (it needs AVX-512).
 int64_t float_dot_panel_rows(TensorType type);
 
+// Columns the AVX-512 float panel rewrites as f32 at a time; wider rows go a block of columns at a
+// time (float_dot_avx512_panel.cpp).
+constexpr int64_t kFloatPanelColumnBlock = 2048;
+
 // How many weight rows of n columns to hand float_dot_panel at once: a multiple of
 // float_dot_panel_rows(type) whose panels, rewritten as f32, stay in L2 together, so that each
 // activation row is read from L2 by all of them.

@@ -72,7 +72,8 @@ TEST_P(FloatDot, PanelEqualsDequantizeThenDotBitForBit) {
   std::mt19937 rng(12);
   std::normal_distribution<float> dist(0.0f, 1.0f);
   for (int64_t rows : {16, 48}) {
-    for (int64_t n : {1, 7, 8, 9, 17, 255, 256, 257, 576, 1000}) {
+    // 2569: two blocks of columns (kFloatPanelColumnBlock), the second with a tail.
+    for (int64_t n : {1, 7, 8, 9, 17, 255, 256, 257, 576, 1000, 2569}) {
       const uint64_t row_bytes = static_cast<uint64_t>(n) * (type == TensorType::F32 ? 4 : 2);
       std::vector<uint8_t> w(row_bytes * rows);
       std::vector<float> deq(static_cast<size_t>(n * rows));
