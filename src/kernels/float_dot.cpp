@@ -147,19 +147,16 @@ bool float_dot_simd_available(TensorType type) {
          active_isa() != Isa::kScalar;
 }
 
+// Rows of float_panel16_avx512's panel.
+constexpr int64_t kFloatPanelRows = 16;
+
 int64_t float_dot_panel_rows(TensorType type) {
-  return float_dot_simd_available(type) && active_isa() == Isa::kAvx512 ? 16 : 0;
+  return float_dot_simd_available(type) && active_isa() == Isa::kAvx512 ? kFloatPanelRows : 0;
 }
 
-int64_t float_dot_panel_block_rows(TensorType type, int64_t n) {
-  const int64_t rows = float_dot_panel_rows(type);
-  if (rows == 0) return 0;
-  // 512 KiB of rewritten panels: a quarter of the L2 of the cores this kernel targets, leaving
-  // room for a group of activation rows.
-  constexpr int64_t kBlockBytes = 512 * 1024;
-  const int64_t columns = std::clamp<int64_t>(n, 1, kFloatPanelColumnBlock);
-  const int64_t panel_bytes = rows * columns * static_cast<int64_t>(sizeof(float));
-  return rows * std::clamp<int64_t>(kBlockBytes / panel_bytes, 1, 8);
+int64_t float_dot_panel_bytes(int64_t n) {
+  return kFloatPanelRows * std::clamp<int64_t>(n, 1, kFloatPanelColumnBlock) *
+         static_cast<int64_t>(sizeof(float));
 }
 
 void float_dot_panel(TensorType type, const void* w, uint64_t w_row_bytes, int64_t n_w_rows,
@@ -192,7 +189,7 @@ void float_dot_simd_rows(TensorType type, const void* w_rows, uint64_t w_row_byt
 namespace infera {
 bool float_dot_simd_available(TensorType) { return false; }
 int64_t float_dot_panel_rows(TensorType) { return 0; }
-int64_t float_dot_panel_block_rows(TensorType, int64_t) { return 0; }
+int64_t float_dot_panel_bytes(int64_t) { return 0; }
 void float_dot_panel(TensorType, const void*, uint64_t, int64_t, const float*, int64_t, int64_t,
                      int64_t, float*, int64_t) {}
 void float_dot_simd_rows(TensorType, const void*, uint64_t, int64_t, const float*, int64_t, int64_t,

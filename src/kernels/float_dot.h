@@ -30,10 +30,9 @@ int64_t float_dot_panel_rows(TensorType type);
 // time (float_dot_avx512_panel.cpp).
 constexpr int64_t kFloatPanelColumnBlock = 2048;
 
-// How many weight rows of n columns to hand float_dot_panel at once: a multiple of
-// float_dot_panel_rows(type) whose panels, rewritten as f32, stay in L2 together, so that each
-// activation row is read from L2 by all of them.
-int64_t float_dot_panel_block_rows(TensorType type, int64_t n);
+// Bytes of one panel of float_dot_panel_rows weight rows of n columns as the kernel rewrites it
+// (f32, a block of columns at a time).
+int64_t float_dot_panel_bytes(int64_t n);
 
 // n_w_rows (a multiple of float_dot_panel_rows(type)) consecutive weight rows, w_row_bytes apart,
 // times n_rows rows of n f32 activations (x_stride floats apart), writing y[t · y_stride + r] for

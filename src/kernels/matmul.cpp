@@ -67,12 +67,17 @@ int64_t panel_rows(const WeightMatrix& w, int64_t n_tokens) {
   return integer_dot_type(w.type) ? activation_panel_rows(w.type) : float_dot_panel_rows(w.type);
 }
 
-// Weight rows handed to a thread at a time.
+// Weight rows handed to a thread at a time. Panel kernels take a block of consecutive panels, whose
+// rewritten forms stay in L2 together, so that each activation row is read from L2 by all of them:
+// about 512 KiB of panels (a quarter of the L2 of the cores these kernels target, leaving room for
+// a group of activation rows), up to 8.
 int64_t row_group(const WeightMatrix& w, int64_t n_tokens) {
   const int64_t panel = panel_rows(w, n_tokens);
   if (panel == 0) return kRowGroup;
-  return integer_dot_type(w.type) ? activation_panel_block_rows(w.type, w.cols)
-                                  : float_dot_panel_block_rows(w.type, w.cols);
+  constexpr int64_t kPanelBlockBytes = 512 * 1024;
+  const int64_t panel_bytes =
+      integer_dot_type(w.type) ? activation_panel_bytes(w.cols) : float_dot_panel_bytes(w.cols);
+  return panel * std::clamp<int64_t>(kPanelBlockBytes / panel_bytes, 1, 8);
 }
 
 // Every token's activations in the forms the dot products of one weight type take.
@@ -92,10 +97,10 @@ void rows_times_tokens(const WeightMatrix& w, const Activations& a, int64_t n_to
   const uint64_t act_bytes = a.row_bytes;
   const int64_t cols = w.cols;
   const int64_t rows = w.rows;
+  // Whole panels of a block together; the last rows of w, fewer than a panel, by the row kernels.
+  const int64_t panel = panel_rows(w, n_tokens);
+  const int64_t in_panels = panel > 0 ? nr - nr % panel : 0;
   if (integer_dot_type(w.type)) {
-    // Whole panels of a block together; the last rows of w, fewer than a panel, below.
-    const int64_t panel = panel_rows(w, n_tokens);
-    const int64_t in_panels = panel > 0 ? nr - nr % panel : 0;
     if (in_panels > 0) {
       const bool rewritten = panel_reads_rewritten_activations(w.type);
       vec_dot_activations_panel(
@@ -122,18 +127,18 @@ void rows_times_tokens(const WeightMatrix& w, const Activations& a, int64_t n_to
   if (float_dot_simd_available(w.type)) {
     const auto* x = reinterpret_cast<const float*>(act);
     const auto x_stride = static_cast<int64_t>(act_bytes / sizeof(float));
-    // Whole panels of a block together; the last rows of w, fewer than a panel, one by one.
-    const int64_t panel = panel_rows(w, n_tokens);
-    const int64_t in_panels = panel > 0 ? nr - nr % panel : 0;
-    if (in_panels > 0)
+    if (in_panels > 0) {
       float_dot_panel(w.type, w.row(r0), w.row_bytes, in_panels, x, x_stride, n_tokens, cols,
                       y + r0, rows);
-    if (in_panels == nr) return;
+      r0 += in_panels;
+      nr -= in_panels;
+      if (nr == 0) return;
+    }
     // One token: the row kernel requests its weights ahead itself, line by line.
     if (n_tokens > 1)
-      for (int64_t k = in_panels; k < nr; ++k) prefetch_ahead_of_row(w, r0 + k);
-    float_dot_simd_rows(w.type, w.row(r0 + in_panels), w.row_bytes, nr - in_panels, x, x_stride,
-                        n_tokens, cols, y + r0 + in_panels, rows);
+      for (int64_t k = 0; k < nr; ++k) prefetch_ahead_of_row(w, r0 + k);
+    float_dot_simd_rows(w.type, w.row(r0), w.row_bytes, nr, x, x_stride, n_tokens, cols, y + r0,
+                        rows);
     return;
   }
   const float* wrows[kRowGroup];

@@ -261,14 +261,8 @@ int64_t activation_panel_rows(TensorType weight_type) {
   return int_dot_panel_available(weight_type) ? kIntPanelRows : 0;
 }
 
-int64_t activation_panel_block_rows(TensorType weight_type, int64_t n) {
-  const int64_t rows = activation_panel_rows(weight_type);
-  if (rows == 0) return 0;
-  // 512 KiB of rewritten panels, a quarter of the L2 of the cores these kernels target; a
-  // rewritten panel takes about 1.4 (Q4_0 … Q8_0) or 1.1 (K-quants) bytes per weight.
-  constexpr int64_t kBlockBytes = 512 * 1024;
-  const int64_t panel_bytes = rows * std::max<int64_t>(n, 1) * 3 / 2;
-  return rows * std::clamp<int64_t>(kBlockBytes / panel_bytes, 1, 8);
+int64_t activation_panel_bytes(int64_t n) {
+  return kIntPanelRows * std::max<int64_t>(n, 1) * 3 / 2;
 }
 
 bool panel_reads_rewritten_activations(TensorType weight_type) {

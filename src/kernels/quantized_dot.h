@@ -42,10 +42,9 @@ bool panel_reads_rewritten_activations(TensorType weight_type);
 // panel kernel that reads rewritten rows) into the form vec_dot_activations_panel reads.
 void panel_activations(TensorType weight_type, const void* x_row, int64_t n, uint8_t* dst);
 
-// How many weight rows of n columns to hand vec_dot_activations_panel at once: a multiple of
-// activation_panel_rows(weight_type) whose rewritten panels stay in L2 together, so that each
-// activation row is read from L2 by all of them; 0 where there is no panel kernel.
-int64_t activation_panel_block_rows(TensorType weight_type, int64_t n);
+// Bytes of one panel of activation_panel_rows weight rows of n columns as the kernels rewrite it,
+// about: 1.4 (Q4_0 … Q8_0) or 1.1 (K-quants) bytes per weight, taken as 1.5.
+int64_t activation_panel_bytes(int64_t n);
 
 // n_w_rows (a multiple of activation_panel_rows(weight_type)) consecutive weight rows
 // (w_row_bytes apart) times n_rows
