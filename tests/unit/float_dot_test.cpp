@@ -19,6 +19,28 @@ namespace {
 
 class FloatDot : public ::testing::TestWithParam<TensorType> {};
 
+// `rows` random rows of n weights stored as `type`, and the same rows dequantized.
+struct WeightRows {
+  uint64_t row_bytes;
+  std::vector<uint8_t> stored;
+  std::vector<float> deq;
+};
+
+WeightRows random_weight_rows(TensorType type, int64_t n, int64_t rows, std::mt19937& rng) {
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  WeightRows w;
+  w.row_bytes = static_cast<uint64_t>(n) * (type == TensorType::F32 ? 4 : 2);
+  w.stored.resize(w.row_bytes * rows);
+  w.deq.resize(static_cast<size_t>(n * rows));
+  std::vector<float> wf(static_cast<size_t>(n));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (float& v : wf) v = dist(rng);
+    quantize_row(type, wf.data(), w.stored.data() + r * w.row_bytes, n);
+    dequantize_row(type, w.stored.data() + r * w.row_bytes, w.deq.data() + r * n, n);
+  }
+  return w;
+}
+
 TEST_P(FloatDot, EqualsDequantizeThenDotBitForBit) {
   const TensorType type = GetParam();
   if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "no AVX2 on this CPU";
@@ -28,26 +50,18 @@ TEST_P(FloatDot, EqualsDequantizeThenDotBitForBit) {
   std::normal_distribution<float> dist(0.0f, 1.0f);
   constexpr int64_t kMaxWRows = 6;
   for (int64_t n : {1, 7, 8, 9, 15, 16, 63, 64, 65, 576, 2048}) {
-    const uint64_t row_bytes = static_cast<uint64_t>(n) * (type == TensorType::F32 ? 4 : 2);
-    std::vector<uint8_t> w(row_bytes * kMaxWRows);
-    std::vector<float> deq(static_cast<size_t>(n * kMaxWRows));
-    for (int64_t r = 0; r < kMaxWRows; ++r) {
-      std::vector<float> wf(static_cast<size_t>(n));
-      for (float& v : wf) v = dist(rng);
-      quantize_row(type, wf.data(), w.data() + r * row_bytes, n);
-      dequantize_row(type, w.data() + r * row_bytes, deq.data() + r * n, n);
-    }
+    const WeightRows w = random_weight_rows(type, n, kMaxWRows, rng);
     for (int64_t w_rows : {1, 2, 3, 4, 5, 6}) {
       for (int64_t rows : {1, 3, 4, 5, 9}) {
         std::vector<float> x(static_cast<size_t>(rows * n));
         for (float& v : x) v = dist(rng);
         const int64_t y_stride = kMaxWRows + 1;
         std::vector<float> y(static_cast<size_t>(rows * y_stride), -1.0f);
-        float_dot_simd_rows(type, w.data(), row_bytes, w_rows, x.data(), n, rows, n, y.data(),
-                            y_stride);
+        float_dot_simd_rows(type, w.stored.data(), w.row_bytes, w_rows, x.data(), n, rows, n,
+                            y.data(), y_stride);
         for (int64_t t = 0; t < rows; ++t) {
           for (int64_t r = 0; r < w_rows; ++r) {
-            const float want = dot_f32(deq.data() + r * n, x.data() + t * n, n);
+            const float want = dot_f32(w.deq.data() + r * n, x.data() + t * n, n);
             ASSERT_EQ(std::bit_cast<uint32_t>(y[t * y_stride + r]), std::bit_cast<uint32_t>(want))
                 << tensor_type_name(type) << " n=" << n << " w_rows=" << w_rows << " rows=" << rows
                 << " t=" << t << " r=" << r;
@@ -74,25 +88,18 @@ TEST_P(FloatDot, PanelEqualsDequantizeThenDotBitForBit) {
   for (int64_t rows : {16, 48}) {
     // 2569: two blocks of columns (kFloatPanelColumnBlock), the second with a tail.
     for (int64_t n : {1, 7, 8, 9, 17, 255, 256, 257, 576, 1000, 2569}) {
-      const uint64_t row_bytes = static_cast<uint64_t>(n) * (type == TensorType::F32 ? 4 : 2);
-      std::vector<uint8_t> w(row_bytes * rows);
-      std::vector<float> deq(static_cast<size_t>(n * rows));
-      for (int64_t r = 0; r < rows; ++r) {
-        std::vector<float> wf(static_cast<size_t>(n));
-        for (float& v : wf) v = dist(rng);
-        quantize_row(type, wf.data(), w.data() + r * row_bytes, n);
-        dequantize_row(type, w.data() + r * row_bytes, deq.data() + r * n, n);
-      }
+      const WeightRows w = random_weight_rows(type, n, rows, rng);
       // 33 … 130: groups of tokens over the rewritten panels (kGroupTokens = 21), with
       // remainders.
       for (int64_t tokens : {1, 2, 3, 4, 5, 8, 15, 16, 17, 33, 40, 64, 130}) {
         std::vector<float> x(static_cast<size_t>(tokens * n));
         for (float& v : x) v = dist(rng);
         std::vector<float> y(static_cast<size_t>(tokens * rows), -1.0f);
-        float_dot_panel(type, w.data(), row_bytes, rows, x.data(), n, tokens, n, y.data(), rows);
+        float_dot_panel(type, w.stored.data(), w.row_bytes, rows, x.data(), n, tokens, n, y.data(),
+                        rows);
         for (int64_t t = 0; t < tokens; ++t) {
           for (int64_t r = 0; r < rows; ++r) {
-            const float want = dot_f32(deq.data() + r * n, x.data() + t * n, n);
+            const float want = dot_f32(w.deq.data() + r * n, x.data() + t * n, n);
             ASSERT_EQ(std::bit_cast<uint32_t>(y[t * rows + r]), std::bit_cast<uint32_t>(want))
                 << tensor_type_name(type) << " rows=" << rows << " n=" << n << " tokens=" << tokens
                 << " t=" << t << " row=" << r;
