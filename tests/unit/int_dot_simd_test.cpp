@@ -294,7 +294,7 @@ TEST_P(IntDotQ8Family, WeightRowsEqualScalarReferenceBitForBit) {
   const TensorType type = GetParam();
   std::mt19937 rng(2468 + static_cast<unsigned>(type));
   int checked = 0;
-  for (int64_t nb : {1, 2, 3, 7, 8, 9, 15, 16, 17, 24, 88, 131}) {
+  for (int64_t nb : {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 20, 24, 28, 88, 131}) {
     for (int64_t w_rows : {1, 2, 3, 4, 5, 6, 7, 9}) {
       for (int rep = 0; rep < 3; ++rep) {
         const int64_t n = nb * QK8_0;
