@@ -52,12 +52,6 @@ inline float sum_lanes(const float* lane) {
   return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
 }
 
-// How far ahead of the weights being multiplied one token's row kernel requests each row's bytes:
-// a line at a time as it reads each line (row_stream_prefetch.h), not a burst per row (which
-// matmul.cpp sends for the kernels of several tokens). Llama-1B F16 decode, one thread: 4.30 ->
-// 4.50 t/s.
-constexpr uint64_t kRowPrefetchBytes = 4096;
-
 // R weight rows (w_row_bytes apart) times one activation row, into y[r]. Each row's eight lanes
 // are one chain of FMAs, bound by their latency (4 cycles per 8 elements): R chains side by side
 // keep both FMA ports busy, and the activations are loaded once for all R rows.
@@ -67,7 +61,7 @@ INFERA_AVX2 void dot_w_rows(const uint8_t* w, uint64_t w_row_bytes, const float*
   __m256 acc[R];
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   constexpr int64_t kElementBytes = T == TensorType::F32 ? 4 : 2;
-  const RowStreamPrefetch prefetch(w_row_bytes, R, kRowPrefetchBytes);
+  const RowStreamPrefetch prefetch(w_row_bytes, R, kDecodeRowLeadBytes);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     if (const uint64_t pos = i * kElementBytes; pos % 64 == 0) {

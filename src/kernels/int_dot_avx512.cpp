@@ -127,11 +127,6 @@ INFERA_AVX512 inline Halves16 gather_halves16(const void* base, __m512i offsets,
   return h;
 }
 
-// How far ahead of the blocks being multiplied each of their rows' bytes are requested, spread
-// over the blocks (row_stream_prefetch.h) rather than a burst per row as matmul.cpp sends for the
-// other kernels: llama 1B Q4_0 decode went from ~12 to ~14 t/s on one core.
-constexpr uint64_t kDecodePrefetchBytes = 4096;
-
 // Bytes [off, off + 64) of p, those from `valid` on read as zero (and not read).
 INFERA_AVX512 inline __m512i load_upto(const uint8_t* p, int off, int valid) {
   if (valid >= off + 64) return _mm512_loadu_si512(p + off);
@@ -325,7 +320,7 @@ INFERA_AVX512 void q8_one_token(const uint8_t* w, uint64_t w_row_bytes, const ui
                          _mm512_set1_epi32(kRows > 1 ? static_cast<int>(w_row_bytes) : 0)));
   __m512 acc[(kRows + 1) / 2];
   for (auto& a : acc) a = _mm512_setzero_ps();
-  const RowStreamPrefetch prefetch(w_row_bytes, kRows, kDecodePrefetchBytes);
+  const RowStreamPrefetch prefetch(w_row_bytes, kRows, kDecodeRowLeadBytes);
   const int64_t full = nb / 8 * 8;
   for (int64_t i = 0; i < full; i += 8)
     one_token_group<K, kRows>(rows, x, x_scales, i, 8, x_offsets, w_offsets, prefetch, acc);
@@ -725,7 +720,7 @@ INFERA_AVX512 void k_one_token(const uint8_t* w, uint64_t w_row_bytes, const blo
   for (int r = 0; r < kRows; ++r) rows[r] = w + r * w_row_bytes;
   __m256 lanes[kRows];
   for (auto& l : lanes) l = _mm256_setzero_ps();
-  const RowStreamPrefetch prefetch(w_row_bytes, kRows, kDecodePrefetchBytes);
+  const RowStreamPrefetch prefetch(w_row_bytes, kRows, kDecodeRowLeadBytes);
   for (int64_t i = 0; i < nb; i += kKGroup)
     k_one_token_group<Block, kRows>(
         rows, x, i, static_cast<int>(std::min<int64_t>(kKGroup, nb - i)), prefetch, lanes);

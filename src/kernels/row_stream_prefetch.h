@@ -16,6 +16,12 @@
 
 namespace infera {
 
+// How far ahead in its own row the decode kernels request each row's bytes, line by line as they
+// read (not a burst per row, as matmul.cpp sends for the kernels of several tokens). Measured: 4
+// KiB took Llama-1B Q4_0 decode from ~12 to ~14 t/s and F16 from 4.30 to 4.50 t/s on one core; 1
+// and 2 KiB per row did no better with the row stream (bench/RESULTS.md).
+constexpr uint64_t kDecodeRowLeadBytes = 4096;
+
 class RowStreamPrefetch {
  public:
   // Rows of row_bytes, read n_rows (> 0) at a time; each row's bytes are requested `ahead` bytes
