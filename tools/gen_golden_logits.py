@@ -101,6 +101,7 @@ MODELS = {m.name: m for m in [
     ModelEntry("tiny-qwen3-f32", "tiny-qwen3-f32.gguf", False),
     ModelEntry("tiny-llama-q8_0", "tiny-llama-q8_0.gguf", False),
     ModelEntry("tiny-llama-k-q4_k_m", "tiny-llama-k-q4_k_m.gguf", False),
+    ModelEntry("tiny-llama-k-q4_0", "tiny-llama-k-q4_0.gguf", False),
 ]}
 
 # Commands that recreate the committed synthetic models (seed 1).
@@ -110,6 +111,7 @@ SYNTH_COMMANDS = {
     "tiny-qwen3-f32.gguf": "--arch-preset tiny-qwen3 --type F32 --seed 1",
     "tiny-llama-q8_0.gguf": "--arch-preset tiny-llama --type Q8_0 --seed 1",
     "tiny-llama-k-q4_k_m.gguf": "--arch-preset tiny-llama-k --type Q4_K_M --seed 1",
+    "tiny-llama-k-q4_0.gguf": "--arch-preset tiny-llama-k --type Q4_0 --seed 1",
 }
 
 PLAIN_PROMPTS = [

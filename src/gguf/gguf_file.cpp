@@ -442,6 +442,11 @@ std::unique_ptr<GgufFile> GgufFile::open(const std::string& path, FileStorage st
   return file;
 }
 
+bool GgufFile::set_image_writable(bool writable) {
+  if (mapping_ == nullptr) return false;
+  return mprotect(mapping_, mapping_size_, writable ? PROT_READ | PROT_WRITE : PROT_READ) == 0;
+}
+
 std::unique_ptr<GgufFile> GgufFile::from_memory(const uint8_t* bytes, size_t size) {
   std::unique_ptr<GgufFile> file(new GgufFile());
   file->path_ = "<memory>";

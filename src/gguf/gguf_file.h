@@ -127,6 +127,12 @@ class GgufFile {
   // An array of the given element type (throws naming the key if it is another type).
   const std::vector<Value>* get_array(std::string_view key, ValueType element_type) const;
 
+  // Makes the image writable (true) or read-only again (false), where this object owns it (open(),
+  // not from_memory()); false where it does not or the OS refuses. Model loading regroups weights
+  // in place through it (kernels/matmul.h). The pages of a mapped file that are written become
+  // the process's own copies, each in place of the page it copies: memory stays the file's size.
+  bool set_image_writable(bool writable);
+
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const TensorInfo* find_tensor(std::string_view name) const;
 

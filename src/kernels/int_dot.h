@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "kernels/cpu_features.h"
+#include "kernels/weight_matrix.h"
 #include "quant/blocks.h"
 #include "quant/tensor_type.h"
 
@@ -52,6 +53,8 @@ void q8_rows_avx512(TensorType weight_type, const void* w_row, const uint8_t* x_
 void q8_weight_rows_avx512(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
                            int64_t n_rows, const uint8_t* x, const float* x_d, const float* x_s,
                            int64_t nb, float* y);
+void q4_0_groups_weight_rows_avx512(const void* w_rows, uint64_t w_row_bytes, int64_t n_rows,
+                                    const uint8_t* x, const float* x_d, int64_t nb, float* y);
 KDotFn k_kernel_avx2(KDotKind kind);
 bool k_rows_avx2(TensorType weight_type, const void* w_row, const block_q8_K* x,
                  int64_t x_stride_blocks, int64_t n_rows, int64_t nb, float* y, int64_t y_stride);
@@ -65,6 +68,10 @@ bool k_weight_rows_avx512(TensorType weight_type, const void* w_rows, uint64_t w
 void q8_panels16_avx512(TensorType weight_type, const uint8_t* w, uint64_t w_row_bytes,
                         int64_t n_panels, const uint8_t* x_rows, uint64_t x_stride,
                         int64_t n_tokens, int64_t nb, float* y, int64_t y_stride);
+// The same for Q4_0 rows regrouped (q4_0_groups.h).
+void q4_0_groups_panels16_avx512(const uint8_t* w, uint64_t w_row_bytes, int64_t n_panels,
+                                 const uint8_t* x_rows, uint64_t x_stride, int64_t n_tokens,
+                                 int64_t nb, float* y, int64_t y_stride);
 // Q4_K and Q6_K: n_panels × 16 weight rows times Q8_K rows, as k_rows row by row.
 void k_panels16_avx512(TensorType weight_type, const uint8_t* w, uint64_t w_row_bytes,
                        int64_t n_panels, const block_q8_K* x, int64_t x_stride_blocks,
@@ -123,6 +130,21 @@ inline bool int_dot_q8_weight_rows(TensorType weight_type, const void* w_rows, u
 #endif
 }
 
+// int_dot_q8_weight_rows for Q4_0 rows regrouped at load (q4_0_groups.h), with the same bits as
+// on the rows as stored. Returns false, writing nothing, where the selected ISA has no such kernel.
+inline bool int_dot_q4_0_groups_weight_rows(const void* w_rows, uint64_t w_row_bytes,
+                                            int64_t n_w_rows, const uint8_t* x, int64_t nb,
+                                            float* y, const float* x_d = nullptr) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (active_isa() != Isa::kAvx512) return false;
+  int_dot_detail::q4_0_groups_weight_rows_avx512(w_rows, w_row_bytes, n_w_rows, x, x_d, nb, y);
+  return true;
+#else
+  (void)w_rows, (void)w_row_bytes, (void)n_w_rows, (void)x, (void)nb, (void)y, (void)x_d;
+  return false;
+#endif
+}
+
 // Rows of the panel kernels below.
 constexpr int64_t kIntPanelRows = 16;
 
@@ -159,14 +181,18 @@ inline bool int_dot_panel_available(TensorType weight_type) {
 // int_dot_q8_rows or int_dot_k_rows takes it) times n_rows activation rows x_stride bytes apart
 // (for Q4_0 … Q8_0 in the PanelTokenRow layout, for the K-quants Q8_K rows as they are) of n
 // elements, writing y[t * y_stride + r] for row r: the same bits as the row kernels row by row.
-// Only where int_dot_panel_available says so.
+// Only where int_dot_panel_available says so; `layout` kQ4_0Groups for Q4_0 rows regrouped.
 inline void int_dot_panels16(TensorType weight_type, const void* w, uint64_t w_row_bytes,
                              int64_t n_w_rows, const uint8_t* x_rows, uint64_t x_stride,
-                             int64_t n_rows, int64_t n, float* y, int64_t y_stride) {
+                             int64_t n_rows, int64_t n, float* y, int64_t y_stride,
+                             WeightLayout layout = WeightLayout::kAsStored) {
 #if defined(__x86_64__) || defined(__i386__)
   const auto* wb = static_cast<const uint8_t*>(w);
   const int64_t n_panels = n_w_rows / kIntPanelRows;
-  if (int_dot_q8_type(weight_type)) {
+  if (layout == WeightLayout::kQ4_0Groups) {
+    int_dot_detail::q4_0_groups_panels16_avx512(wb, w_row_bytes, n_panels, x_rows, x_stride, n_rows,
+                                                n / QK8_0, y, y_stride);
+  } else if (int_dot_q8_type(weight_type)) {
     int_dot_detail::q8_panels16_avx512(weight_type, wb, w_row_bytes, n_panels, x_rows, x_stride,
                                        n_rows, n / QK8_0, y, y_stride);
   } else {
@@ -176,7 +202,7 @@ inline void int_dot_panels16(TensorType weight_type, const void* w, uint64_t w_r
   }
 #else
   (void)weight_type, (void)w, (void)w_row_bytes, (void)n_w_rows, (void)x_rows, (void)x_stride,
-      (void)n_rows, (void)n, (void)y, (void)y_stride;
+      (void)n_rows, (void)n, (void)y, (void)y_stride, (void)layout;
 #endif
 }
 

@@ -16,6 +16,7 @@
 #include "kernels/row_stream_prefetch.h"
 #include "quant/block_lanes.h"
 #include "quant/float16.h"
+#include "quant/q4_0_groups.h"
 
 #define INFERA_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 
@@ -175,8 +176,9 @@ INFERA_AVX512 inline __mmask64 fifth_bit_mask(const Block* b, int count, int h) 
 // The integer block sums of kRows weight rows times one activation row x, blocks [i, i + count)
 // of each (count 8 but in the last group, the missing blocks summing to 0), as fold_group leaves
 // them: lane l (128 bits) of lo[r] holds 4 partial sums of row r's block i + l, of hi[r] of its
-// block i + 4 + l.
-template <W K, int kRows>
+// block i + 4 + l. kGrouped: Q4_0 rows regrouped (q4_0_groups.h), whose whole groups hold the
+// quants of blocks 4h … 4h + 3 as 64 bytes at 64h, already in the lanes the sums want.
+template <W K, int kRows, bool kGrouped>
 INFERA_AVX512 inline void group_sums(const typename Traits<K>::Block* const* rows,
                                      const typename Traits<K>::Act* x, int64_t i, int count,
                                      __m512i* lo, __m512i* hi) {
@@ -225,10 +227,13 @@ INFERA_AVX512 inline void group_sums(const typename Traits<K>::Block* const* row
       for (int h = 0; h < 2; ++h) {
         const auto* g = reinterpret_cast<const uint8_t*>(rows[r] + i);
         const int off0 = 4 * kS * h, off1 = h == 0 ? 64 : 8 * kS - 64;
-        const __m512i q = _mm512_permutex2var_epi16(
-            count == 8 ? _mm512_loadu_si512(g + off0) : load_upto(g, off0, valid),
-            _mm512_load_si512(qw.idx[h]),
-            count == 8 ? _mm512_loadu_si512(g + off1) : load_upto(g, off1, valid));
+        const __m512i q =
+            kGrouped && count == 8
+                ? _mm512_loadu_si512(g + 64 * h)
+                : _mm512_permutex2var_epi16(
+                      count == 8 ? _mm512_loadu_si512(g + off0) : load_upto(g, off0, valid),
+                      _mm512_load_si512(qw.idx[h]),
+                      count == 8 ? _mm512_loadu_si512(g + off1) : load_upto(g, off1, valid));
         __m512i u0 = _mm512_and_si512(q, low4);
         __m512i u1 = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
         if constexpr (K == W::kQ5_0 || K == W::kQ5_1) {
@@ -253,10 +258,27 @@ struct ActScales {
   const float* s = nullptr;
 };
 
+// vpermw indices that take the scales of a whole regrouped Q4_0 group of rows a (int16 0 … 7) and
+// b (8 … 15) into the pair layout: int16 L takes row · 8 + block of pair_layout_row/block.
+INFERA_AVX512 inline __m256i grouped_pair_layout() {
+  return _mm256_setr_epi16(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+}
+
+// The scales d of the whole regrouped Q4_0 groups at a and b (the same group of two rows, or of
+// one row twice), as floats in the pair layout.
+INFERA_AVX512 inline __m512 grouped_scales(const block_q4_0* a, const block_q4_0* b) {
+  constexpr int kScales = kQ4_0GroupBlocks * sizeof(a->qs);
+  const auto* pa = reinterpret_cast<const __m128i*>(reinterpret_cast<const uint8_t*>(a) + kScales);
+  const auto* pb = reinterpret_cast<const __m128i*>(reinterpret_cast<const uint8_t*>(b) + kScales);
+  const __m256i ab =
+      _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(pa)), _mm_loadu_si128(pb), 1);
+  return _mm512_cvtph_ps(_mm256_permutexvar_epi16(grouped_pair_layout(), ab));
+}
+
 // kRows (1, 2 or 4) weight rows from `rows` times one activation row x, blocks [i, i + count) of
 // them (count 8 but in the last group), into the pair-layout lane sums acc (one vector per two
 // rows).
-template <W K, int kRows>
+template <W K, int kRows, bool kGrouped>
 INFERA_AVX512 inline void one_token_group(const typename Traits<K>::Block* const* rows,
                                           const typename Traits<K>::Act* x, ActScales x_scales,
                                           int64_t i, int count, __m512i x_offsets,
@@ -266,7 +288,7 @@ INFERA_AVX512 inline void one_token_group(const typename Traits<K>::Block* const
   constexpr bool kWithSum = !std::is_same_v<typename Traits<K>::Act, block_q8_0>;
   for (int r = 0; r < kRows; ++r) prefetch(rows[r], i * sizeof(Block), count * sizeof(Block));
   __m512i lo[kRows], hi[kRows];
-  group_sums<K, kRows>(rows, x, i, count, lo, hi);
+  group_sums<K, kRows, kGrouped>(rows, x, i, count, lo, hi);
   const __mmask16 keep =
       count == 8 ? static_cast<__mmask16>(0xffff)
                  : _mm512_cmplt_epi32_mask(pair_layout_block(), _mm512_set1_epi32(count));
@@ -287,7 +309,16 @@ INFERA_AVX512 inline void one_token_group(const typename Traits<K>::Block* const
     // One row alone fills both halves of the pair layout.
     const int b = 2 * q + 1 < kRows ? 2 * q + 1 : 2 * q;
     const __m512 sumi = _mm512_cvtepi32_ps(pair_sums(lo[2 * q], hi[2 * q], lo[b], hi[b]));
-    const Halves16 ws = gather_halves16<kWithSum>(rows[2 * q] + i, w_offsets, keep);
+    Halves16 ws;
+    if constexpr (kGrouped) {
+      if (count == 8) {
+        ws.first = grouped_scales(rows[2 * q] + i, rows[b] + i);
+      } else {
+        ws = gather_halves16<kWithSum>(rows[2 * q] + i, w_offsets, keep);
+      }
+    } else {
+      ws = gather_halves16<kWithSum>(rows[2 * q] + i, w_offsets, keep);
+    }
     // As block_terms8: Q8_0 activations sumi * (d_w * d_x); Q8_1 (d_w * d_x) * sumi + m_w * s_x.
     const __m512 dd = mul_rounded16(ws.first, xs.first);
     __m512 terms;
@@ -303,7 +334,7 @@ INFERA_AVX512 inline void one_token_group(const typename Traits<K>::Block* const
 
 // kRows (1, 2 or 4) weight rows, w_row_bytes apart, times one activation row: y[r] for row r.
 // Block i's term goes to lane i % 8 of its row and the lanes add up as in q8_tile.
-template <W K, int kRows>
+template <W K, int kRows, bool kGrouped>
 INFERA_AVX512 void q8_one_token(const uint8_t* w, uint64_t w_row_bytes, const uint8_t* x_row,
                                 ActScales x_scales, int64_t nb, float* y) {
   using Block = typename Traits<K>::Block;
@@ -323,10 +354,11 @@ INFERA_AVX512 void q8_one_token(const uint8_t* w, uint64_t w_row_bytes, const ui
   const RowStreamPrefetch prefetch(w_row_bytes, kRows, kDecodeRowLeadBytes);
   const int64_t full = nb / 8 * 8;
   for (int64_t i = 0; i < full; i += 8)
-    one_token_group<K, kRows>(rows, x, x_scales, i, 8, x_offsets, w_offsets, prefetch, acc);
+    one_token_group<K, kRows, kGrouped>(rows, x, x_scales, i, 8, x_offsets, w_offsets, prefetch,
+                                        acc);
   if (nb > full)
-    one_token_group<K, kRows>(rows, x, x_scales, full, static_cast<int>(nb - full), x_offsets,
-                              w_offsets, prefetch, acc);
+    one_token_group<K, kRows, kGrouped>(rows, x, x_scales, full, static_cast<int>(nb - full),
+                                        x_offsets, w_offsets, prefetch, acc);
   for (int r = 0; r < kRows; ++r) {
     alignas(64) float lane16[16];
     _mm512_store_ps(lane16, acc[r / 2]);
@@ -350,13 +382,14 @@ inline void in_row_passes(int64_t n_rows, const Pass& pass) {
 }
 
 // n_rows weight rows times one activation row.
-template <W K>
+template <W K, bool kGrouped = false>
 INFERA_AVX512 void q8_weight_rows(const void* w_rows, uint64_t w_row_bytes, int64_t n_rows,
                                   const uint8_t* x, ActScales x_scales, int64_t nb, float* y) {
+  static_assert(!kGrouped || K == W::kQ4_0);
   const auto* w = static_cast<const uint8_t*>(w_rows);
   in_row_passes(n_rows, [&](auto rows, int64_t r) {
-    q8_one_token<K, decltype(rows)::value>(w + r * w_row_bytes, w_row_bytes, x, x_scales, nb,
-                                           y + r);
+    q8_one_token<K, decltype(rows)::value, kGrouped>(w + r * w_row_bytes, w_row_bytes, x, x_scales,
+                                                     nb, y + r);
   });
 }
 
@@ -766,6 +799,11 @@ void q8_weight_rows_avx512(TensorType weight_type, const void* w_rows, uint64_t 
     default:
       return q8_weight_rows<W::kQ8_0>(w_rows, w_row_bytes, n_rows, x, sc, nb, y);
   }
+}
+
+void q4_0_groups_weight_rows_avx512(const void* w_rows, uint64_t w_row_bytes, int64_t n_rows,
+                                    const uint8_t* x, const float* x_d, int64_t nb, float* y) {
+  q8_weight_rows<W::kQ4_0, true>(w_rows, w_row_bytes, n_rows, x, ActScales{x_d, nullptr}, nb, y);
 }
 
 bool k_rows_avx512(TensorType weight_type, const void* w_row, const block_q8_K* x,

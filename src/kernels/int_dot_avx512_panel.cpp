@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kernels/avx512_intrinsics.h"
+#include "quant/q4_0_groups.h"
 
 #define INFERA_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 
@@ -88,20 +89,44 @@ INFERA_AVX512 inline __m512i permute2(__m512i a, const std::array<int32_t, 16>& 
   return _mm512_permutex2var_epi32(a, _mm512_loadu_si512(idx.data()), b);
 }
 
-template <W K>
+// Where block b of a regrouped Q4_0 row (q4_0_groups.h) keeps its quants and its scale, in bytes
+// from the start of the row's whole groups.
+constexpr int64_t grouped_qs(int64_t b) {
+  return b / kQ4_0GroupBlocks * kQ4_0GroupBytes + b % kQ4_0GroupBlocks * QK4_0 / 2;
+}
+constexpr int64_t grouped_d(int64_t b) {
+  return b / kQ4_0GroupBlocks * kQ4_0GroupBytes + kQ4_0GroupBlocks * QK4_0 / 2 +
+         b % kQ4_0GroupBlocks * 2;
+}
+
+// The first nb blocks of the 16 rows at w into out. kGrouped: Q4_0 rows regrouped, whose first
+// `whole` blocks lie in whole groups (the rest as stored).
+template <W K, bool kGrouped = false>
 INFERA_AVX512 void rewrite_panel(const uint8_t* w, uint64_t w_row_bytes, int64_t nb,
-                                 PanelBlock* out) {
+                                 PanelBlock* out, int64_t whole = 0) {
+  static_assert(!kGrouped || K == W::kQ4_0);
   using Block = typename Traits<K>::Block;
   constexpr bool kHasMin = !std::is_same_v<typename Traits<K>::Act, block_q8_0>;
   const __m512i row_offsets = row_offsets16(w_row_bytes);
   const __m512i ones = _mm512_set1_epi8(1);
   for (int64_t b = 0; b < nb; ++b) {
+    const bool grouped = kGrouped && b < whole;
     __m512i pairs[8];
-    for (int p = 0; p < 8; ++p) {
-      const auto* r0 = reinterpret_cast<const Block*>(w + (2 * p) * w_row_bytes) + b;
-      const auto* r1 = reinterpret_cast<const Block*>(w + (2 * p + 1) * w_row_bytes) + b;
-      pairs[p] = _mm512_inserti64x4(_mm512_castsi256_si512(weight_quants<K>(*r0)),
-                                    weight_quants<K>(*r1), 1);
+    if (grouped) {
+      const uint8_t* qs = w + grouped_qs(b);
+      const __m256i eight = _mm256_set1_epi8(8);
+      for (int p = 0; p < 8; ++p) {
+        pairs[p] = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_sub_epi8(nibbles(qs + (2 * p) * w_row_bytes), eight)),
+            _mm256_sub_epi8(nibbles(qs + (2 * p + 1) * w_row_bytes), eight), 1);
+      }
+    } else {
+      for (int p = 0; p < 8; ++p) {
+        const auto* r0 = reinterpret_cast<const Block*>(w + (2 * p) * w_row_bytes) + b;
+        const auto* r1 = reinterpret_cast<const Block*>(w + (2 * p + 1) * w_row_bytes) + b;
+        pairs[p] = _mm512_inserti64x4(_mm512_castsi256_si512(weight_quants<K>(*r0)),
+                                      weight_quants<K>(*r1), 1);
+      }
     }
     __m512i rows4[4][2];
     for (int g = 0; g < 4; ++g) {
@@ -122,9 +147,12 @@ INFERA_AVX512 void rewrite_panel(const uint8_t* w, uint64_t w_row_bytes, int64_t
     }
     _mm512_storeu_si512(blk.start,
                         _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sum, 7)));
-    // d (and m) lead every block: one dword per row holds both halves.
+    // d (and m) lead every block as stored: one dword per row holds both halves. Regrouped, d
+    // is the high half of the dword that ends with it, which lies inside the group.
     const __m512i scales =
-        _mm512_i32gather_epi32(row_offsets, reinterpret_cast<const Block*>(w) + b, 1);
+        grouped
+            ? _mm512_srli_epi32(_mm512_i32gather_epi32(row_offsets, w + grouped_d(b) - 2, 1), 16)
+            : _mm512_i32gather_epi32(row_offsets, reinterpret_cast<const Block*>(w) + b, 1);
     _mm512_storeu_ps(blk.d, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(scales)));
     _mm512_storeu_ps(blk.m,
                      kHasMin ? _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(scales, 16)))
@@ -192,11 +220,12 @@ INFERA_AVX512 void slice_times_tokens(const PanelBlock* panel, int64_t b0, int64
   }
 }
 
-template <W K>
+template <W K, bool kGrouped = false>
 INFERA_AVX512 void panels16(const uint8_t* w, uint64_t w_row_bytes, int64_t n_panels,
                             const uint8_t* x_rows, uint64_t x_stride, int64_t n_tokens, int64_t nb,
                             float* y, int64_t y_stride) {
   using Block = typename Traits<K>::Block;
+  const int64_t whole = nb / kQ4_0GroupBlocks * kQ4_0GroupBlocks;  // used for kGrouped
   // Every panel of the block, slice after slice: rewritten as the first group of tokens reaches
   // each slice, then read again (from L2) by the groups after it, so that each group's activation
   // rows are read from L2 by all the panels rather than from L3 by each.
@@ -224,7 +253,9 @@ INFERA_AVX512 void panels16(const uint8_t* w, uint64_t w_row_bytes, int64_t n_pa
         const int64_t n_blocks = std::min(kSliceBlocks, nb - b0);
         std::optional<NextSlicePrefetch> next;
         if (rewrite) {
-          rewrite_panel<K>(wp + b0 * sizeof(Block), w_row_bytes, n_blocks, panel + b0);
+          // b0 is a multiple of 8: regrouped, the slice starts a group at the same byte.
+          rewrite_panel<K, kGrouped>(wp + b0 * sizeof(Block), w_row_bytes, n_blocks, panel + b0,
+                                     whole - b0);
           next.emplace(wp, w_row_bytes, b0 * sizeof(Block), n_blocks * sizeof(Block),
                        g_tokens / kTokens);
         }
@@ -248,6 +279,12 @@ INFERA_AVX512 void panels16(const uint8_t* w, uint64_t w_row_bytes, int64_t n_pa
 }
 
 }  // namespace
+
+void q4_0_groups_panels16_avx512(const uint8_t* w, uint64_t w_row_bytes, int64_t n_panels,
+                                 const uint8_t* x_rows, uint64_t x_stride, int64_t n_tokens,
+                                 int64_t nb, float* y, int64_t y_stride) {
+  panels16<W::kQ4_0, true>(w, w_row_bytes, n_panels, x_rows, x_stride, n_tokens, nb, y, y_stride);
+}
 
 void q8_panels16_avx512(TensorType weight_type, const uint8_t* w, uint64_t w_row_bytes,
                         int64_t n_panels, const uint8_t* x_rows, uint64_t x_stride,

@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "kernels/cpu_features.h"
 #include "kernels/float_dot.h"
 #include "kernels/quantized_dot.h"
 #include "quant/dequantize.h"
+#include "quant/q4_0_groups.h"
 
 namespace infera {
 
@@ -22,6 +24,12 @@ INFERA_FMA_CLONES float dot_f32(const float* a, const float* b, int64_t n) {
 }
 
 void dequantize_matrix_row(const WeightMatrix& w, int64_t r, float* out) {
+  if (w.layout == WeightLayout::kQ4_0Groups) {
+    std::vector<block_q4_0> stored(static_cast<size_t>(w.cols / QK4_0));
+    q4_0_restore_row(w.row(r), w.cols / QK4_0, stored.data());
+    dequantize_row(w.type, stored.data(), out, w.cols);
+    return;
+  }
   dequantize_row(w.type, w.row(r), out, w.cols);
 }
 
@@ -62,6 +70,18 @@ int64_t panel_min_tokens(TensorType type) {
   return activation_type_for(type) == TensorType::Q8_K ? 16 : 8;
 }
 
+// Whether the decode kernel (vec_dot_activations_weight_rows) multiplies w's rows at this many
+// tokens, token by token: at one, and for regrouped Q4_0 rows below the panels' threshold (a few
+// sequences decoding in one batch), which the many-token row kernels would have to restore first.
+// After the first token the rows come from L1/L2. bench-kernels --prefill N, one core, 2048 ×
+// 2048, µs per call, row kernel on the rows as stored → decode kernel on them regrouped: t2 385 →
+// 192, t4 629 → 375, t7 1038 → 695. On rows as stored the decode kernel token by token won for
+// Q4_0 too, but not steadily for Q8_0, Q4_K and Q6_K, which keep their row kernels.
+bool decode_kernel_takes(const WeightMatrix& w, int64_t n_tokens) {
+  return n_tokens == 1 ||
+         (w.layout == WeightLayout::kQ4_0Groups && n_tokens < panel_min_tokens(w.type));
+}
+
 // Weight rows the panel kernel takes at a time for w at this many tokens; 0: no panels.
 int64_t panel_rows(const WeightMatrix& w, int64_t n_tokens) {
   if (n_tokens < panel_min_tokens(w.type)) return 0;
@@ -79,7 +99,7 @@ int64_t row_group(const WeightMatrix& w, int64_t n_tokens) {
     // kernel cost 6–10 % of it in L2 on short rows (Q4_0 and Q8_0 at 640 and 896 columns, one
     // core); 16 keeps 8 groups for the 128 rows of a small K or V projection.
     const bool any_rows = integer_dot_type(w.type) || float_dot_simd_available(w.type);
-    return n_tokens == 1 && any_rows ? kDecodeRowGroup : kRowGroup;
+    return decode_kernel_takes(w, n_tokens) && any_rows ? kDecodeRowGroup : kRowGroup;
   }
   constexpr int64_t kPanelBlockBytes = 512 * 1024;
   const int64_t panel_bytes =
@@ -97,9 +117,68 @@ struct Activations {
   std::vector<uint8_t> panel;
 };
 
+// A thread's buffers for the rows it multiplies.
+struct RowScratch {
+  std::vector<float> dequantized;
+  std::vector<uint8_t> restored;  // regrouped rows as stored, for the kernels that read those
+};
+
+void rows_as_stored_times_tokens(const WeightMatrix& w, const uint8_t* first_row,
+                                 const Activations& a, int64_t n_tokens, int64_t r0, int64_t nr,
+                                 float* y, std::vector<float>* deq);
+
+// Whether the decode kernel of w's type and layout (vec_dot_activations_weight_rows) takes the
+// rows [r0, r0 + nr) at these many tokens: then it has, token by token, and written y.
+bool decode_kernel_per_token(const WeightMatrix& w, const uint8_t* first_row, const Activations& a,
+                             int64_t n_tokens, int64_t r0, int64_t nr, float* y) {
+  if (!decode_kernel_takes(w, n_tokens)) return false;
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const uint8_t* panel = a.panel.empty() ? nullptr : a.panel.data() + t * a.panel_row_bytes;
+    if (!vec_dot_activations_weight_rows(w.type, first_row, w.row_bytes, nr,
+                                         a.data.data() + t * a.row_bytes, w.cols,
+                                         y + t * w.rows + r0, panel, w.layout))
+      return false;  // no such kernel: nothing written (the first token)
+  }
+  return true;
+}
+
 // Rows [r0, r0 + nr) of w times every token's activations.
 void rows_times_tokens(const WeightMatrix& w, const Activations& a, int64_t n_tokens, int64_t r0,
-                       int64_t nr, float* y, std::vector<float>* deq) {
+                       int64_t nr, float* y, RowScratch* scratch) {
+  if (w.layout == WeightLayout::kQ4_0Groups) {
+    if (decode_kernel_per_token(w, w.row(r0), a, n_tokens, r0, nr, y)) return;
+    // Prefill: whole panels by the panel kernel, which reads the regrouped rows too.
+    const int64_t panel = panel_rows(w, n_tokens);
+    const int64_t in_panels = panel > 0 ? nr - nr % panel : 0;
+    if (in_panels > 0) {
+      vec_dot_activations_panel(w.type, w.row(r0), w.row_bytes, in_panels, a.panel.data(),
+                                a.panel_row_bytes, n_tokens, w.cols, y + r0, w.rows, w.layout);
+      r0 += in_panels;
+      nr -= in_panels;
+      if (nr == 0) return;
+    }
+    // Every other kernel reads the rows as stored: the last rows of a prefill, short of a
+    // panel, and every row where the ISA selected has none of these kernels.
+    const int64_t nb = w.cols / QK4_0;
+    scratch->restored.resize(static_cast<size_t>(nr) * w.row_bytes);
+    for (int64_t k = 0; k < nr; ++k)
+      q4_0_restore_row(w.row(r0 + k), nb,
+                       reinterpret_cast<block_q4_0*>(scratch->restored.data() + k * w.row_bytes));
+    WeightMatrix stored = w;
+    stored.layout = WeightLayout::kAsStored;
+    rows_as_stored_times_tokens(stored, scratch->restored.data(), a, n_tokens, r0, nr, y,
+                                &scratch->dequantized);
+    return;
+  }
+  rows_as_stored_times_tokens(w, w.row(r0), a, n_tokens, r0, nr, y, &scratch->dequantized);
+}
+
+// Rows [r0, r0 + nr) of w, whose bytes start at first_row, times every token's activations.
+void rows_as_stored_times_tokens(const WeightMatrix& w, const uint8_t* first_row,
+                                 const Activations& a, int64_t n_tokens, int64_t r0, int64_t nr,
+                                 float* y, std::vector<float>* deq) {
+  const int64_t first = r0;
+  auto row = [&](int64_t r) { return first_row + static_cast<uint64_t>(r - first) * w.row_bytes; };
   const uint8_t* act = a.data.data();
   const uint64_t act_bytes = a.row_bytes;
   const int64_t cols = w.cols;
@@ -111,7 +190,7 @@ void rows_times_tokens(const WeightMatrix& w, const Activations& a, int64_t n_to
     if (in_panels > 0) {
       const bool rewritten = panel_reads_rewritten_activations(w.type);
       vec_dot_activations_panel(
-          w.type, w.row(r0), w.row_bytes, in_panels, rewritten ? a.panel.data() : act,
+          w.type, row(r0), w.row_bytes, in_panels, rewritten ? a.panel.data() : act,
           rewritten ? a.panel_row_bytes : act_bytes, n_tokens, cols, y + r0, rows);
       r0 += in_panels;
       nr -= in_panels;
@@ -119,13 +198,10 @@ void rows_times_tokens(const WeightMatrix& w, const Activations& a, int64_t n_to
     }
     // Decode: the rows together where a kernel shares the activation loads among them (it
     // prefetches ahead itself).
-    if (n_tokens == 1 &&
-        vec_dot_activations_weight_rows(w.type, w.row(r0), w.row_bytes, nr, act, cols, y + r0,
-                                        a.panel.empty() ? nullptr : a.panel.data()))
-      return;
+    if (decode_kernel_per_token(w, row(r0), a, n_tokens, r0, nr, y)) return;
     for (int64_t k = 0; k < nr; ++k) {
       prefetch_ahead_of_row(w, r0 + k);
-      vec_dot_activations_rows(w.type, w.row(r0 + k), act, act_bytes, n_tokens, cols, y + r0 + k,
+      vec_dot_activations_rows(w.type, row(r0 + k), act, act_bytes, n_tokens, cols, y + r0 + k,
                                rows);
     }
     return;
@@ -135,8 +211,8 @@ void rows_times_tokens(const WeightMatrix& w, const Activations& a, int64_t n_to
     const auto* x = reinterpret_cast<const float*>(act);
     const auto x_stride = static_cast<int64_t>(act_bytes / sizeof(float));
     if (in_panels > 0) {
-      float_dot_panel(w.type, w.row(r0), w.row_bytes, in_panels, x, x_stride, n_tokens, cols,
-                      y + r0, rows);
+      float_dot_panel(w.type, row(r0), w.row_bytes, in_panels, x, x_stride, n_tokens, cols, y + r0,
+                      rows);
       r0 += in_panels;
       nr -= in_panels;
       if (nr == 0) return;
@@ -144,17 +220,17 @@ void rows_times_tokens(const WeightMatrix& w, const Activations& a, int64_t n_to
     // One token: the row kernel requests its weights ahead itself, line by line.
     if (n_tokens > 1)
       for (int64_t k = 0; k < nr; ++k) prefetch_ahead_of_row(w, r0 + k);
-    float_dot_simd_rows(w.type, w.row(r0), w.row_bytes, nr, x, x_stride, n_tokens, cols, y + r0,
+    float_dot_simd_rows(w.type, row(r0), w.row_bytes, nr, x, x_stride, n_tokens, cols, y + r0,
                         rows);
     return;
   }
   const float* wrows[kRowGroup];
   for (int64_t k = 0; k < nr; ++k) {
     if (w.type == TensorType::F32) {
-      wrows[k] = reinterpret_cast<const float*>(w.row(r0 + k));
+      wrows[k] = reinterpret_cast<const float*>(row(r0 + k));
     } else {
       deq->resize(static_cast<size_t>(kRowGroup * cols));
-      dequantize_row(w.type, w.row(r0 + k), deq->data() + k * cols, cols);
+      dequantize_row(w.type, row(r0 + k), deq->data() + k * cols, cols);
       wrows[k] = deq->data() + k * cols;
     }
   }
@@ -196,7 +272,8 @@ void matmul_group(std::span<const MatmulOutput> outputs, const float* x, int64_t
     const TensorType wt = outputs[i].w->type;
     const bool panel_form = integer_dot_type(wt) && panel_reads_rewritten_activations(wt) &&
                             panel_rows(*outputs[i].w, n_tokens) > 0;
-    const bool decode_scales = n_tokens == 1 && weight_rows_read_panel_scales(wt);
+    const bool decode_scales =
+        decode_kernel_takes(*outputs[i].w, n_tokens) && weight_rows_read_panel_scales(wt);
     if (act.panel.empty() && (panel_form || decode_scales)) {
       act.panel_row_bytes = panel_activation_row_bytes(cols);
       act.panel.resize(static_cast<size_t>(act.panel_row_bytes * n_tokens));
@@ -225,7 +302,7 @@ void matmul_group(std::span<const MatmulOutput> outputs, const float* x, int64_t
         first_group[i] + (outputs[i].w->rows + row_group(*outputs[i].w, n_tokens) - 1) /
                              row_group(*outputs[i].w, n_tokens);
   pool.parallel_for(first_group.back(), [&](int64_t g_begin, int64_t g_end) {
-    std::vector<float> deq;
+    RowScratch scratch;
     size_t i = 0;
     for (int64_t g = g_begin; g < g_end; ++g) {
       while (g >= first_group[i + 1]) ++i;
@@ -233,7 +310,7 @@ void matmul_group(std::span<const MatmulOutput> outputs, const float* x, int64_t
       const Activations& a = acts[act_of[i]];
       const int64_t group = row_group(w, n_tokens);
       const int64_t r0 = (g - first_group[i]) * group;
-      rows_times_tokens(w, a, n_tokens, r0, std::min(group, w.rows - r0), outputs[i].y, &deq);
+      rows_times_tokens(w, a, n_tokens, r0, std::min(group, w.rows - r0), outputs[i].y, &scratch);
     }
   });
 }

@@ -301,8 +301,10 @@ void panel_activations(TensorType weight_type, const void* x_row, int64_t n, uin
 
 void vec_dot_activations_panel(TensorType weight_type, const void* w, uint64_t w_row_bytes,
                                int64_t n_w_rows, const uint8_t* x_rows, uint64_t x_stride,
-                               int64_t n_rows, int64_t n, float* y, int64_t y_stride) {
-  int_dot_panels16(weight_type, w, w_row_bytes, n_w_rows, x_rows, x_stride, n_rows, n, y, y_stride);
+                               int64_t n_rows, int64_t n, float* y, int64_t y_stride,
+                               WeightLayout layout) {
+  int_dot_panels16(weight_type, w, w_row_bytes, n_w_rows, x_rows, x_stride, n_rows, n, y, y_stride,
+                   layout);
 }
 
 void vec_dot_activations_rows(TensorType weight_type, const void* w_row, const uint8_t* x_rows,
@@ -334,13 +336,16 @@ void vec_dot_activations_rows(TensorType weight_type, const void* w_row, const u
 
 bool vec_dot_activations_weight_rows(TensorType weight_type, const void* w_rows,
                                      uint64_t w_row_bytes, int64_t n_w_rows, const uint8_t* x_row,
-                                     int64_t n, float* y, const uint8_t* x_panel_row) {
+                                     int64_t n, float* y, const uint8_t* x_panel_row,
+                                     WeightLayout layout) {
   if (activation_type_for(weight_type) == TensorType::Q8_K)
     return int_dot_k_weight_rows(weight_type, w_rows, w_row_bytes, n_w_rows,
                                  reinterpret_cast<const block_q8_K*>(x_row), n / QK_K, y);
   const int64_t nb = n / QK8_0;
   const PanelTokenRow p =
       x_panel_row != nullptr ? panel_token_row(x_panel_row, nb) : PanelTokenRow{};
+  if (layout == WeightLayout::kQ4_0Groups)
+    return int_dot_q4_0_groups_weight_rows(w_rows, w_row_bytes, n_w_rows, x_row, nb, y, p.d);
   return int_dot_q8_weight_rows(weight_type, w_rows, w_row_bytes, n_w_rows, x_row, nb, y, p.d, p.s);
 }
 

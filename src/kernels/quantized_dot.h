@@ -10,6 +10,7 @@
 // that greedy continuations agree token for token.
 #include <cstdint>
 
+#include "kernels/weight_matrix.h"
 #include "quant/tensor_type.h"
 
 namespace infera {
@@ -51,10 +52,11 @@ int64_t activation_panel_bytes(int64_t n);
 // activation rows (rewritten by panel_activations where panel_reads_rewritten_activations says so,
 // else as quantize_activations made them), writing y[t · y_stride + r] for row r: equal,
 // bit for bit, to vec_dot_activations_rows row by row, and faster when many activation rows share
-// the weights.
+// the weights. `layout`: that of the weight rows (Q4_0 rows regrouped too).
 void vec_dot_activations_panel(TensorType weight_type, const void* w, uint64_t w_row_bytes,
                                int64_t n_w_rows, const uint8_t* x_rows, uint64_t x_stride,
-                               int64_t n_rows, int64_t n, float* y, int64_t y_stride);
+                               int64_t n_rows, int64_t n, float* y, int64_t y_stride,
+                               WeightLayout layout = WeightLayout::kAsStored);
 
 // The same product for n_rows activation rows (x_stride bytes apart) against one weight row,
 // writing y[t · y_stride]: the weight row is unpacked once. Equal, bit for bit, to calling
@@ -70,10 +72,12 @@ void vec_dot_activations_rows(TensorType weight_type, const void* w_row, const u
 // Q6_K with AVX-512 VNNI); then vec_dot_activations_rows serves each row.
 // x_panel_row, where not null, is the same activation row in the panel layout
 // (panel_activations), whose float block scales the kernel then reads instead of gathering them
-// from x_row's blocks (see weight_rows_read_panel_scales).
+// from x_row's blocks (see weight_rows_read_panel_scales). `layout`: that of the weight rows; for
+// Q4_0 rows regrouped (kQ4_0Groups) the only kernel is AVX-512's.
 bool vec_dot_activations_weight_rows(TensorType weight_type, const void* w_rows,
                                      uint64_t w_row_bytes, int64_t n_w_rows, const uint8_t* x_row,
-                                     int64_t n, float* y, const uint8_t* x_panel_row = nullptr);
+                                     int64_t n, float* y, const uint8_t* x_panel_row = nullptr,
+                                     WeightLayout layout = WeightLayout::kAsStored);
 
 // Whether vec_dot_activations_weight_rows uses an x_panel_row for `weight_type` on this CPU (the
 // Q4_0 … Q8_0 decode kernel does, with AVX-512); matmul then makes one per token.

@@ -1,8 +1,10 @@
 #include "model/model.h"
 
+#include <set>
 #include <string>
 
 #include "core/error.h"
+#include "kernels/weight_regroup.h"
 #include "quant/dequantize.h"
 
 namespace infera {
@@ -22,9 +24,11 @@ std::string expected_string(int64_t ne0, int64_t ne1) {
 // Binds the tensors of one file to the model, checking each name, shape and type.
 class Binder {
  public:
-  // With `dequantized` set, matrices of other types than f32 are converted into storage there.
-  Binder(const gguf::GgufFile& f, std::vector<std::vector<float>>* dequantized)
-      : f_(f), dequantized_(dequantized) {}
+  // With `dequantized` set, matrices of other types than f32 are converted into storage there;
+  // with `regroup`, matrices whose products run faster regrouped are regrouped in place (the
+  // file's image must then be writable).
+  Binder(const gguf::GgufFile& f, std::vector<std::vector<float>>* dequantized, bool regroup)
+      : f_(f), dequantized_(dequantized), regroup_(regroup) {}
 
   const gguf::TensorInfo* find(const std::string& name, bool required) const {
     const auto* t = f_.find_tensor(name);
@@ -41,8 +45,7 @@ class Binder {
   }
 
   // A matrix with ne = [cols, rows].
-  WeightMatrix matrix(const std::string& name, int64_t cols, int64_t rows,
-                      bool required = true) const {
+  WeightMatrix matrix(const std::string& name, int64_t cols, int64_t rows, bool required = true) {
     const auto* t = find(name, required);
     if (!t) return {};
     if (t->n_dims != 2 || t->ne[0] != static_cast<uint64_t>(cols) ||
@@ -57,7 +60,16 @@ class Binder {
     w.rows = rows;
     w.row_bytes = t->n_bytes / static_cast<uint64_t>(rows);
     w.data = t->data;
-    return dequantized_ && w.type != TensorType::F32 ? to_f32(w) : w;
+    if (dequantized_ && w.type != TensorType::F32) return to_f32(w);
+    if (regroup_ && regrouping_pays(w)) {
+      // A tensor bound twice is regrouped once.
+      if (regrouped_.insert(w.data).second) {
+        regroup_in_place(w, const_cast<uint8_t*>(t->data));
+      } else {
+        w.layout = WeightLayout::kQ4_0Groups;
+      }
+    }
+    return w;
   }
 
   // A 1-D tensor of n elements, converted to f32; empty when absent and not required.
@@ -87,6 +99,8 @@ class Binder {
 
   const gguf::GgufFile& f_;
   std::vector<std::vector<float>>* dequantized_;
+  bool regroup_;
+  std::set<const uint8_t*> regrouped_;
 };
 
 }  // namespace
@@ -106,7 +120,9 @@ std::unique_ptr<Model> Model::from_gguf(std::unique_ptr<gguf::GgufFile> file,
 
 void Model::bind_weights(const LoadOptions& options) {
   const ModelConfig& c = config_;
-  const Binder b(*file_, options.f32_weights ? &dequantized_ : nullptr);
+  const bool regroup =
+      options.regroup_weights && !options.f32_weights && file_->set_image_writable(true);
+  Binder b(*file_, options.f32_weights ? &dequantized_ : nullptr, regroup);
   const int64_t q_dim = c.n_head * c.head_dim_k;
   const int64_t k_dim = c.n_head_kv * c.head_dim_k;
   const int64_t v_dim = c.n_head_kv * c.head_dim_v;
@@ -144,6 +160,7 @@ void Model::bind_weights(const LoadOptions& options) {
       L.post_ffn_norm = b.vector(p + "post_ffw_norm.weight", c.n_embd);
     }
   }
+  if (regroup) file_->set_image_writable(false);
 }
 
 }  // namespace infera

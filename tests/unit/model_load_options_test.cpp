@@ -1,13 +1,20 @@
 // LoadOptions::f32_weights: every matrix of another type is replaced by its exact dequantized
 // values, f32 matrices stay mapped in place, and a tied output keeps sharing the embedding.
+// LoadOptions::regroup_weights: Q4_0 matrices regrouped in place where AVX-512 runs them, with
+// the same logits as the file's layout, mapped or read.
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "kernels/cpu_features.h"
+#include "kernels/matmul.h"
+#include "kernels/weight_regroup.h"
 #include "model/model.h"
+#include "model/session.h"
 #include "quant/dequantize.h"
+#include "quant/q4_0_groups.h"
 
 namespace infera {
 namespace {
@@ -76,6 +83,62 @@ TEST(LoadOptions, F32MatricesStayMappedAndTiedOutputShared) {
   ASSERT_EQ(q->file().find_tensor("output.weight"), nullptr);
   EXPECT_EQ(q->token_embd.type, TensorType::F32);
   EXPECT_EQ(q->output.data, q->token_embd.data);  // one dequantized copy, not two
+}
+
+// Logits of every position of a 24-token prompt, then of 6 tokens decoded one at a time.
+std::vector<float> logits_of(const Model& m) {
+  ThreadPool pool(2);
+  Session s(m, 64, pool);
+  std::vector<int32_t> prompt;
+  for (int i = 0; i < 24; ++i) prompt.push_back((i * 37 + 5) % 500);
+  std::vector<float> all, step;
+  s.eval(prompt, LogitsFor::kEveryToken, &all);
+  for (int i = 0; i < 6; ++i) {
+    const int32_t t = (i * 91 + 3) % 500;
+    s.eval(std::span<const int32_t>(&t, 1), LogitsFor::kLastToken, &step);
+    all.insert(all.end(), step.begin(), step.end());
+  }
+  return all;
+}
+
+TEST(LoadOptions, RegroupedQ4_0GivesTheFilesLogits) {
+  const std::string path = kModels + "tiny-llama-k-q4_0.gguf";
+  LoadOptions as_stored;
+  as_stored.regroup_weights = false;
+  const auto stored = Model::load(path, as_stored);
+  LoadOptions mapped;
+  mapped.storage = gguf::FileStorage::kMapped;
+  const auto read = Model::load(path);
+  const auto mapped_model = Model::load(path, mapped);
+  const bool regroups = active_isa() == Isa::kAvx512;
+
+  const std::vector<float> want = logits_of(*stored);
+  for (const Model* m : {read.get(), mapped_model.get()}) {
+    const auto want_m = matrices_of(*stored);
+    const auto got_m = matrices_of(*m);
+    int regrouped = 0;
+    for (size_t i = 0; i < got_m.size(); ++i) {
+      const WeightMatrix& s = *want_m[i].second;
+      const WeightMatrix& g = *got_m[i].second;
+      SCOPED_TRACE(got_m[i].first);
+      EXPECT_EQ(s.layout, WeightLayout::kAsStored);
+      const bool expect = regroups && s.type == TensorType::Q4_0;
+      ASSERT_EQ(g.layout, expect ? WeightLayout::kQ4_0Groups : WeightLayout::kAsStored);
+      if (!expect) continue;
+      ++regrouped;
+      std::vector<block_q4_0> row(static_cast<size_t>(g.cols / QK4_0));
+      for (int64_t r = 0; r < g.rows; ++r) {
+        q4_0_restore_row(g.row(r), g.cols / QK4_0, row.data());
+        ASSERT_EQ(std::memcmp(row.data(), s.row(r), s.row_bytes), 0) << "row " << r;
+      }
+    }
+    if (regroups) EXPECT_GT(regrouped, 0) << "the test model should hold Q4_0 matrices";
+    EXPECT_EQ(m->output.data, m->token_embd.data);  // tied: one matrix, regrouped once
+    EXPECT_EQ(m->output.layout, m->token_embd.layout);
+    const std::vector<float> got = logits_of(*m);
+    ASSERT_EQ(got.size(), want.size());
+    EXPECT_EQ(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)), 0);
+  }
 }
 
 }  // namespace
