@@ -266,10 +266,10 @@ INFERA_AVX512 inline __m256i grouped_pair_layout() {
 
 // The scales d of the whole regrouped Q4_0 groups at a and b (the same group of two rows, or of
 // one row twice), as floats in the pair layout.
-INFERA_AVX512 inline __m512 grouped_scales(const block_q4_0* a, const block_q4_0* b) {
-  constexpr int kScales = kQ4_0GroupBlocks * sizeof(a->qs);
-  const auto* pa = reinterpret_cast<const __m128i*>(reinterpret_cast<const uint8_t*>(a) + kScales);
-  const auto* pb = reinterpret_cast<const __m128i*>(reinterpret_cast<const uint8_t*>(b) + kScales);
+INFERA_AVX512 inline __m512 grouped_scales(const void* a, const void* b) {
+  constexpr int kScales = kQ4_0GroupBlocks * QK4_0 / 2;
+  const auto* pa = reinterpret_cast<const __m128i*>(static_cast<const uint8_t*>(a) + kScales);
+  const auto* pb = reinterpret_cast<const __m128i*>(static_cast<const uint8_t*>(b) + kScales);
   const __m256i ab =
       _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(pa)), _mm_loadu_si128(pb), 1);
   return _mm512_cvtph_ps(_mm256_permutexvar_epi16(grouped_pair_layout(), ab));
@@ -310,12 +310,8 @@ INFERA_AVX512 inline void one_token_group(const typename Traits<K>::Block* const
     const int b = 2 * q + 1 < kRows ? 2 * q + 1 : 2 * q;
     const __m512 sumi = _mm512_cvtepi32_ps(pair_sums(lo[2 * q], hi[2 * q], lo[b], hi[b]));
     Halves16 ws;
-    if constexpr (kGrouped) {
-      if (count == 8) {
-        ws.first = grouped_scales(rows[2 * q] + i, rows[b] + i);
-      } else {
-        ws = gather_halves16<kWithSum>(rows[2 * q] + i, w_offsets, keep);
-      }
+    if (kGrouped && count == 8) {
+      ws.first = grouped_scales(rows[2 * q] + i, rows[b] + i);
     } else {
       ws = gather_halves16<kWithSum>(rows[2 * q] + i, w_offsets, keep);
     }

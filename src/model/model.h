@@ -35,8 +35,9 @@ struct LoadOptions {
   // activation rounding, for accuracy checks, at 4-8x a 4-bit file's memory and lower speed.
   bool f32_weights = false;
   // Regroup weight rows in place where the kernels of this CPU multiply them faster so
-  // (kernels/matmul.h regrouping_pays; the same results either way). Needs an image this process
-  // owns: not for a GgufFile made from_memory().
+  // (kernels/weight_regroup.h; the same results either way). Needs an image this process owns:
+  // not for a GgufFile made from_memory(). The file's tensor data then holds the regrouped bytes
+  // too: read those tensors through the model's WeightMatrix, which knows their layout.
   bool regroup_weights = true;
   // How the file's bytes are kept (gguf_file.h): read into huge pages by default, for the speed
   // of generation; kMapped starts faster and shares the pages with other processes.
