@@ -176,8 +176,9 @@ INFERA_AVX512 inline __mmask64 fifth_bit_mask(const Block* b, int count, int h) 
 // The integer block sums of kRows weight rows times one activation row x, blocks [i, i + count)
 // of each (count 8 but in the last group, the missing blocks summing to 0), as fold_group leaves
 // them: lane l (128 bits) of lo[r] holds 4 partial sums of row r's block i + l, of hi[r] of its
-// block i + 4 + l. kGrouped: Q4_0 rows regrouped (q4_0_groups.h), whose whole groups hold the
-// quants of blocks 4h … 4h + 3 as 64 bytes at 64h, already in the lanes the sums want.
+// block i + 4 + l. kGrouped: Q4_0 rows regrouped (q4_0_groups.h), whose groups hold the quants
+// of blocks 4h … 4h + 3 as 64 bytes at 64h, already in the lanes the sums want (a last group of
+// 4 blocks is a half group).
 template <W K, int kRows, bool kGrouped>
 INFERA_AVX512 inline void group_sums(const typename Traits<K>::Block* const* rows,
                                      const typename Traits<K>::Act* x, int64_t i, int count,
@@ -228,7 +229,7 @@ INFERA_AVX512 inline void group_sums(const typename Traits<K>::Block* const* row
         const auto* g = reinterpret_cast<const uint8_t*>(rows[r] + i);
         const int off0 = 4 * kS * h, off1 = h == 0 ? 64 : 8 * kS - 64;
         const __m512i q =
-            kGrouped && count == 8
+            kGrouped && (count == 8 || (count == 4 && h == 0))
                 ? _mm512_loadu_si512(g + 64 * h)
                 : _mm512_permutex2var_epi16(
                       count == 8 ? _mm512_loadu_si512(g + off0) : load_upto(g, off0, valid),
@@ -264,14 +265,19 @@ INFERA_AVX512 inline __m256i grouped_pair_layout() {
   return _mm256_setr_epi16(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
 }
 
-// The scales d of the whole regrouped Q4_0 groups at a and b (the same group of two rows, or of
-// one row twice), as floats in the pair layout.
+// The scales d of the regrouped Q4_0 groups of kBlocks (8, or 4 for a half group) at a and b
+// (the same group of two rows, or of one row twice), as floats in the pair layout; zero for
+// blocks past kBlocks.
+template <int kBlocks>
 INFERA_AVX512 inline __m512 grouped_scales(const void* a, const void* b) {
-  constexpr int kScales = kQ4_0GroupBlocks * QK4_0 / 2;
-  const auto* pa = reinterpret_cast<const __m128i*>(static_cast<const uint8_t*>(a) + kScales);
-  const auto* pb = reinterpret_cast<const __m128i*>(static_cast<const uint8_t*>(b) + kScales);
-  const __m256i ab =
-      _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(pa)), _mm_loadu_si128(pb), 1);
+  constexpr int kScales = kBlocks * QK4_0 / 2;
+  const auto* pa = static_cast<const uint8_t*>(a) + kScales;
+  const auto* pb = static_cast<const uint8_t*>(b) + kScales;
+  auto load = [](const uint8_t* p) INFERA_AVX512 {
+    return kBlocks == 8 ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p))
+                        : _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+  };
+  const __m256i ab = _mm256_inserti128_si256(_mm256_castsi128_si256(load(pa)), load(pb), 1);
   return _mm512_cvtph_ps(_mm256_permutexvar_epi16(grouped_pair_layout(), ab));
 }
 
@@ -311,7 +317,9 @@ INFERA_AVX512 inline void one_token_group(const typename Traits<K>::Block* const
     const __m512 sumi = _mm512_cvtepi32_ps(pair_sums(lo[2 * q], hi[2 * q], lo[b], hi[b]));
     Halves16 ws;
     if (kGrouped && count == 8) {
-      ws.first = grouped_scales(rows[2 * q] + i, rows[b] + i);
+      ws.first = grouped_scales<8>(rows[2 * q] + i, rows[b] + i);
+    } else if (kGrouped && count == 4) {
+      ws.first = grouped_scales<4>(rows[2 * q] + i, rows[b] + i);
     } else {
       ws = gather_halves16<kWithSum>(rows[2 * q] + i, w_offsets, keep);
     }

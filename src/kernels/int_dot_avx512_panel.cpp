@@ -90,27 +90,28 @@ INFERA_AVX512 inline __m512i permute2(__m512i a, const std::array<int32_t, 16>& 
 }
 
 // Where block b of a regrouped Q4_0 row (q4_0_groups.h) keeps its quants and its scale, in bytes
-// from the start of the row's whole groups.
+// from the start of the row's groups, the first `whole` blocks in whole groups (a multiple of 8)
+// and a half group after them.
 constexpr int64_t grouped_qs(int64_t b) {
   return b / kQ4_0GroupBlocks * kQ4_0GroupBytes + b % kQ4_0GroupBlocks * QK4_0 / 2;
 }
-constexpr int64_t grouped_d(int64_t b) {
-  return b / kQ4_0GroupBlocks * kQ4_0GroupBytes + kQ4_0GroupBlocks * QK4_0 / 2 +
-         b % kQ4_0GroupBlocks * 2;
+constexpr int64_t grouped_d(int64_t b, int64_t whole) {
+  const int64_t in_group = b < whole ? kQ4_0GroupBlocks : kQ4_0GroupBlocks / 2;
+  return b / kQ4_0GroupBlocks * kQ4_0GroupBytes + in_group * QK4_0 / 2 + b % kQ4_0GroupBlocks * 2;
 }
 
 // The first nb blocks of the 16 rows at w into out. kGrouped: Q4_0 rows regrouped, whose first
-// `whole` blocks lie in whole groups (the rest as stored).
+// `whole` blocks lie in whole groups, followed by a half group where `half` (the rest as stored).
 template <W K, bool kGrouped = false>
 INFERA_AVX512 void rewrite_panel(const uint8_t* w, uint64_t w_row_bytes, int64_t nb,
-                                 PanelBlock* out, int64_t whole = 0) {
+                                 PanelBlock* out, int64_t whole = 0, bool half = false) {
   static_assert(!kGrouped || K == W::kQ4_0);
   using Block = typename Traits<K>::Block;
   constexpr bool kHasMin = !std::is_same_v<typename Traits<K>::Act, block_q8_0>;
   const __m512i row_offsets = row_offsets16(w_row_bytes);
   const __m512i ones = _mm512_set1_epi8(1);
   for (int64_t b = 0; b < nb; ++b) {
-    const bool grouped = kGrouped && b < whole;
+    const bool grouped = kGrouped && b < whole + (half ? kQ4_0GroupBlocks / 2 : 0);
     __m512i pairs[8];
     if (grouped) {
       const uint8_t* qs = w + grouped_qs(b);
@@ -150,9 +151,9 @@ INFERA_AVX512 void rewrite_panel(const uint8_t* w, uint64_t w_row_bytes, int64_t
     // d (and m) lead every block as stored: one dword per row holds both halves. Regrouped, d
     // is the high half of the dword that ends with it, which lies inside the group.
     const __m512i scales =
-        grouped
-            ? _mm512_srli_epi32(_mm512_i32gather_epi32(row_offsets, w + grouped_d(b) - 2, 1), 16)
-            : _mm512_i32gather_epi32(row_offsets, reinterpret_cast<const Block*>(w) + b, 1);
+        grouped ? _mm512_srli_epi32(
+                      _mm512_i32gather_epi32(row_offsets, w + grouped_d(b, whole) - 2, 1), 16)
+                : _mm512_i32gather_epi32(row_offsets, reinterpret_cast<const Block*>(w) + b, 1);
     _mm512_storeu_ps(blk.d, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(scales)));
     _mm512_storeu_ps(blk.m,
                      kHasMin ? _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(scales, 16)))
@@ -225,7 +226,9 @@ INFERA_AVX512 void panels16(const uint8_t* w, uint64_t w_row_bytes, int64_t n_pa
                             const uint8_t* x_rows, uint64_t x_stride, int64_t n_tokens, int64_t nb,
                             float* y, int64_t y_stride) {
   using Block = typename Traits<K>::Block;
-  const int64_t whole = nb / kQ4_0GroupBlocks * kQ4_0GroupBlocks;  // used for kGrouped
+  // Used for kGrouped.
+  const int64_t whole = nb / kQ4_0GroupBlocks * kQ4_0GroupBlocks;
+  const bool half = q4_0_half_group(nb);
   // Every panel of the block, slice after slice: rewritten as the first group of tokens reaches
   // each slice, then read again (from L2) by the groups after it, so that each group's activation
   // rows are read from L2 by all the panels rather than from L3 by each.
@@ -255,7 +258,7 @@ INFERA_AVX512 void panels16(const uint8_t* w, uint64_t w_row_bytes, int64_t n_pa
         if (rewrite) {
           // b0 is a multiple of 8: regrouped, the slice starts a group at the same byte.
           rewrite_panel<K, kGrouped>(wp + b0 * sizeof(Block), w_row_bytes, n_blocks, panel + b0,
-                                     whole - b0);
+                                     whole - b0, half);
           next.emplace(wp, w_row_bytes, b0 * sizeof(Block), n_blocks * sizeof(Block),
                        g_tokens / kTokens);
         }

@@ -8,9 +8,11 @@
 // each run of kQ4_0GroupBlocks = 8 whole blocks (144 bytes) is rewritten in place as
 //   bytes   0 … 127: qs of blocks 0 … 7, block b's 16 bytes at 16 b, as stored;
 //   bytes 128 … 143: d of blocks 0 … 7, 2 bytes each.
-// The last nb % 8 blocks of a row stay as stored. Rows keep their size and their place, so any
-// range of rows can be regrouped, read or restored on its own, and the regrouped bytes hold the
-// same numbers: the kernels give the same bits on either layout.
+// A row whose last group is half full (nb % 8 == 4, as Qwen2.5-0.5B's 896 columns) has those 4
+// blocks (72 bytes) as a half group: their qs at 0 … 63, their d at 64 … 71. Any other last
+// nb % 8 blocks stay as stored. Rows keep their size and their place, so any range of rows can be
+// regrouped, read or restored on its own, and the regrouped bytes hold the same numbers: the
+// kernels give the same bits on either layout.
 #include <cstdint>
 
 #include "quant/blocks.h"
@@ -19,6 +21,9 @@ namespace infera {
 
 inline constexpr int64_t kQ4_0GroupBlocks = 8;
 inline constexpr uint64_t kQ4_0GroupBytes = kQ4_0GroupBlocks * sizeof(block_q4_0);
+
+// Whether the last blocks of a row of nb form a half group.
+constexpr bool q4_0_half_group(int64_t nb) { return nb % kQ4_0GroupBlocks == kQ4_0GroupBlocks / 2; }
 
 // Writes the nb blocks of `row` regrouped into `out` (nb · 18 bytes; must not overlap `row`).
 void q4_0_regroup_row(const block_q4_0* row, int64_t nb, uint8_t* out);

@@ -52,13 +52,31 @@ TEST(Q4_0Groups, BytesSitWhereTheLayoutSays) {
             0);
 }
 
+TEST(Q4_0Groups, ALastGroupOfFourBlocksIsAHalfGroup) {
+  const int64_t nb = 12;  // a whole group and a half group
+  const auto row = random_blocks(nb, 2);
+  std::vector<uint8_t> out(static_cast<size_t>(nb) * sizeof(block_q4_0), 0xee);
+  q4_0_regroup_row(row.data(), nb, out.data());
+  const uint8_t* half = out.data() + kQ4_0GroupBytes;
+  for (int64_t k = 0; k < 4; ++k) {
+    const block_q4_0& b = row[static_cast<size_t>(8 + k)];
+    EXPECT_EQ(std::memcmp(half + 16 * k, b.qs, 16), 0) << "block " << k;
+    EXPECT_EQ(std::memcmp(half + 64 + 2 * k, &b.d, 2), 0) << "block " << k;
+  }
+  EXPECT_TRUE(q4_0_half_group(28));
+  EXPECT_FALSE(q4_0_half_group(27));
+  EXPECT_FALSE(q4_0_half_group(29));
+  EXPECT_FALSE(q4_0_half_group(24));
+}
+
 TEST(Q4_0Groups, RestoreGivesTheStoredRowBack) {
-  for (const int64_t nb : {1, 7, 8, 9, 15, 16, 28, 29, 64}) {
+  for (const int64_t nb : {1, 4, 7, 8, 9, 12, 15, 16, 28, 29, 64}) {
     SCOPED_TRACE(nb);
     const auto row = random_blocks(nb, static_cast<uint32_t>(nb));
     std::vector<uint8_t> grouped(static_cast<size_t>(nb) * sizeof(block_q4_0));
     q4_0_regroup_row(row.data(), nb, grouped.data());
-    if (nb >= kQ4_0GroupBlocks) EXPECT_NE(std::memcmp(grouped.data(), bytes(row), 18), 0);
+    if (nb >= kQ4_0GroupBlocks || q4_0_half_group(nb))
+      EXPECT_NE(std::memcmp(grouped.data(), bytes(row), 18), 0);
     std::vector<block_q4_0> back(static_cast<size_t>(nb));
     q4_0_restore_row(grouped.data(), nb, back.data());
     EXPECT_EQ(std::memcmp(back.data(), row.data(), grouped.size()), 0);
@@ -99,10 +117,10 @@ TEST_P(Q4_0GroupsOnIsa, MatmulGivesTheSameBitsOnEitherLayout) {
   ThreadPool pool(2);
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  // Columns: whole groups only, groups and a tail of 1 or 4 blocks (896: Qwen2.5-0.5B), and no
-  // whole group. Rows: one, a few, a decode group of 16, and past it. Tokens: decode, a few, and
-  // enough for the panel kernels.
-  for (const int64_t cols : {256, 288, 480, 896, 1024}) {
+  // Columns: whole groups only; groups and 1 or 7 blocks as stored; groups and a half group
+  // (384; 896: Qwen2.5-0.5B); a half group alone. Rows: one, a few, a decode group of 16, and past
+  // it. Tokens: decode, a few (token by token), and enough for the panel kernels.
+  for (const int64_t cols : {128, 256, 288, 384, 480, 896, 1024}) {
     for (const int64_t rows : {1, 3, 16, 37}) {
       const Matrices m = make_matrices(rows, cols, static_cast<uint32_t>(cols + rows));
       EXPECT_EQ(m.grouped.layout, WeightLayout::kQ4_0Groups);
