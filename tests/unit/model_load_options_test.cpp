@@ -39,6 +39,18 @@ std::vector<std::pair<std::string, const WeightMatrix*>> matrices_of(const Model
   return out;
 }
 
+// Calls check(a's matrix, b's matrix) for each matrix of two loads of one file, traced by name.
+template <typename Check>
+void for_each_matrix_of_both(const Model& a, const Model& b, const Check& check) {
+  const auto in_a = matrices_of(a);
+  const auto in_b = matrices_of(b);
+  ASSERT_EQ(in_a.size(), in_b.size());
+  for (size_t i = 0; i < in_a.size(); ++i) {
+    SCOPED_TRACE(in_a[i].first);
+    check(*in_a[i].second, *in_b[i].second);
+  }
+}
+
 TEST(LoadOptions, F32WeightsAreTheFilesValuesDequantized) {
   // Q4_K and Q6_K matrices: the K-quant decoders, the hardest case.
   const std::string path = kModels + "tiny-llama-k-q4_k_m.gguf";
@@ -47,14 +59,8 @@ TEST(LoadOptions, F32WeightsAreTheFilesValuesDequantized) {
   options.f32_weights = true;
   const auto f32 = Model::load(path, options);
 
-  const auto want = matrices_of(*quantized);
-  const auto got = matrices_of(*f32);
-  ASSERT_EQ(want.size(), got.size());
   int converted = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    const WeightMatrix& q = *want[i].second;
-    const WeightMatrix& f = *got[i].second;
-    SCOPED_TRACE(want[i].first);
+  for_each_matrix_of_both(*quantized, *f32, [&](const WeightMatrix& q, const WeightMatrix& f) {
     ASSERT_EQ(f.type, TensorType::F32);
     ASSERT_EQ(f.cols, q.cols);
     ASSERT_EQ(f.rows, q.rows);
@@ -65,7 +71,7 @@ TEST(LoadOptions, F32WeightsAreTheFilesValuesDequantized) {
       dequantize_row(q.type, q.row(r), row.data(), q.cols);
       ASSERT_EQ(std::memcmp(row.data(), f.row(r), f.row_bytes), 0) << "row " << r;
     }
-  }
+  });
   EXPECT_GT(converted, 0) << "the test model should hold quantized matrices";
 }
 
@@ -114,24 +120,19 @@ TEST(LoadOptions, RegroupedQ4_0GivesTheFilesLogits) {
 
   const std::vector<float> want = logits_of(*stored);
   for (const Model* m : {read.get(), mapped_model.get()}) {
-    const auto want_m = matrices_of(*stored);
-    const auto got_m = matrices_of(*m);
     int regrouped = 0;
-    for (size_t i = 0; i < got_m.size(); ++i) {
-      const WeightMatrix& s = *want_m[i].second;
-      const WeightMatrix& g = *got_m[i].second;
-      SCOPED_TRACE(got_m[i].first);
+    for_each_matrix_of_both(*stored, *m, [&](const WeightMatrix& s, const WeightMatrix& g) {
       EXPECT_EQ(s.layout, WeightLayout::kAsStored);
       const bool expect = regroups && s.type == TensorType::Q4_0;
       ASSERT_EQ(g.layout, expect ? WeightLayout::kQ4_0Groups : WeightLayout::kAsStored);
-      if (!expect) continue;
+      if (!expect) return;
       ++regrouped;
       std::vector<block_q4_0> row(static_cast<size_t>(g.cols / QK4_0));
       for (int64_t r = 0; r < g.rows; ++r) {
         q4_0_restore_row(g.row(r), g.cols / QK4_0, row.data());
         ASSERT_EQ(std::memcmp(row.data(), s.row(r), s.row_bytes), 0) << "row " << r;
       }
-    }
+    });
     if (regroups) EXPECT_GT(regrouped, 0) << "the test model should hold Q4_0 matrices";
     EXPECT_EQ(m->output.data, m->token_embd.data);  // tied: one matrix, regrouped once
     EXPECT_EQ(m->output.layout, m->token_embd.layout);
