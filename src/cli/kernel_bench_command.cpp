@@ -142,6 +142,11 @@ void add_kernel_bench_command(CLI::App& app) {
   cmd->add_option("--n-ctx", opt->bench.n_ctx, "Keys an attention query sees (also softmax width)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("-s,--seed", opt->bench.seed, "Seed of the random weights and inputs");
+  cmd->add_option_function<uint64_t>(
+         "--weights-mib", [opt](uint64_t mib) { opt->bench.weights_bytes = mib << 20; },
+         "matmul: cycle through copies of the weights filling this many MiB, so that past the "
+         "last-level cache each call reads them from memory, as decode does (e.g. 1024)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20));
   cmd->add_flag("--json", opt->json, "Print one JSON object instead of the table");
   cmd->callback([opt]() { bench_kernels(*opt); });
 }

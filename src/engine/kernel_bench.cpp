@@ -194,6 +194,11 @@ void bench_matmul(const KernelBenchOptions& o, ThreadPool& pool, TensorType type
                     std::to_string(traits_of(type).block_elements) + " elements)");
   const std::vector<uint8_t> data = random_weights(rng, type, o.rows, o.cols, row_bytes);
   const WeightMatrix w{type, o.cols, o.rows, row_bytes, data.data()};
+  // The copies the timed calls cycle through (o.weights_bytes); the checks use w itself.
+  const uint64_t matrix_bytes = row_bytes * static_cast<uint64_t>(o.rows);
+  const uint64_t n_copies =
+      std::max<uint64_t>(1, (o.weights_bytes + matrix_bytes - 1) / matrix_bytes);
+  std::vector<std::vector<uint8_t>> copies(n_copies - 1, data);
   const std::vector<float> x = uniform_floats(rng, n_tokens * o.cols, -1.0f, 1.0f);
   const size_t y_size = static_cast<size_t>(n_tokens * o.rows);
 
@@ -224,17 +229,29 @@ void bench_matmul(const KernelBenchOptions& o, ThreadPool& pool, TensorType type
     }
   }
 
+  auto matrices_of = [&](const WeightMatrix& first, std::vector<std::vector<uint8_t>>& bytes) {
+    std::vector<WeightMatrix> m{first};
+    for (auto& b : bytes) {
+      m.push_back(first);
+      m.back().data = b.data();
+    }
+    return m;
+  };
+  const std::vector<WeightMatrix> stored = matrices_of(w, copies);
   // Where this CPU's kernels read the rows faster regrouped (weight_regroup.h), as a model loads
   // them, that layout is measured too: the same bits are required of it.
   std::vector<uint8_t> regrouped_data;
-  WeightMatrix regrouped = w;
+  std::vector<std::vector<uint8_t>> regrouped_copies;
+  std::vector<WeightMatrix> regrouped;
   std::vector<float> y(y_size);
-  auto run = [&](Isa isa, const WeightMatrix& wm) {
+  auto run = [&](Isa isa, const std::vector<WeightMatrix>& ws) {
+    const WeightMatrix& wm = ws[0];
     KernelBenchResult r;
     r.kernel = "matmul";
     r.type = std::string(tensor_type_name(type)) +
              (wm.layout == WeightLayout::kAsStored ? "" : " regrouped");
     r.shape = shape;
+    if (ws.size() > 1) r.shape += " (" + std::to_string(ws.size()) + " copies)";
     r.isa = std::string(isa_name(isa));
     r.threads = pool.size();
     r.bytes = row_bytes * static_cast<uint64_t>(o.rows);
@@ -270,17 +287,26 @@ void bench_matmul(const KernelBenchOptions& o, ThreadPool& pool, TensorType type
       r.check = r.error <= tolerance ? (r.error == 0 ? CheckStatus::kExact : CheckStatus::kWithin)
                                      : CheckStatus::kFailed;
     }
-    time_calls([&] { matmul(wm, x.data(), n_tokens, y.data(), pool); }, o, &r);
+    size_t next = 0;
+    time_calls(
+        [&] {
+          matmul(ws[next], x.data(), n_tokens, y.data(), pool);
+          next = (next + 1) % ws.size();
+        },
+        o, &r);
     if (progress) progress(r);
     out->push_back(std::move(r));
   };
   for (Isa isa : isas_to_run()) {
     IsaScope scope(isa);
-    run(isa, w);
+    run(isa, stored);
     if (regrouping_pays(w)) {
-      if (regrouped_data.empty()) {
+      if (regrouped.empty()) {
         regrouped_data = data;
-        regroup_in_place(regrouped, regrouped_data.data());
+        WeightMatrix first = w;
+        regroup_in_place(first, regrouped_data.data());
+        regrouped_copies.assign(n_copies - 1, regrouped_data);
+        regrouped = matrices_of(first, regrouped_copies);
       }
       run(isa, regrouped);
     }

@@ -35,6 +35,10 @@ struct KernelBenchOptions {
   double min_time_s = 0.2;        // least time each measurement runs, repetitions together
   int min_reps = 3;               // least timed repetitions; the median one is reported
   uint64_t seed = 1234;
+  // matmul: copies of the weights filling this many bytes, a call taking the next copy each time,
+  // so that, past the last-level cache, each call reads its weights from memory as decode does.
+  // 0: one copy (which then stays in cache if it fits).
+  uint64_t weights_bytes = 0;
 };
 
 // The weight types `bench-kernels` covers by default.

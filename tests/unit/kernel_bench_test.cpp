@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernels/cpu_features.h"
+#include "quant/tensor_type.h"
 
 namespace infera {
 namespace {
@@ -66,6 +67,27 @@ TEST(KernelBench, EveryCheckPassesOnSmallShapes) {
   EXPECT_EQ(kernels, (std::set<std::string>{"matmul", "attention", "rms_norm", "softmax", "swiglu",
                                             "geglu", "rope"}));
   EXPECT_EQ(active_isa(), before);  // the override is gone again
+}
+
+// weights_bytes: the timed matmul calls cycle through copies of the weights filling that much
+// (ceil of a whole number of matrices), and the shape says how many; the checks still pass.
+TEST(KernelBench, MatmulCyclesThroughCopiesOfItsWeights) {
+  ThreadPool pool(2);
+  KernelBenchOptions o = small_options();
+  o.types = {TensorType::Q4_0, TensorType::F16};
+  o.filter = "matmul";
+  o.weights_bytes = 100 << 10;  // Q4_0: 64 rows x 288 bytes, 6 copies; F16: 64 KiB, 2 copies
+  int matmuls = 0;
+  for (const KernelBenchResult& r : run_kernel_benchmarks(o, pool)) {
+    if (r.kernel != "matmul") continue;
+    SCOPED_TRACE(r.type + "/" + r.shape + " " + r.isa);
+    ++matmuls;
+    const bool q4_0 = r.type.rfind("Q4_0", 0) == 0;
+    EXPECT_NE(r.shape.find(q4_0 ? " (6 copies)" : " (2 copies)"), std::string::npos);
+    EXPECT_TRUE(r.passed());
+    EXPECT_GT(r.gb_per_s(), 0.0);
+  }
+  EXPECT_GE(matmuls, 4);  // two types at two shapes, on the scalar path at least
 }
 
 TEST(KernelBench, FilterSelectsBySubstringOfKernelTypeShape) {
