@@ -229,7 +229,7 @@ void bench_matmul(const KernelBenchOptions& o, ThreadPool& pool, TensorType type
     }
   }
 
-  auto matrices_of = [&](const WeightMatrix& first, std::vector<std::vector<uint8_t>>& bytes) {
+  auto matrices_of = [](const WeightMatrix& first, const std::vector<std::vector<uint8_t>>& bytes) {
     std::vector<WeightMatrix> m{first};
     for (auto& b : bytes) {
       m.push_back(first);

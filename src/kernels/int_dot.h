@@ -113,34 +113,25 @@ inline bool int_dot_q8_rows(TensorType weight_type, const void* w_row, const uin
 // times ONE activation row x, writing y[r] for weight row r: the same bits as int_dot_q8_rows row
 // by row. For decode: the rows share every activation load. x_d and x_s, where not null, are x's
 // block scales d and s (zeros for Q8_0) as floats, as PanelTokenRow holds them: read instead of
-// gathered from the blocks. Returns false, writing nothing, where the selected ISA has no such
-// kernel (it needs AVX-512 VNNI) or the type is not one of these.
+// gathered from the blocks. `layout` kQ4_0Groups for Q4_0 rows regrouped (q4_0_groups.h), with
+// the same bits as on the rows as stored. Returns false, writing nothing, where the selected ISA
+// has no such kernel (it needs AVX-512 VNNI) or the type is not one of these.
 inline bool int_dot_q8_weight_rows(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
                                    int64_t n_w_rows, const uint8_t* x, int64_t nb, float* y,
-                                   const float* x_d = nullptr, const float* x_s = nullptr) {
+                                   const float* x_d = nullptr, const float* x_s = nullptr,
+                                   WeightLayout layout = WeightLayout::kAsStored) {
 #if defined(__x86_64__) || defined(__i386__)
   if (!int_dot_q8_type(weight_type) || active_isa() != Isa::kAvx512) return false;
-  int_dot_detail::q8_weight_rows_avx512(weight_type, w_rows, w_row_bytes, n_w_rows, x, x_d, x_s, nb,
-                                        y);
+  if (layout == WeightLayout::kQ4_0Groups) {
+    int_dot_detail::q4_0_groups_weight_rows_avx512(w_rows, w_row_bytes, n_w_rows, x, x_d, nb, y);
+  } else {
+    int_dot_detail::q8_weight_rows_avx512(weight_type, w_rows, w_row_bytes, n_w_rows, x, x_d, x_s,
+                                          nb, y);
+  }
   return true;
 #else
   (void)weight_type, (void)w_rows, (void)w_row_bytes, (void)n_w_rows, (void)x, (void)nb, (void)y,
-      (void)x_d, (void)x_s;
-  return false;
-#endif
-}
-
-// int_dot_q8_weight_rows for Q4_0 rows regrouped at load (q4_0_groups.h), with the same bits as
-// on the rows as stored. Returns false, writing nothing, where the selected ISA has no such kernel.
-inline bool int_dot_q4_0_groups_weight_rows(const void* w_rows, uint64_t w_row_bytes,
-                                            int64_t n_w_rows, const uint8_t* x, int64_t nb,
-                                            float* y, const float* x_d = nullptr) {
-#if defined(__x86_64__) || defined(__i386__)
-  if (active_isa() != Isa::kAvx512) return false;
-  int_dot_detail::q4_0_groups_weight_rows_avx512(w_rows, w_row_bytes, n_w_rows, x, x_d, nb, y);
-  return true;
-#else
-  (void)w_rows, (void)w_row_bytes, (void)n_w_rows, (void)x, (void)nb, (void)y, (void)x_d;
+      (void)x_d, (void)x_s, (void)layout;
   return false;
 #endif
 }

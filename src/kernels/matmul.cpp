@@ -123,18 +123,14 @@ struct RowScratch {
   std::vector<uint8_t> restored;  // regrouped rows as stored, for the kernels that read those
 };
 
-void rows_as_stored_times_tokens(const WeightMatrix& w, const uint8_t* first_row,
-                                 const Activations& a, int64_t n_tokens, int64_t r0, int64_t nr,
-                                 float* y, std::vector<float>* deq);
-
 // Whether the decode kernel of w's type and layout (vec_dot_activations_weight_rows) takes the
 // rows [r0, r0 + nr) at these many tokens: then it has, token by token, and written y.
-bool decode_kernel_per_token(const WeightMatrix& w, const uint8_t* first_row, const Activations& a,
-                             int64_t n_tokens, int64_t r0, int64_t nr, float* y) {
+bool decode_kernel_per_token(const WeightMatrix& w, const Activations& a, int64_t n_tokens,
+                             int64_t r0, int64_t nr, float* y) {
   if (!decode_kernel_takes(w, n_tokens)) return false;
   for (int64_t t = 0; t < n_tokens; ++t) {
     const uint8_t* panel = a.panel.empty() ? nullptr : a.panel.data() + t * a.panel_row_bytes;
-    if (!vec_dot_activations_weight_rows(w.type, first_row, w.row_bytes, nr,
+    if (!vec_dot_activations_weight_rows(w.type, w.row(r0), w.row_bytes, nr,
                                          a.data.data() + t * a.row_bytes, w.cols,
                                          y + t * w.rows + r0, panel, w.layout))
       return false;  // no such kernel: nothing written (the first token)
@@ -145,40 +141,6 @@ bool decode_kernel_per_token(const WeightMatrix& w, const uint8_t* first_row, co
 // Rows [r0, r0 + nr) of w times every token's activations.
 void rows_times_tokens(const WeightMatrix& w, const Activations& a, int64_t n_tokens, int64_t r0,
                        int64_t nr, float* y, RowScratch* scratch) {
-  if (w.layout == WeightLayout::kQ4_0Groups) {
-    if (decode_kernel_per_token(w, w.row(r0), a, n_tokens, r0, nr, y)) return;
-    // Prefill: whole panels by the panel kernel, which reads the regrouped rows too.
-    const int64_t panel = panel_rows(w, n_tokens);
-    const int64_t in_panels = panel > 0 ? nr - nr % panel : 0;
-    if (in_panels > 0) {
-      vec_dot_activations_panel(w.type, w.row(r0), w.row_bytes, in_panels, a.panel.data(),
-                                a.panel_row_bytes, n_tokens, w.cols, y + r0, w.rows, w.layout);
-      r0 += in_panels;
-      nr -= in_panels;
-      if (nr == 0) return;
-    }
-    // Every other kernel reads the rows as stored: the last rows of a prefill, short of a
-    // panel, and every row where the ISA selected has none of these kernels.
-    const int64_t nb = w.cols / QK4_0;
-    scratch->restored.resize(static_cast<size_t>(nr) * w.row_bytes);
-    for (int64_t k = 0; k < nr; ++k)
-      q4_0_restore_row(w.row(r0 + k), nb,
-                       reinterpret_cast<block_q4_0*>(scratch->restored.data() + k * w.row_bytes));
-    WeightMatrix stored = w;
-    stored.layout = WeightLayout::kAsStored;
-    rows_as_stored_times_tokens(stored, scratch->restored.data(), a, n_tokens, r0, nr, y,
-                                &scratch->dequantized);
-    return;
-  }
-  rows_as_stored_times_tokens(w, w.row(r0), a, n_tokens, r0, nr, y, &scratch->dequantized);
-}
-
-// Rows [r0, r0 + nr) of w, whose bytes start at first_row, times every token's activations.
-void rows_as_stored_times_tokens(const WeightMatrix& w, const uint8_t* first_row,
-                                 const Activations& a, int64_t n_tokens, int64_t r0, int64_t nr,
-                                 float* y, std::vector<float>* deq) {
-  const int64_t first = r0;
-  auto row = [&](int64_t r) { return first_row + static_cast<uint64_t>(r - first) * w.row_bytes; };
   const uint8_t* act = a.data.data();
   const uint64_t act_bytes = a.row_bytes;
   const int64_t cols = w.cols;
@@ -190,19 +152,29 @@ void rows_as_stored_times_tokens(const WeightMatrix& w, const uint8_t* first_row
     if (in_panels > 0) {
       const bool rewritten = panel_reads_rewritten_activations(w.type);
       vec_dot_activations_panel(
-          w.type, row(r0), w.row_bytes, in_panels, rewritten ? a.panel.data() : act,
-          rewritten ? a.panel_row_bytes : act_bytes, n_tokens, cols, y + r0, rows);
+          w.type, w.row(r0), w.row_bytes, in_panels, rewritten ? a.panel.data() : act,
+          rewritten ? a.panel_row_bytes : act_bytes, n_tokens, cols, y + r0, rows, w.layout);
       r0 += in_panels;
       nr -= in_panels;
       if (nr == 0) return;
     }
     // Decode: the rows together where a kernel shares the activation loads among them (it
     // prefetches ahead itself).
-    if (decode_kernel_per_token(w, row(r0), a, n_tokens, r0, nr, y)) return;
+    if (decode_kernel_per_token(w, a, n_tokens, r0, nr, y)) return;
+    // The row kernels read rows as stored: regrouped ones are restored first (the last rows of a
+    // prefill, short of a panel, and every row where the ISA selected has no kernel for them).
+    const uint8_t* first_row = w.row(r0);
+    if (w.layout == WeightLayout::kQ4_0Groups) {
+      scratch->restored.resize(static_cast<size_t>(nr) * w.row_bytes);
+      for (int64_t k = 0; k < nr; ++k)
+        q4_0_restore_row(w.row(r0 + k), cols / QK4_0,
+                         reinterpret_cast<block_q4_0*>(scratch->restored.data() + k * w.row_bytes));
+      first_row = scratch->restored.data();
+    }
     for (int64_t k = 0; k < nr; ++k) {
       prefetch_ahead_of_row(w, r0 + k);
-      vec_dot_activations_rows(w.type, row(r0 + k), act, act_bytes, n_tokens, cols, y + r0 + k,
-                               rows);
+      vec_dot_activations_rows(w.type, first_row + k * w.row_bytes, act, act_bytes, n_tokens, cols,
+                               y + r0 + k, rows);
     }
     return;
   }
@@ -211,8 +183,8 @@ void rows_as_stored_times_tokens(const WeightMatrix& w, const uint8_t* first_row
     const auto* x = reinterpret_cast<const float*>(act);
     const auto x_stride = static_cast<int64_t>(act_bytes / sizeof(float));
     if (in_panels > 0) {
-      float_dot_panel(w.type, row(r0), w.row_bytes, in_panels, x, x_stride, n_tokens, cols, y + r0,
-                      rows);
+      float_dot_panel(w.type, w.row(r0), w.row_bytes, in_panels, x, x_stride, n_tokens, cols,
+                      y + r0, rows);
       r0 += in_panels;
       nr -= in_panels;
       if (nr == 0) return;
@@ -220,18 +192,18 @@ void rows_as_stored_times_tokens(const WeightMatrix& w, const uint8_t* first_row
     // One token: the row kernel requests its weights ahead itself, line by line.
     if (n_tokens > 1)
       for (int64_t k = 0; k < nr; ++k) prefetch_ahead_of_row(w, r0 + k);
-    float_dot_simd_rows(w.type, row(r0), w.row_bytes, nr, x, x_stride, n_tokens, cols, y + r0,
+    float_dot_simd_rows(w.type, w.row(r0), w.row_bytes, nr, x, x_stride, n_tokens, cols, y + r0,
                         rows);
     return;
   }
   const float* wrows[kRowGroup];
   for (int64_t k = 0; k < nr; ++k) {
     if (w.type == TensorType::F32) {
-      wrows[k] = reinterpret_cast<const float*>(row(r0 + k));
+      wrows[k] = reinterpret_cast<const float*>(w.row(r0 + k));
     } else {
-      deq->resize(static_cast<size_t>(kRowGroup * cols));
-      dequantize_row(w.type, row(r0 + k), deq->data() + k * cols, cols);
-      wrows[k] = deq->data() + k * cols;
+      scratch->dequantized.resize(static_cast<size_t>(kRowGroup * cols));
+      dequantize_row(w.type, w.row(r0 + k), scratch->dequantized.data() + k * cols, cols);
+      wrows[k] = scratch->dequantized.data() + k * cols;
     }
   }
   for (int64_t t = 0; t < n_tokens; ++t) {

@@ -344,9 +344,8 @@ bool vec_dot_activations_weight_rows(TensorType weight_type, const void* w_rows,
   const int64_t nb = n / QK8_0;
   const PanelTokenRow p =
       x_panel_row != nullptr ? panel_token_row(x_panel_row, nb) : PanelTokenRow{};
-  if (layout == WeightLayout::kQ4_0Groups)
-    return int_dot_q4_0_groups_weight_rows(w_rows, w_row_bytes, n_w_rows, x_row, nb, y, p.d);
-  return int_dot_q8_weight_rows(weight_type, w_rows, w_row_bytes, n_w_rows, x_row, nb, y, p.d, p.s);
+  return int_dot_q8_weight_rows(weight_type, w_rows, w_row_bytes, n_w_rows, x_row, nb, y, p.d, p.s,
+                                layout);
 }
 
 }  // namespace infera
