@@ -1,5 +1,7 @@
 #include "engine/kernel_bench.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <bit>
 #include <chrono>
@@ -567,6 +569,15 @@ std::vector<KernelBenchResult> run_kernel_benchmarks(const KernelBenchOptions& o
   const KernelBenchOptions& o = options;
   if (o.rows <= 0 || o.cols <= 0 || o.prefill_tokens <= 0 || o.n_ctx <= 0 || o.n_head <= 0)
     throw Error(ErrorKind::kInvalidArgument, "bench-kernels: every size must be positive");
+  // The copies of the weights exist twice at once for Q4_0 (as stored and regrouped): past the
+  // machine's memory the copying would not fail cleanly but be killed.
+  const uint64_t memory = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+                          static_cast<uint64_t>(sysconf(_SC_PAGE_SIZE));
+  if (o.weights_bytes > memory / 4)
+    throw Error(ErrorKind::kInvalidArgument,
+                "bench-kernels: weights of " + std::to_string(o.weights_bytes >> 20) +
+                    " MiB (--weights-mib) exceed a quarter of this machine's memory (" +
+                    std::to_string(memory >> 20) + " MiB): up to two sets of copies are made");
   std::mt19937_64 rng(o.seed);
   std::vector<KernelBenchResult> results;
   const std::vector<TensorType> types = o.types.empty() ? kernel_bench_types() : o.types;

@@ -114,5 +114,13 @@ TEST(KernelBench, ColsNotAWholeNumberOfBlocksIsAnError) {
   EXPECT_EQ(active_isa(), before);
 }
 
+TEST(KernelBench, WeightsPastAQuarterOfMemoryAreAnError) {
+  ThreadPool pool(1);
+  KernelBenchOptions o = small_options();
+  o.filter = "matmul/Q4_0";
+  o.weights_bytes = uint64_t{1} << 50;  // 1 PiB
+  EXPECT_THROW(run_kernel_benchmarks(o, pool), Error);
+}
+
 }  // namespace
 }  // namespace infera
