@@ -61,6 +61,17 @@ bool k_rows_avx2(TensorType weight_type, const void* w_row, const block_q8_K* x,
 bool k_rows_avx512(TensorType weight_type, const void* w_row, const block_q8_K* x,
                    int64_t x_stride_blocks, int64_t n_rows, int64_t nb, float* y, int64_t y_stride);
 KUnpackFn k_unpack_avx2(TensorType weight_type);
+// AVX2 kernels of the weight types pair_kernel_avx2 names (int_dot_avx2_pairs.cpp), reading
+// activation rows in the pair form of pair_activations_avx2 (PanelTokenRow).
+bool pair_kernel_avx2(TensorType weight_type);
+void pair_activations_avx2(TensorType weight_type, const void* x_row, int64_t nb, uint8_t* dst);
+void pair_weight_rows_avx2(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
+                           int64_t n_rows, const uint8_t* x_pair_row, int64_t nb, float* y,
+                           WeightLayout layout);
+void pair_rows_times_tokens_avx2(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
+                                 int64_t n_rows, const uint8_t* x_rows, uint64_t x_stride,
+                                 int64_t n_tokens, int64_t nb, float* y, int64_t y_stride,
+                                 WeightLayout layout);
 KDotFn k_kernel_avx512(KDotKind kind);
 bool k_weight_rows_avx512(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
                           int64_t n_rows, const block_q8_K* x, int64_t nb, float* y);
@@ -109,56 +120,71 @@ inline bool int_dot_q8_rows(TensorType weight_type, const void* w_row, const uin
 #endif
 }
 
-// n_w_rows weight rows of `weight_type` (each as int_dot_q8_rows takes it, w_row_bytes apart)
-// times ONE activation row x, writing y[r] for weight row r: the same bits as int_dot_q8_rows row
-// by row. For decode: the rows share every activation load. x_d and x_s, where not null, are x's
-// block scales d and s (zeros for Q8_0) as floats, as PanelTokenRow holds them: read instead of
-// gathered from the blocks. `layout` kQ4_0Groups for Q4_0 rows regrouped (q4_0_groups.h), with
-// the same bits as on the rows as stored. Returns false, writing nothing, where the selected ISA
-// has no such kernel (it needs AVX-512 VNNI) or the type is not one of these.
-inline bool int_dot_q8_weight_rows(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
-                                   int64_t n_w_rows, const uint8_t* x, int64_t nb, float* y,
-                                   const float* x_d = nullptr, const float* x_s = nullptr,
-                                   WeightLayout layout = WeightLayout::kAsStored) {
-#if defined(__x86_64__) || defined(__i386__)
-  if (!int_dot_q8_type(weight_type) || active_isa() != Isa::kAvx512) return false;
-  if (layout == WeightLayout::kQ4_0Groups) {
-    int_dot_detail::q4_0_groups_weight_rows_avx512(w_rows, w_row_bytes, n_w_rows, x, x_d, nb, y);
-  } else {
-    int_dot_detail::q8_weight_rows_avx512(weight_type, w_rows, w_row_bytes, n_w_rows, x, x_d, x_s,
-                                          nb, y);
-  }
-  return true;
-#else
-  (void)weight_type, (void)w_rows, (void)w_row_bytes, (void)n_w_rows, (void)x, (void)nb, (void)y,
-      (void)x_d, (void)x_s, (void)layout;
-  return false;
-#endif
-}
-
 // Rows of the panel kernels below.
 constexpr int64_t kIntPanelRows = 16;
 
 // An activation row as the panel kernel reads it (made once per row from its Q8_0/Q8_1 blocks):
-// nb × 32 quants as unsigned bytes q + 128, then the nb block scales d and the nb sums s (Q8_1;
-// zero for Q8_0) as floats.
+// the quants of nb blocks, then their block scales d, then their sums s, as floats, each part with
+// room for nb rounded up to a multiple of 8 blocks. AVX-512 (panel_activations): the quants in
+// order as unsigned bytes q + 128, s zero for Q8_0. AVX2 (pair_activations_avx2): the quants
+// signed, in pairs of blocks, d and s in its lane order, s Σ q for Q8_0.
 struct PanelTokenRow {
   const uint8_t* quants;
   const float* d;
   const float* s;
 };
+inline int64_t panel_token_row_blocks(int64_t nb) { return (nb + 7) / 8 * 8; }
 inline uint64_t panel_token_row_bytes(int64_t nb) {
-  return static_cast<uint64_t>(nb) * (32 + 2 * sizeof(float));
+  return static_cast<uint64_t>(panel_token_row_blocks(nb)) * (32 + 2 * sizeof(float));
 }
 inline PanelTokenRow panel_token_row(const uint8_t* row, int64_t nb) {
-  const auto* d = reinterpret_cast<const float*>(row + 32 * nb);
-  return {row, d, d + nb};
+  const int64_t padded = panel_token_row_blocks(nb);
+  const auto* d = reinterpret_cast<const float*>(row + 32 * padded);
+  return {row, d, d + padded};
 }
 
-// Whether int_dot_panel16 serves `weight_type` on this CPU: Q4_0 … Q8_0, Q4_K and Q6_K, with
-// AVX-512 VNNI only.
+// n_w_rows weight rows of `weight_type` (each as int_dot_q8_rows takes it, w_row_bytes apart)
+// times ONE activation row x, writing y[r] for weight row r: the same bits as int_dot_q8_rows row
+// by row. For decode: the rows share every activation load. x_panel_row, where not null, is x in
+// the panel form of the selected ISA (PanelTokenRow): AVX-512 reads its float block scales
+// instead of gathering them from x's blocks; AVX2 has kernels for the types pair_kernel_avx2
+// names that need it. `layout` kQ4_0Groups for Q4_0 rows regrouped (q4_0_groups.h),
+// with the same bits as on the rows as stored. Returns false, writing nothing, where the selected
+// ISA has no such kernel or the type is not one of these.
+inline bool int_dot_q8_weight_rows(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
+                                   int64_t n_w_rows, const uint8_t* x, int64_t nb, float* y,
+                                   const uint8_t* x_panel_row = nullptr,
+                                   WeightLayout layout = WeightLayout::kAsStored) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (!int_dot_q8_type(weight_type)) return false;
+  if (active_isa() == Isa::kAvx2) {
+    if (x_panel_row == nullptr || !int_dot_detail::pair_kernel_avx2(weight_type)) return false;
+    int_dot_detail::pair_weight_rows_avx2(weight_type, w_rows, w_row_bytes, n_w_rows, x_panel_row,
+                                          nb, y, layout);
+    return true;
+  }
+  if (active_isa() != Isa::kAvx512) return false;
+  const PanelTokenRow p =
+      x_panel_row != nullptr ? panel_token_row(x_panel_row, nb) : PanelTokenRow{};
+  if (layout == WeightLayout::kQ4_0Groups) {
+    int_dot_detail::q4_0_groups_weight_rows_avx512(w_rows, w_row_bytes, n_w_rows, x, p.d, nb, y);
+  } else {
+    int_dot_detail::q8_weight_rows_avx512(weight_type, w_rows, w_row_bytes, n_w_rows, x, p.d, p.s,
+                                          nb, y);
+  }
+  return true;
+#else
+  (void)weight_type, (void)w_rows, (void)w_row_bytes, (void)n_w_rows, (void)x, (void)nb, (void)y,
+      (void)x_panel_row, (void)layout;
+  return false;
+#endif
+}
+
+// Whether int_dot_panel16 serves `weight_type` on this CPU: Q4_0 … Q8_0, Q4_K and Q6_K with
+// AVX-512 VNNI; the types pair_kernel_avx2 names with AVX2.
 inline bool int_dot_panel_available(TensorType weight_type) {
 #if defined(__x86_64__) || defined(__i386__)
+  if (active_isa() == Isa::kAvx2) return int_dot_detail::pair_kernel_avx2(weight_type);
   const bool has_kernel = int_dot_q8_type(weight_type) || weight_type == TensorType::Q4_K ||
                           weight_type == TensorType::Q6_K;
   return has_kernel && active_isa() == Isa::kAvx512;
@@ -180,7 +206,10 @@ inline void int_dot_panels16(TensorType weight_type, const void* w, uint64_t w_r
 #if defined(__x86_64__) || defined(__i386__)
   const auto* wb = static_cast<const uint8_t*>(w);
   const int64_t n_panels = n_w_rows / kIntPanelRows;
-  if (layout == WeightLayout::kQ4_0Groups) {
+  if (active_isa() == Isa::kAvx2) {
+    int_dot_detail::pair_rows_times_tokens_avx2(weight_type, wb, w_row_bytes, n_w_rows, x_rows,
+                                                x_stride, n_rows, n / QK8_0, y, y_stride, layout);
+  } else if (layout == WeightLayout::kQ4_0Groups) {
     int_dot_detail::q4_0_groups_panels16_avx512(wb, w_row_bytes, n_panels, x_rows, x_stride, n_rows,
                                                 n / QK8_0, y, y_stride);
   } else if (int_dot_q8_type(weight_type)) {

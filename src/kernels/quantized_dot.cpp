@@ -270,6 +270,9 @@ bool panel_reads_rewritten_activations(TensorType weight_type) {
 }
 
 bool weight_rows_read_panel_scales(TensorType weight_type) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (active_isa() == Isa::kAvx2) return int_dot_detail::pair_kernel_avx2(weight_type);
+#endif
   return int_dot_q8_type(weight_type) && active_isa() == Isa::kAvx512;
 }
 
@@ -277,6 +280,10 @@ uint64_t panel_activation_row_bytes(int64_t n) { return panel_token_row_bytes(n 
 
 void panel_activations(TensorType weight_type, const void* x_row, int64_t n, uint8_t* dst) {
   const int64_t nb = n / QK8_0;
+#if defined(__x86_64__) || defined(__i386__)
+  if (active_isa() == Isa::kAvx2)
+    return int_dot_detail::pair_activations_avx2(weight_type, x_row, nb, dst);
+#endif
   const PanelTokenRow out = panel_token_row(dst, nb);
   auto* d = const_cast<float*>(out.d);
   auto* s = const_cast<float*>(out.s);
@@ -341,11 +348,8 @@ bool vec_dot_activations_weight_rows(TensorType weight_type, const void* w_rows,
   if (activation_type_for(weight_type) == TensorType::Q8_K)
     return int_dot_k_weight_rows(weight_type, w_rows, w_row_bytes, n_w_rows,
                                  reinterpret_cast<const block_q8_K*>(x_row), n / QK_K, y);
-  const int64_t nb = n / QK8_0;
-  const PanelTokenRow p =
-      x_panel_row != nullptr ? panel_token_row(x_panel_row, nb) : PanelTokenRow{};
-  return int_dot_q8_weight_rows(weight_type, w_rows, w_row_bytes, n_w_rows, x_row, nb, y, p.d, p.s,
-                                layout);
+  return int_dot_q8_weight_rows(weight_type, w_rows, w_row_bytes, n_w_rows, x_row, n / QK8_0, y,
+                                x_panel_row, layout);
 }
 
 }  // namespace infera

@@ -12,7 +12,8 @@ namespace infera {
 
 bool regrouping_pays(const WeightMatrix& w) {
   return w.type == TensorType::Q4_0 && w.layout == WeightLayout::kAsStored &&
-         w.cols / QK4_0 >= kQ4_0GroupBlocks && active_isa() == Isa::kAvx512;
+         w.cols / QK4_0 >= kQ4_0GroupBlocks &&
+         (active_isa() == Isa::kAvx512 || active_isa() == Isa::kAvx2);
 }
 
 void regroup_in_place(WeightMatrix& w, uint8_t* data) {

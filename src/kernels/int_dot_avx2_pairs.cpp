@@ -1,0 +1,325 @@
+// AVX2 kernels for Q4_0 and Q4_1 weights that read activations in the pair form
+// (avx2_pair_activations): the decode product of many weight rows with one activation row, and
+// the prompt-processing product of weight rows with many activation rows.
+//
+// Why a form of its own: the 16 quant bytes of a 4-bit block hold elements 0..15 in their low
+// nibbles and 16..31 in their high ones. Two blocks a, b side by side in one register give, after
+// one mask and one shift, [a 0..15 | b 0..15] and [a 16..31 | b 16..31]; the activations are laid
+// out the same way once per token, so every maddubs works on whole registers with no per-block
+// shuffling. The weights are taken as unsigned nibbles 0..15 (Q4_0's −8 comes back as 8 · Σ x, an
+// exact integer correction), so maddubs needs no sign tricks, and the two halves' int16 pair sums
+// (|sum| <= 2 · 2 · 15 · 127) add before one madd. Three hadds then give the 8 block sums of a
+// group of 8 blocks. The float steps are the reference's (block_terms8): the same bits as
+// dot_unpacked_q8_0/q8_1.
+#include "kernels/int_dot.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <type_traits>
+
+#include "kernels/row_stream_prefetch.h"
+#include "quant/float16.h"
+#include "quant/q4_0_groups.h"
+
+#define INFERA_AVX2 __attribute__((target("avx2,fma,f16c")))
+// The pieces of a group's product: inlined into the kernels, so that a group's registers never go
+// through memory (left to itself, GCC 12 called add_group and spilled the weight group).
+#define INFERA_AVX2_INLINE __attribute__((target("avx2,fma,f16c"), always_inline)) inline
+#define INFERA_AVX2_LAMBDA __attribute__((target("avx2,fma,f16c"), always_inline))
+
+namespace infera::int_dot_detail {
+namespace {
+
+#define INFERA_SIMD_TARGET INFERA_AVX2
+#include "kernels/int_dot_x86_shared.inc"
+#undef INFERA_SIMD_TARGET
+
+// Lanes. A register of a pair holds blocks 2k (low half) and 2k + 1 (high half) of a group of 8,
+// so the group's 8 block sums come out of the reduction (group_sums) in the order kLaneBlock:
+// lane j holds block kLaneBlock[j]. The float steps run in that order (the activations' scales
+// are stored in it, the weights' are put in it) and lane_sum adds the lanes in the reference's
+// tree by block.
+constexpr int kLaneBlock[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+
+// The weights of a pair as unsigned nibbles: [a 0..15 | b 0..15] and [a 16..31 | b 16..31].
+struct PairNibbles {
+  __m256i lo, hi;
+};
+INFERA_AVX2_INLINE PairNibbles pair_nibbles(__m256i quants) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  return {_mm256_and_si256(quants, low4), _mm256_and_si256(_mm256_srli_epi16(quants, 4), low4)};
+}
+
+// Σ nibble · x of the pair as 8 int32: lanes 0..3 block a, 4..7 block b. x: the pair's 64 bytes
+// of the pair form.
+INFERA_AVX2_INLINE __m256i pair_sums(const PairNibbles& w, const int8_t* x) {
+  const __m256i lo =
+      _mm256_maddubs_epi16(w.lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
+  const __m256i hi =
+      _mm256_maddubs_epi16(w.hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32)));
+  return _mm256_madd_epi16(_mm256_add_epi16(lo, hi), _mm256_set1_epi16(1));
+}
+
+// The block sums of the 4 pairs of a group in lane order: per 128-bit half, the 4 lanes of each
+// pair added (unpacks and adds: cheaper than hadd here).
+INFERA_AVX2_INLINE __m256i group_sums(const __m256i* p) {
+  const __m256i s01 =
+      _mm256_add_epi32(_mm256_unpacklo_epi32(p[0], p[1]), _mm256_unpackhi_epi32(p[0], p[1]));
+  const __m256i s23 =
+      _mm256_add_epi32(_mm256_unpacklo_epi32(p[2], p[3]), _mm256_unpackhi_epi32(p[2], p[3]));
+  return _mm256_add_epi32(_mm256_unpacklo_epi64(s01, s23), _mm256_unpackhi_epi64(s01, s23));
+}
+
+// Lanes whose block is below count.
+INFERA_AVX2_INLINE __m256 lanes_below(int count) {
+  const __m256i block = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+  return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(count), block));
+}
+
+// The reference's lane sum ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7)) of block lanes l.
+INFERA_AVX2_INLINE float lane_sum(__m256 acc) {
+  alignas(32) float a[8];
+  _mm256_store_ps(a, acc);
+  // Block b sits in lane b / 2 (b even) or 4 + b / 2 (b odd).
+  return ((a[0] + a[2]) + (a[4] + a[6])) + ((a[1] + a[3]) + (a[5] + a[7]));
+}
+
+// A group of up to 8 weight blocks: the pairs (zero past the blocks) and the scales in lane order
+// (d; m for Q4_1).
+struct WeightGroup {
+  PairNibbles pair[4];
+  __m256 d, m;
+};
+
+INFERA_AVX2_INLINE __m256i load_pair(const uint8_t* a, const uint8_t* b) {
+  return _mm256_inserti128_si256(
+      _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a))),
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(b)), 1);
+}
+
+// d (and m) of block kLaneBlock[j] into 16-bit lane j, for lanes j >= J; blocks past count stay
+// zero. Recursive so that every lane index is a constant, as the instruction needs.
+template <W K, int J>
+INFERA_AVX2_INLINE void put_scales(const typename Traits<K>::Block* w, int count, __m128i* d,
+                                   __m128i* m) {
+  if constexpr (J < 8) {
+    constexpr int kBlock = kLaneBlock[J];
+    if (kBlock < count) {
+      *d = _mm_insert_epi16(*d, w[kBlock].d, J);
+      if constexpr (K == W::kQ4_1) *m = _mm_insert_epi16(*m, w[kBlock].m, J);
+    }
+    put_scales<K, J + 1>(w, count, d, m);
+  }
+}
+
+// Blocks [0, count) of a group as stored (Q4_0 or Q4_1): the scales are picked up one by one into
+// lane order (no gather: a gather cost more than the rest of the group here).
+template <W K>
+INFERA_AVX2_INLINE void stored_group(const typename Traits<K>::Block* w, int count,
+                                     WeightGroup* g) {
+  for (int k = 0; k < 4; ++k) {
+    const int a = 2 * k;
+    if (a >= count) {
+      g->pair[k] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+    } else if (a + 1 < count) {
+      g->pair[k] = pair_nibbles(load_pair(w[a].qs, w[a + 1].qs));
+    } else {
+      g->pair[k] = pair_nibbles(
+          _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[a].qs))));
+    }
+  }
+  __m128i d = _mm_setzero_si128(), m = _mm_setzero_si128();
+  put_scales<K, 0>(w, count, &d, &m);
+  g->d = _mm256_cvtph_ps(d);
+  g->m = _mm256_cvtph_ps(m);
+}
+
+// A regrouped Q4_0 group of n blocks (8, or 4 for a half group; q4_0_groups.h).
+template <int kBlocks>
+INFERA_AVX2_INLINE void regrouped_group(const uint8_t* group, WeightGroup* g) {
+  for (int k = 0; k < 4; ++k) {
+    g->pair[k] =
+        2 * k < kBlocks
+            ? pair_nibbles(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(group + 32 * k)))
+            : PairNibbles{_mm256_setzero_si256(), _mm256_setzero_si256()};
+  }
+  const uint8_t* scales = group + 16 * kBlocks;
+  const __m128i d = kBlocks == 8 ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales))
+                                 : _mm_loadl_epi64(reinterpret_cast<const __m128i*>(scales));
+  g->d = _mm256_permutevar8x32_ps(_mm256_cvtph_ps(d), _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
+  g->m = _mm256_setzero_ps();
+}
+
+// A weight row's groups, whatever its layout: visit(i, count, group) for blocks [i, i + count),
+// in order.
+template <W K, typename Visit>
+INFERA_AVX2_INLINE void for_each_group(const uint8_t* row, int64_t nb, WeightLayout layout,
+                                       const Visit& visit) {
+  using Block = typename Traits<K>::Block;
+  const auto* blocks = reinterpret_cast<const Block*>(row);
+  const int64_t full = nb / 8 * 8;
+  const bool regrouped = K == W::kQ4_0 && layout == WeightLayout::kQ4_0Groups;
+  WeightGroup g;
+  for (int64_t i = 0; i < full; i += 8) {
+    if (regrouped) {
+      regrouped_group<8>(row + i * sizeof(Block), &g);
+    } else {
+      stored_group<K>(blocks + i, 8, &g);
+    }
+    visit(i, 8, g);
+  }
+  const int count = static_cast<int>(nb - full);
+  if (count == 0) return;
+  if (regrouped && q4_0_half_group(nb)) {
+    regrouped_group<4>(row + full * sizeof(Block), &g);
+  } else {
+    stored_group<K>(blocks + full, count, &g);
+  }
+  visit(full, count, g);
+}
+
+// The float terms of a group from its integer sums, in lane order (as block_terms8): Q4_0
+// sumi · (d_w · d_x), with sumi = Σ nibble · x − 8 Σ x (exact: small integers); Q4_1
+// (d_w · d_x) · sumi + m_w · s_x.
+template <W K>
+INFERA_AVX2_INLINE __m256 group_terms(const WeightGroup& w, __m256 x_d, __m256 x_s, __m256i sums) {
+  const __m256 dd = mul_rounded8(w.d, x_d);
+  if constexpr (K == W::kQ4_0) {
+    const __m256 sumi = _mm256_fnmadd_ps(_mm256_set1_ps(8.0f), x_s, _mm256_cvtepi32_ps(sums));
+    return mul_rounded8(sumi, dd);
+  } else {
+    return _mm256_add_ps(mul_rounded8(dd, _mm256_cvtepi32_ps(sums)), mul_rounded8(w.m, x_s));
+  }
+}
+
+// acc + the terms of weight group g times x's blocks [i, i + count); lanes of blocks past count
+// are left as they are (adding +0 could turn a -0 lane into +0).
+template <W K>
+INFERA_AVX2_INLINE __m256 add_group(__m256 acc, const WeightGroup& g, const PanelTokenRow& x,
+                                    int64_t i, int count) {
+  const int8_t* xq = reinterpret_cast<const int8_t*>(x.quants) + 32 * i;
+  __m256i p[4];
+  for (int k = 0; k < 4; ++k)
+    p[k] = 2 * k < count ? pair_sums(g.pair[k], xq + 64 * k) : _mm256_setzero_si256();
+  const __m256 terms =
+      group_terms<K>(g, _mm256_loadu_ps(x.d + i), _mm256_loadu_ps(x.s + i), group_sums(p));
+  if (count == 8) return _mm256_add_ps(acc, terms);
+  return _mm256_blendv_ps(acc, _mm256_add_ps(acc, terms), lanes_below(count));
+}
+
+template <W K>
+INFERA_AVX2 void pair_weight_rows(const uint8_t* w, uint64_t w_row_bytes, int64_t n_rows,
+                                  const PanelTokenRow& x, int64_t nb, WeightLayout layout,
+                                  float* y) {
+  using Block = typename Traits<K>::Block;
+  const RowStreamPrefetch prefetch(w_row_bytes, 1, kDecodeRowLeadBytes);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const uint8_t* row = w + r * w_row_bytes;
+    __m256 acc = _mm256_setzero_ps();
+    for_each_group<K>(row, nb, layout, [&](int64_t i, int count, const WeightGroup& g) INFERA_AVX2_LAMBDA {
+      prefetch(row, i * sizeof(Block), count * sizeof(Block));
+      acc = add_group<K>(acc, g, x, i, count);
+    });
+    y[r] = lane_sum(acc);
+  }
+}
+
+// Activation rows taken together per weight row: each group of its blocks is unpacked once for
+// all of them.
+constexpr int64_t kTokenTile = 16;
+
+template <W K>
+INFERA_AVX2 void pair_rows_times_tokens(const uint8_t* w, uint64_t w_row_bytes, int64_t n_rows,
+                                        const uint8_t* x_rows, uint64_t x_stride, int64_t n_tokens,
+                                        int64_t nb, WeightLayout layout, float* y,
+                                        int64_t y_stride) {
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
+    const int64_t nt = std::min(kTokenTile, n_tokens - t0);
+    PanelTokenRow token[kTokenTile];
+    for (int64_t t = 0; t < nt; ++t) token[t] = panel_token_row(x_rows + (t0 + t) * x_stride, nb);
+    for (int64_t r = 0; r < n_rows; ++r) {
+      __m256 acc[kTokenTile];
+      for (int64_t t = 0; t < nt; ++t) acc[t] = _mm256_setzero_ps();
+      for_each_group<K>(w + r * w_row_bytes, nb, layout,
+                        [&](int64_t i, int count, const WeightGroup& g) INFERA_AVX2_LAMBDA {
+                          for (int64_t t = 0; t < nt; ++t)
+                            acc[t] = add_group<K>(acc[t], g, token[t], i, count);
+                        });
+      for (int64_t t = 0; t < nt; ++t) y[(t0 + t) * y_stride + r] = lane_sum(acc[t]);
+    }
+  }
+}
+
+}  // namespace
+
+bool pair_kernel_avx2(TensorType weight_type) {
+  return weight_type == TensorType::Q4_0 || weight_type == TensorType::Q4_1;
+}
+
+void pair_activations_avx2(TensorType weight_type, const void* x_row, int64_t nb, uint8_t* dst) {
+  const PanelTokenRow out = panel_token_row(dst, nb);
+  auto* d = const_cast<float*>(out.d);
+  auto* s = const_cast<float*>(out.s);
+  auto* q = reinterpret_cast<int8_t*>(dst);
+  const int64_t padded = panel_token_row_blocks(nb);
+  // Past the last block: zero quants and scales, so that whole groups can be read.
+  std::memset(q + 32 * nb, 0, static_cast<size_t>(32 * (padded - nb)));
+  const bool with_sum = weight_type == TensorType::Q4_1 || weight_type == TensorType::Q5_1;
+  for (int64_t b = 0; b < padded; ++b) {
+    // The scales of block b go to lane j of its group, where kLaneBlock[j] == b % 8.
+    const int64_t lane = b / 8 * 8 + (b % 2 == 0 ? b % 8 / 2 : 4 + b % 8 / 2);
+    if (b >= nb) {
+      d[lane] = 0.0f;
+      s[lane] = 0.0f;
+      continue;
+    }
+    const int8_t* xq;
+    if (with_sum) {
+      const auto& x = static_cast<const block_q8_1*>(x_row)[b];
+      xq = x.qs;
+      d[lane] = fp16_to_fp32(x.d);
+      s[lane] = fp16_to_fp32(x.s);
+    } else {
+      const auto& x = static_cast<const block_q8_0*>(x_row)[b];
+      xq = x.qs;
+      d[lane] = fp16_to_fp32(x.d);
+      int sum = 0;
+      for (int j = 0; j < QK8_0; ++j) sum += xq[j];
+      s[lane] = static_cast<float>(sum);
+    }
+    // Block b of pair b / 2: its elements 0..15 at 16 (b % 2), 16..31 at 32 + 16 (b % 2).
+    int8_t* pair = q + 64 * (b / 2) + 16 * (b % 2);
+    std::memcpy(pair, xq, 16);
+    std::memcpy(pair + 32, xq + 16, 16);
+  }
+}
+
+void pair_weight_rows_avx2(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
+                           int64_t n_rows, const uint8_t* x_pair_row, int64_t nb, float* y,
+                           WeightLayout layout) {
+  const auto* w = static_cast<const uint8_t*>(w_rows);
+  const PanelTokenRow x = panel_token_row(x_pair_row, nb);
+  if (weight_type == TensorType::Q4_0)
+    return pair_weight_rows<W::kQ4_0>(w, w_row_bytes, n_rows, x, nb, layout, y);
+  pair_weight_rows<W::kQ4_1>(w, w_row_bytes, n_rows, x, nb, layout, y);
+}
+
+void pair_rows_times_tokens_avx2(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
+                                 int64_t n_rows, const uint8_t* x_rows, uint64_t x_stride,
+                                 int64_t n_tokens, int64_t nb, float* y, int64_t y_stride,
+                                 WeightLayout layout) {
+  const auto* w = static_cast<const uint8_t*>(w_rows);
+  if (weight_type == TensorType::Q4_0)
+    return pair_rows_times_tokens<W::kQ4_0>(w, w_row_bytes, n_rows, x_rows, x_stride, n_tokens, nb,
+                                            layout, y, y_stride);
+  pair_rows_times_tokens<W::kQ4_1>(w, w_row_bytes, n_rows, x_rows, x_stride, n_tokens, nb, layout,
+                                   y, y_stride);
+}
+
+}  // namespace infera::int_dot_detail
+
+#endif  // x86
