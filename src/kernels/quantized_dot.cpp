@@ -190,6 +190,7 @@ void quantize_activations(TensorType weight_type, const float* x, void* dst, int
       auto* y = static_cast<block_q8_0*>(dst);
 #if defined(__x86_64__) || defined(__i386__)
       if (active_isa() == Isa::kAvx512) return quantize_q8_0_avx512(x, y, n / QK8_0);
+      if (active_isa() == Isa::kAvx2) return quantize_q8_0_avx2(x, y, n / QK8_0);
 #endif
       for (int64_t i = 0; i < n / QK8_0; ++i) quantize_q8_block(x + i * QK8_0, y + i);
       return;
@@ -198,6 +199,7 @@ void quantize_activations(TensorType weight_type, const float* x, void* dst, int
       auto* y = static_cast<block_q8_1*>(dst);
 #if defined(__x86_64__) || defined(__i386__)
       if (active_isa() == Isa::kAvx512) return quantize_q8_1_avx512(x, y, n / QK8_0);
+      if (active_isa() == Isa::kAvx2) return quantize_q8_1_avx2(x, y, n / QK8_0);
 #endif
       for (int64_t i = 0; i < n / QK8_0; ++i)
         y[i].s = fp32_to_fp16(quantize_q8_block(x + i * QK8_0, y + i));
@@ -207,6 +209,8 @@ void quantize_activations(TensorType weight_type, const float* x, void* dst, int
 #if defined(__x86_64__) || defined(__i386__)
       if (active_isa() == Isa::kAvx512)
         return quantize_q8_K_avx512(x, static_cast<block_q8_K*>(dst), n / QK_K);
+      if (active_isa() == Isa::kAvx2)
+        return quantize_q8_K_avx2(x, static_cast<block_q8_K*>(dst), n / QK_K);
 #endif
       quantize_row(TensorType::Q8_K, x, dst, n);
       return;
@@ -214,6 +218,7 @@ void quantize_activations(TensorType weight_type, const float* x, void* dst, int
       auto* y = static_cast<float*>(dst);
 #if defined(__x86_64__) || defined(__i386__)
       if (active_isa() == Isa::kAvx512) return round_to_fp16_avx512(x, y, n);
+      if (active_isa() == Isa::kAvx2) return round_to_fp16_avx2(x, y, n);
 #endif
       for (int64_t i = 0; i < n; ++i) y[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
       return;

@@ -151,11 +151,11 @@ TEST(IntDotActivations, QuantsNeverReachMinus128) {
   }
 }
 
-// The AVX-512 activation quantizers against the scalar ones: the same bytes, for ordinary rows
-// and for blocks holding zeros only, ties (x · 127 / amax exactly halfway), subnormals, infinities,
-// NaN, and (Q8_K) largest magnitudes of both signs.
+// The AVX2 and AVX-512 activation quantizers against the scalar ones: the same bytes, for
+// ordinary rows and for blocks holding zeros only, ties (x · 127 / amax exactly halfway),
+// subnormals, infinities, NaN, and (Q8_K) largest magnitudes of both signs.
 TEST(IntDotActivations, SimdQuantizerEqualsScalar) {
-  if (!isa_supported(Isa::kAvx512)) GTEST_SKIP() << "no AVX-512 quantizer on this CPU";
+  if (simd_isas().empty()) GTEST_SKIP() << "no SIMD quantizer on this CPU";
   std::mt19937 rng(7);
   const int64_t n = 32 * 24;
   for (int rep = 0; rep < 300; ++rep) {
@@ -198,17 +198,20 @@ TEST(IntDotActivations, SimdQuantizerEqualsScalar) {
       const uint64_t bytes = activation_row_bytes(type, n);
       std::vector<uint8_t> ref(bytes), got(bytes);
       with_isa(Isa::kScalar, [&] { quantize_activations(type, f.data(), ref.data(), n); });
-      with_isa(Isa::kAvx512, [&] { quantize_activations(type, f.data(), got.data(), n); });
-      ASSERT_EQ(ref, got) << tensor_type_name(type) << " rep " << rep;
+      for (Isa isa : simd_isas()) {
+        with_isa(isa, [&] { quantize_activations(type, f.data(), got.data(), n); });
+        ASSERT_EQ(ref, got) << isa_name(isa) << " " << tensor_type_name(type) << " rep " << rep;
+      }
     }
   }
 }
 
-// F16 weights take activations rounded through fp16: the AVX-512 rounding against the scalar one,
-// bit for bit, over a sweep of every exponent and sign (with odd strides through the mantissas),
-// the ties of each binade, the half's subnormal and overflow edges, infinities and NaN payloads.
+// F16 weights take activations rounded through fp16: the AVX2 and AVX-512 rounding against the
+// scalar one, bit for bit, over a sweep of every exponent and sign (with odd strides through the
+// mantissas), the ties of each binade, the half's subnormal and overflow edges, infinities and NaN
+// payloads.
 TEST(IntDotActivations, SimdFp16RoundingEqualsScalar) {
-  if (!isa_supported(Isa::kAvx512)) GTEST_SKIP() << "no AVX-512 rounding on this CPU";
+  if (simd_isas().empty()) GTEST_SKIP() << "no SIMD rounding on this CPU";
   std::vector<float> f;
   for (uint64_t bits = 0; bits <= 0xffffffffu; bits += 65521)
     f.push_back(std::bit_cast<float>(static_cast<uint32_t>(bits)));
@@ -227,10 +230,12 @@ TEST(IntDotActivations, SimdFp16RoundingEqualsScalar) {
   std::vector<float> ref(f.size()), got(f.size());
   const auto n = static_cast<int64_t>(f.size());
   with_isa(Isa::kScalar, [&] { quantize_activations(TensorType::F16, f.data(), ref.data(), n); });
-  with_isa(Isa::kAvx512, [&] { quantize_activations(TensorType::F16, f.data(), got.data(), n); });
-  for (size_t i = 0; i < f.size(); ++i) {
-    ASSERT_EQ(std::bit_cast<uint32_t>(ref[i]), std::bit_cast<uint32_t>(got[i]))
-        << "input bits " << std::hex << std::bit_cast<uint32_t>(f[i]);
+  for (Isa isa : simd_isas()) {
+    with_isa(isa, [&] { quantize_activations(TensorType::F16, f.data(), got.data(), n); });
+    for (size_t i = 0; i < f.size(); ++i) {
+      ASSERT_EQ(std::bit_cast<uint32_t>(ref[i]), std::bit_cast<uint32_t>(got[i]))
+          << isa_name(isa) << " input bits " << std::hex << std::bit_cast<uint32_t>(f[i]);
+    }
   }
 }
 
