@@ -75,6 +75,8 @@ void pair_rows_times_tokens_avx2(TensorType weight_type, const void* w_rows, uin
 KDotFn k_kernel_avx512(KDotKind kind);
 bool k_weight_rows_avx512(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
                           int64_t n_rows, const block_q8_K* x, int64_t nb, float* y);
+bool k_weight_rows_avx2(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
+                        int64_t n_rows, const block_q8_K* x, int64_t nb, float* y);
 // n_panels panels of 16 weight rows each, consecutive, times the activation rows.
 void q8_panels16_avx512(TensorType weight_type, const uint8_t* w, uint64_t w_row_bytes,
                         int64_t n_panels, const uint8_t* x_rows, uint64_t x_stride,
@@ -252,12 +254,14 @@ inline bool int_dot_k_rows(TensorType weight_type, const void* w_row, const bloc
 
 // n_w_rows K-quant weight rows (each as int_dot_k_rows takes it, w_row_bytes apart) times ONE
 // Q8_K activation row x of nb blocks, writing y[r] for weight row r: the same bits as
-// int_dot_k_rows row by row. For decode: the rows share every activation load. Returns false,
-// writing nothing, where the selected ISA has no such kernel (it needs AVX-512 VNNI) or the type
-// is not Q4_K or Q6_K.
+// int_dot_k_rows row by row. For decode: the rows share every activation load (AVX-512), the
+// float steps of 8 blocks run together (AVX2). Returns false, writing nothing, where the selected
+// ISA has no such kernel or the type is not one it takes (Q4_K and Q6_K; AVX2 also Q5_K).
 inline bool int_dot_k_weight_rows(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
                                   int64_t n_w_rows, const block_q8_K* x, int64_t nb, float* y) {
 #if defined(__x86_64__) || defined(__i386__)
+  if (active_isa() == Isa::kAvx2)
+    return int_dot_detail::k_weight_rows_avx2(weight_type, w_rows, w_row_bytes, n_w_rows, x, nb, y);
   if (active_isa() != Isa::kAvx512) return false;
   return int_dot_detail::k_weight_rows_avx512(weight_type, w_rows, w_row_bytes, n_w_rows, x, nb, y);
 #else

@@ -12,7 +12,9 @@
 #include <cstddef>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
+#include "kernels/row_stream_prefetch.h"
 #include "quant/block_lanes.h"
 #include "quant/float16.h"
 
@@ -63,6 +65,101 @@ INFERA_AVX2 inline __m256i k_madd_scaled(__m256i acc, __m256i p, __m256i sc) {
 #define INFERA_SIMD_TARGET INFERA_AVX2
 #include "kernels/int_dot_x86_k.inc"
 #undef INFERA_SIMD_TARGET
+
+// ---- K-quant decode: many weight rows times one Q8_K row --------------------------------------
+// Each block's integer sums stay in a vector of 8 lanes until a group of 8 blocks is complete;
+// then one reduction gives the group's 8 block sums in block order and the float steps of the
+// reference (vec_dot_k.h) run on the 8 blocks at once, block i's term into lane i % 8.
+
+// [Σ v[0], …, Σ v[7]]: the lane sums of 8 vectors (unpacks and adds, cheaper than hadd here).
+INFERA_AVX2 inline __m256i lane_sums8(const __m256i* v) {
+  __m256i s[4];
+  for (int k = 0; k < 4; ++k)
+    s[k] = _mm256_add_epi32(_mm256_unpacklo_epi32(v[2 * k], v[2 * k + 1]),
+                            _mm256_unpackhi_epi32(v[2 * k], v[2 * k + 1]));
+  // Per 128-bit half: partial sums of v0..v3 and of v4..v7.
+  const __m256i u0 =
+      _mm256_add_epi32(_mm256_unpacklo_epi64(s[0], s[1]), _mm256_unpackhi_epi64(s[0], s[1]));
+  const __m256i u1 =
+      _mm256_add_epi32(_mm256_unpacklo_epi64(s[2], s[3]), _mm256_unpackhi_epi64(s[2], s[3]));
+  return _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20),
+                          _mm256_permute2x128_si256(u0, u1, 0x31));
+}
+
+// One decoded block times x: its integer sums as 8 lanes (isum) and, with mins, the lanes of
+// Σ min · bsum (summs).
+INFERA_AVX2 inline void k_block_lanes(const Q4KBlock& b, const block_q8_K& x, __m256i* isum,
+                                      __m256i* summs) {
+  __m256i acc = _mm256_setzero_si256();
+  for (int c = 0; c < 8; ++c) acc = k_chunk_unsigned(acc, b.q[c], k_load32(x.qs + 32 * c), b.sc[c]);
+  *isum = acc;
+  *summs = _mm256_madd_epi16(k_load32(x.bsums), b.mins16);
+}
+INFERA_AVX2 inline void k_block_lanes(const Q6KBlock& b, const block_q8_K& x, __m256i* isum,
+                                      __m256i*) {
+  const __m256i thirty_two = _mm256_set1_epi8(32);
+  __m256i acc = _mm256_setzero_si256();
+  for (int c = 0; c < 8; ++c) {
+    const __m256i xc = k_load32(x.qs + 32 * c);
+    const __m256i p =
+        _mm256_sub_epi16(_mm256_maddubs_epi16(b.q[c], xc), _mm256_maddubs_epi16(thirty_two, xc));
+    acc = k_madd_scaled(acc, p, b.sc[c]);
+  }
+  *isum = acc;
+}
+inline float k_block_dmin(const Q4KBlock& b) { return b.dmin; }
+inline float k_block_dmin(const Q6KBlock&) { return 0.0f; }
+
+template <typename Decoded, void (*kDecode)(const unsigned char*, Decoded*), bool kWithMin,
+          size_t kBlockBytes>
+INFERA_AVX2 void k_weight_rows_impl(const uint8_t* w, uint64_t w_row_bytes, int64_t n_rows,
+                                    const block_q8_K* x, int64_t nb, float* y) {
+  thread_local std::vector<float> x_d;
+  x_d.resize(static_cast<size_t>(nb + 8));
+  for (int64_t i = 0; i < nb; ++i) x_d[i] = x[i].d;
+  for (int64_t i = nb; i < nb + 8; ++i) x_d[i] = 0.0f;
+  const RowStreamPrefetch prefetch(w_row_bytes, 1, kDecodeRowLeadBytes);
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const uint8_t* row = w + r * w_row_bytes;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i += 8) {
+      const int count = static_cast<int>(std::min<int64_t>(8, nb - i));
+      prefetch(row, i * kBlockBytes, count * kBlockBytes);
+      __m256i isum[8], summs[8];
+      alignas(32) float d[8] = {}, dmin[8] = {};
+      for (int k = 0; k < 8; ++k) {
+        if (k >= count) {
+          isum[k] = summs[k] = _mm256_setzero_si256();
+          continue;
+        }
+        Decoded b;
+        kDecode(row + (i + k) * kBlockBytes, &b);
+        k_block_lanes(b, x[i + k], &isum[k], &summs[k]);
+        d[k] = b.d;
+        dmin[k] = k_block_dmin(b);
+      }
+      const __m256 xd = _mm256_loadu_ps(x_d.data() + i);
+      // As k_term / k_term_with_min: (d · d_x) · isum [− (dmin · d_x) · summs], each product
+      // rounded.
+      __m256 terms =
+          mul_rounded8(mul_rounded8(_mm256_load_ps(d), xd), _mm256_cvtepi32_ps(lane_sums8(isum)));
+      if constexpr (kWithMin)
+        terms = _mm256_sub_ps(terms, mul_rounded8(mul_rounded8(_mm256_load_ps(dmin), xd),
+                                                  _mm256_cvtepi32_ps(lane_sums8(summs))));
+      if (count == 8) {
+        acc = _mm256_add_ps(acc, terms);
+      } else {
+        // Lanes of missing blocks are left as they are (adding +0 could turn a -0 lane into +0).
+        const __m256i keep =
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        acc = _mm256_blendv_ps(acc, _mm256_add_ps(acc, terms), _mm256_castsi256_ps(keep));
+      }
+    }
+    alignas(32) float lane[8];
+    _mm256_store_ps(lane, acc);
+    y[r] = sum_block_lanes(lane);
+  }
+}
 
 // ---- K-quant unpacking (element order of blocks.h) --------------------------------------------
 
@@ -198,6 +295,27 @@ void q8_rows_avx2(TensorType weight_type, const void* w_row, const uint8_t* x_ro
 bool k_rows_avx2(TensorType weight_type, const void* w_row, const block_q8_K* x,
                  int64_t x_stride_blocks, int64_t n_rows, int64_t nb, float* y, int64_t y_stride) {
   return k_rows_packed(weight_type, w_row, x, x_stride_blocks, n_rows, nb, y, y_stride);
+}
+
+bool k_weight_rows_avx2(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
+                        int64_t n_rows, const block_q8_K* x, int64_t nb, float* y) {
+  const auto* w = static_cast<const uint8_t*>(w_rows);
+  switch (weight_type) {
+    case TensorType::Q4_K:
+      k_weight_rows_impl<Q4KBlock, decode_q45_k<false>, true, sizeof(block_q4_K)>(w, w_row_bytes,
+                                                                                  n_rows, x, nb, y);
+      return true;
+    case TensorType::Q5_K:
+      k_weight_rows_impl<Q4KBlock, decode_q45_k<true>, true, sizeof(block_q5_K)>(w, w_row_bytes,
+                                                                                 n_rows, x, nb, y);
+      return true;
+    case TensorType::Q6_K:
+      k_weight_rows_impl<Q6KBlock, decode_q6_k, false, sizeof(block_q6_K)>(w, w_row_bytes, n_rows,
+                                                                           x, nb, y);
+      return true;
+    default:
+      return false;
+  }
 }
 
 KDotFn k_kernel_avx2(KDotKind kind) {
