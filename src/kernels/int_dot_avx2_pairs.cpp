@@ -1,16 +1,18 @@
-// AVX2 kernels for Q4_0 and Q4_1 weights that read activations in the pair form
-// (avx2_pair_activations): the decode product of many weight rows with one activation row, and
+// AVX2 kernels for Q4_0 … Q8_0 weights that read activations in the pair form
+// (pair_activations_avx2): the decode product of many weight rows with one activation row, and
 // the prompt-processing product of weight rows with many activation rows.
 //
 // Why a form of its own: the 16 quant bytes of a 4-bit block hold elements 0..15 in their low
 // nibbles and 16..31 in their high ones. Two blocks a, b side by side in one register give, after
 // one mask and one shift, [a 0..15 | b 0..15] and [a 16..31 | b 16..31]; the activations are laid
 // out the same way once per token, so every maddubs works on whole registers with no per-block
-// shuffling. The weights are taken as unsigned nibbles 0..15 (Q4_0's −8 comes back as 8 · Σ x, an
-// exact integer correction), so maddubs needs no sign tricks, and the two halves' int16 pair sums
-// (|sum| <= 2 · 2 · 15 · 127) add before one madd. Three hadds then give the 8 block sums of a
-// group of 8 blocks. The float steps are the reference's (block_terms8): the same bits as
-// dot_unpacked_q8_0/q8_1.
+// shuffling (Q8_0 blocks take one lane permute per half). 4- and 5-bit weights are taken unsigned
+// (Q4_0's −8 and Q5_0's −16 come back as 8 or 16 · Σ x, an exact integer correction), so maddubs
+// needs no sign tricks and the halves' int16 pair sums add before one madd. Unpacks and adds then
+// give the 8 block sums of a group of 8 blocks in one vector, and the float steps run on the 8
+// blocks at once, as the reference's (block_terms8): the same bits as dot_unpacked_q8_0/q8_1.
+// No gathers: the block scales are picked up one by one, or read in one load from Q4_0 rows
+// regrouped (q4_0_groups.h); a gather of 8 scales cost more than the rest of a group.
 #include "kernels/int_dot.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -54,14 +56,24 @@ INFERA_AVX2_INLINE PairNibbles pair_nibbles(__m256i quants) {
   return {_mm256_and_si256(quants, low4), _mm256_and_si256(_mm256_srli_epi16(quants, 4), low4)};
 }
 
-// Σ nibble · x of the pair as 8 int32: lanes 0..3 block a, 4..7 block b. x: the pair's 64 bytes
-// of the pair form.
+// Σ w · x of the pair as 8 int32: lanes 0..3 block a, 4..7 block b. x: the pair's 64 bytes of
+// the pair form. 4- and 5-bit weights as unsigned bytes (|pair| <= 2 · 31 · 127, so the halves'
+// int16 sums add unsaturated); Q8_0's signed weights as |w| times x with w's sign, each half to
+// int32 on its own (a pair reaches 2 · 128 · 127).
+template <W K>
 INFERA_AVX2_INLINE __m256i pair_sums(const PairNibbles& w, const int8_t* x) {
-  const __m256i lo =
-      _mm256_maddubs_epi16(w.lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
-  const __m256i hi =
-      _mm256_maddubs_epi16(w.hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32)));
-  return _mm256_madd_epi16(_mm256_add_epi16(lo, hi), _mm256_set1_epi16(1));
+  const __m256i x_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+  const __m256i x_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 32));
+  const __m256i ones = _mm256_set1_epi16(1);
+  if constexpr (K == W::kQ8_0) {
+    const __m256i lo = _mm256_maddubs_epi16(_mm256_abs_epi8(w.lo), _mm256_sign_epi8(x_lo, w.lo));
+    const __m256i hi = _mm256_maddubs_epi16(_mm256_abs_epi8(w.hi), _mm256_sign_epi8(x_hi, w.hi));
+    return _mm256_add_epi32(_mm256_madd_epi16(lo, ones), _mm256_madd_epi16(hi, ones));
+  } else {
+    const __m256i lo = _mm256_maddubs_epi16(w.lo, x_lo);
+    const __m256i hi = _mm256_maddubs_epi16(w.hi, x_hi);
+    return _mm256_madd_epi16(_mm256_add_epi16(lo, hi), ones);
+  }
 }
 
 // The block sums of the 4 pairs of a group in lane order: per 128-bit half, the 4 lanes of each
@@ -101,6 +113,9 @@ INFERA_AVX2_INLINE __m256i load_pair(const uint8_t* a, const uint8_t* b) {
       _mm_loadu_si128(reinterpret_cast<const __m128i*>(b)), 1);
 }
 
+template <W K>
+constexpr bool kWithMin = K == W::kQ4_1 || K == W::kQ5_1;
+
 // d (and m) of block kLaneBlock[j] into 16-bit lane j, for lanes j >= J; blocks past count stay
 // zero. Recursive so that every lane index is a constant, as the instruction needs.
 template <W K, int J>
@@ -110,9 +125,55 @@ INFERA_AVX2_INLINE void put_scales(const typename Traits<K>::Block* w, int count
     constexpr int kBlock = kLaneBlock[J];
     if (kBlock < count) {
       *d = _mm_insert_epi16(*d, w[kBlock].d, J);
-      if constexpr (K == W::kQ4_1) *m = _mm_insert_epi16(*m, w[kBlock].m, J);
+      if constexpr (kWithMin<K>) *m = _mm_insert_epi16(*m, w[kBlock].m, J);
     }
     put_scales<K, J + 1>(w, count, d, m);
+  }
+}
+
+// The 32-bit qh word of a Q5 block as 0x10 in the bytes of its set bits, for the pair halves:
+// bytes 0..15 of lo from bits 0..15, of hi from bits 16..31 (each 128-bit half one block).
+INFERA_AVX2_INLINE PairNibbles fifth_bit_pair(const uint8_t* qh_a, const uint8_t* qh_b) {
+  uint32_t a, b = 0;
+  std::memcpy(&a, qh_a, sizeof a);
+  if (qh_b != nullptr) std::memcpy(&b, qh_b, sizeof b);
+  const __m256i words =
+      _mm256_setr_epi32(static_cast<int>(a), 0, 0, 0, static_cast<int>(b), 0, 0, 0);
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ULL));
+  auto spread = [&](int first_byte) INFERA_AVX2_LAMBDA {
+    const __m256i bytes = _mm256_shuffle_epi8(
+        words, _mm256_setr_epi8(first_byte, first_byte, first_byte, first_byte, first_byte,
+                                first_byte, first_byte, first_byte, first_byte + 1, first_byte + 1,
+                                first_byte + 1, first_byte + 1, first_byte + 1, first_byte + 1,
+                                first_byte + 1, first_byte + 1, first_byte, first_byte, first_byte,
+                                first_byte, first_byte, first_byte, first_byte, first_byte,
+                                first_byte + 1, first_byte + 1, first_byte + 1, first_byte + 1,
+                                first_byte + 1, first_byte + 1, first_byte + 1, first_byte + 1));
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit),
+                            _mm256_set1_epi8(0x10));
+  };
+  return {spread(0), spread(2)};
+}
+
+// The pair of blocks w[0], w[1] (or w[0] and zeros) as stored, in the halves of the pair form.
+template <W K>
+INFERA_AVX2_INLINE PairNibbles stored_pair(const typename Traits<K>::Block* w, bool both) {
+  if constexpr (K == W::kQ8_0) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[0].qs));
+    const __m256i b = both ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[1].qs))
+                           : _mm256_setzero_si256();
+    return {_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31)};
+  } else {
+    const __m256i quants =
+        both ? load_pair(w[0].qs, w[1].qs)
+             : _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[0].qs)));
+    PairNibbles p = pair_nibbles(quants);
+    if constexpr (K == W::kQ5_0 || K == W::kQ5_1) {
+      const PairNibbles fifth = fifth_bit_pair(w[0].qh, both ? w[1].qh : nullptr);
+      p.lo = _mm256_or_si256(p.lo, fifth.lo);
+      p.hi = _mm256_or_si256(p.hi, fifth.hi);
+    }
+    return p;
   }
 }
 
@@ -123,14 +184,8 @@ INFERA_AVX2_INLINE void stored_group(const typename Traits<K>::Block* w, int cou
                                      WeightGroup* g) {
   for (int k = 0; k < 4; ++k) {
     const int a = 2 * k;
-    if (a >= count) {
-      g->pair[k] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
-    } else if (a + 1 < count) {
-      g->pair[k] = pair_nibbles(load_pair(w[a].qs, w[a + 1].qs));
-    } else {
-      g->pair[k] = pair_nibbles(
-          _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[a].qs))));
-    }
+    g->pair[k] = a >= count ? PairNibbles{_mm256_setzero_si256(), _mm256_setzero_si256()}
+                            : stored_pair<K>(w + a, a + 1 < count);
   }
   __m128i d = _mm_setzero_si128(), m = _mm_setzero_si128();
   put_scales<K, 0>(w, count, &d, &m);
@@ -182,15 +237,18 @@ INFERA_AVX2_INLINE void for_each_group(const uint8_t* row, int64_t nb, WeightLay
   visit(full, count, g);
 }
 
-// The float terms of a group from its integer sums, in lane order (as block_terms8): Q4_0
-// sumi · (d_w · d_x), with sumi = Σ nibble · x − 8 Σ x (exact: small integers); Q4_1
-// (d_w · d_x) · sumi + m_w · s_x.
+// The float terms of a group from its integer sums, in lane order (as block_terms8): Q4_0, Q5_0
+// sumi · (d_w · d_x), with sumi = Σ w · x − 8 (16) Σ x for the weights taken unsigned (exact:
+// small integers); Q8_0 sumi · (d_w · d_x); Q4_1, Q5_1 (d_w · d_x) · sumi + m_w · s_x.
 template <W K>
 INFERA_AVX2_INLINE __m256 group_terms(const WeightGroup& w, __m256 x_d, __m256 x_s, __m256i sums) {
   const __m256 dd = mul_rounded8(w.d, x_d);
-  if constexpr (K == W::kQ4_0) {
-    const __m256 sumi = _mm256_fnmadd_ps(_mm256_set1_ps(8.0f), x_s, _mm256_cvtepi32_ps(sums));
+  if constexpr (K == W::kQ4_0 || K == W::kQ5_0) {
+    const float offset = K == W::kQ4_0 ? 8.0f : 16.0f;
+    const __m256 sumi = _mm256_fnmadd_ps(_mm256_set1_ps(offset), x_s, _mm256_cvtepi32_ps(sums));
     return mul_rounded8(sumi, dd);
+  } else if constexpr (K == W::kQ8_0) {
+    return mul_rounded8(_mm256_cvtepi32_ps(sums), dd);
   } else {
     return _mm256_add_ps(mul_rounded8(dd, _mm256_cvtepi32_ps(sums)), mul_rounded8(w.m, x_s));
   }
@@ -204,7 +262,7 @@ INFERA_AVX2_INLINE __m256 add_group(__m256 acc, const WeightGroup& g, const Pane
   const int8_t* xq = reinterpret_cast<const int8_t*>(x.quants) + 32 * i;
   __m256i p[4];
   for (int k = 0; k < 4; ++k)
-    p[k] = 2 * k < count ? pair_sums(g.pair[k], xq + 64 * k) : _mm256_setzero_si256();
+    p[k] = 2 * k < count ? pair_sums<K>(g.pair[k], xq + 64 * k) : _mm256_setzero_si256();
   const __m256 terms =
       group_terms<K>(g, _mm256_loadu_ps(x.d + i), _mm256_loadu_ps(x.s + i), group_sums(p));
   if (count == 8) return _mm256_add_ps(acc, terms);
@@ -220,10 +278,11 @@ INFERA_AVX2 void pair_weight_rows(const uint8_t* w, uint64_t w_row_bytes, int64_
   for (int64_t r = 0; r < n_rows; ++r) {
     const uint8_t* row = w + r * w_row_bytes;
     __m256 acc = _mm256_setzero_ps();
-    for_each_group<K>(row, nb, layout, [&](int64_t i, int count, const WeightGroup& g) INFERA_AVX2_LAMBDA {
-      prefetch(row, i * sizeof(Block), count * sizeof(Block));
-      acc = add_group<K>(acc, g, x, i, count);
-    });
+    for_each_group<K>(row, nb, layout,
+                      [&](int64_t i, int count, const WeightGroup& g) INFERA_AVX2_LAMBDA {
+                        prefetch(row, i * sizeof(Block), count * sizeof(Block));
+                        acc = add_group<K>(acc, g, x, i, count);
+                      });
     y[r] = lane_sum(acc);
   }
 }
@@ -256,9 +315,7 @@ INFERA_AVX2 void pair_rows_times_tokens(const uint8_t* w, uint64_t w_row_bytes, 
 
 }  // namespace
 
-bool pair_kernel_avx2(TensorType weight_type) {
-  return weight_type == TensorType::Q4_0 || weight_type == TensorType::Q4_1;
-}
+bool pair_kernel_avx2(TensorType weight_type) { return int_dot_q8_type(weight_type); }
 
 void pair_activations_avx2(TensorType weight_type, const void* x_row, int64_t nb, uint8_t* dst) {
   const PanelTokenRow out = panel_token_row(dst, nb);
@@ -298,14 +355,31 @@ void pair_activations_avx2(TensorType weight_type, const void* x_row, int64_t nb
   }
 }
 
+// Calls kernel(W constant) for the W of weight_type (one of int_dot_q8_type's).
+template <typename Kernel>
+void with_weight_kind(TensorType weight_type, const Kernel& kernel) {
+  switch (weight_type) {
+    case TensorType::Q4_0:
+      return kernel(std::integral_constant<W, W::kQ4_0>{});
+    case TensorType::Q4_1:
+      return kernel(std::integral_constant<W, W::kQ4_1>{});
+    case TensorType::Q5_0:
+      return kernel(std::integral_constant<W, W::kQ5_0>{});
+    case TensorType::Q5_1:
+      return kernel(std::integral_constant<W, W::kQ5_1>{});
+    default:
+      return kernel(std::integral_constant<W, W::kQ8_0>{});
+  }
+}
+
 void pair_weight_rows_avx2(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
                            int64_t n_rows, const uint8_t* x_pair_row, int64_t nb, float* y,
                            WeightLayout layout) {
   const auto* w = static_cast<const uint8_t*>(w_rows);
   const PanelTokenRow x = panel_token_row(x_pair_row, nb);
-  if (weight_type == TensorType::Q4_0)
-    return pair_weight_rows<W::kQ4_0>(w, w_row_bytes, n_rows, x, nb, layout, y);
-  pair_weight_rows<W::kQ4_1>(w, w_row_bytes, n_rows, x, nb, layout, y);
+  with_weight_kind(weight_type, [&](auto kind) {
+    pair_weight_rows<decltype(kind)::value>(w, w_row_bytes, n_rows, x, nb, layout, y);
+  });
 }
 
 void pair_rows_times_tokens_avx2(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
@@ -313,11 +387,10 @@ void pair_rows_times_tokens_avx2(TensorType weight_type, const void* w_rows, uin
                                  int64_t n_tokens, int64_t nb, float* y, int64_t y_stride,
                                  WeightLayout layout) {
   const auto* w = static_cast<const uint8_t*>(w_rows);
-  if (weight_type == TensorType::Q4_0)
-    return pair_rows_times_tokens<W::kQ4_0>(w, w_row_bytes, n_rows, x_rows, x_stride, n_tokens, nb,
-                                            layout, y, y_stride);
-  pair_rows_times_tokens<W::kQ4_1>(w, w_row_bytes, n_rows, x_rows, x_stride, n_tokens, nb, layout,
-                                   y, y_stride);
+  with_weight_kind(weight_type, [&](auto kind) {
+    pair_rows_times_tokens<decltype(kind)::value>(w, w_row_bytes, n_rows, x_rows, x_stride,
+                                                  n_tokens, nb, layout, y, y_stride);
+  });
 }
 
 }  // namespace infera::int_dot_detail

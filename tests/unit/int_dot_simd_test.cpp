@@ -328,10 +328,9 @@ TEST_P(IntDotQ8Family, WeightRowsEqualScalarReferenceBitForBit) {
         });
         for (Isa isa : simd_isas()) {
           // The activation row in the panel form of that ISA: AVX-512 reads its float block
-          // scales instead of gathering them from the blocks; AVX2's Q4_0/Q4_1 kernel needs it.
+          // scales instead of gathering them from the blocks; AVX2's kernel needs it.
           std::vector<uint8_t> panel(panel_activation_row_bytes(n));
           with_isa(isa, [&] { panel_activations(type, x.data(), n, panel.data()); });
-          const bool avx2_pairs = type == TensorType::Q4_0 || type == TensorType::Q4_1;
           for (const uint8_t* x_panel :
                {static_cast<const uint8_t*>(nullptr), static_cast<const uint8_t*>(panel.data())}) {
             std::vector<float> got(ref.size(), -1.0f);
@@ -340,7 +339,7 @@ TEST_P(IntDotQ8Family, WeightRowsEqualScalarReferenceBitForBit) {
               served = vec_dot_activations_weight_rows(type, w.data(), w_bytes, w_rows, x.data(), n,
                                                        got.data(), x_panel);
             });
-            const bool expect_served = isa == Isa::kAvx512 || (avx2_pairs && x_panel != nullptr);
+            const bool expect_served = isa == Isa::kAvx512 || x_panel != nullptr;
             ASSERT_EQ(served, expect_served) << isa_name(isa);
             if (!served) continue;
             ASSERT_EQ(bits_of(got), bits_of(ref))
