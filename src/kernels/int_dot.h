@@ -64,6 +64,13 @@ KUnpackFn k_unpack_avx2(TensorType weight_type);
 // AVX2 kernels of the weight types pair_kernel_avx2 names (int_dot_avx2_pairs.cpp), reading
 // activation rows in the pair form of pair_activations_avx2 (PanelTokenRow).
 bool pair_kernel_avx2(TensorType weight_type);
+// Prompt processing of Q4_0/Q4_1 rows 8 at a time, row r in lane r (int_dot_avx2_lanes.cpp), on
+// activation rows in the same pair form; n_rows a multiple of 8.
+bool lanes_kernel_avx2(TensorType weight_type);
+void lanes_rows_times_tokens_avx2(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
+                                  int64_t n_rows, const uint8_t* x_rows, uint64_t x_stride,
+                                  int64_t n_tokens, int64_t nb, float* y, int64_t y_stride,
+                                  WeightLayout layout);
 void pair_activations_avx2(TensorType weight_type, const void* x_row, int64_t nb, uint8_t* dst);
 void pair_weight_rows_avx2(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
                            int64_t n_rows, const uint8_t* x_pair_row, int64_t nb, float* y,
@@ -208,7 +215,10 @@ inline void int_dot_panels16(TensorType weight_type, const void* w, uint64_t w_r
 #if defined(__x86_64__) || defined(__i386__)
   const auto* wb = static_cast<const uint8_t*>(w);
   const int64_t n_panels = n_w_rows / kIntPanelRows;
-  if (active_isa() == Isa::kAvx2) {
+  if (active_isa() == Isa::kAvx2 && int_dot_detail::lanes_kernel_avx2(weight_type)) {
+    int_dot_detail::lanes_rows_times_tokens_avx2(weight_type, wb, w_row_bytes, n_w_rows, x_rows,
+                                                 x_stride, n_rows, n / QK8_0, y, y_stride, layout);
+  } else if (active_isa() == Isa::kAvx2) {
     int_dot_detail::pair_rows_times_tokens_avx2(weight_type, wb, w_row_bytes, n_w_rows, x_rows,
                                                 x_stride, n_rows, n / QK8_0, y, y_stride, layout);
   } else if (layout == WeightLayout::kQ4_0Groups) {

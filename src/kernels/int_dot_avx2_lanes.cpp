@@ -1,0 +1,208 @@
+// AVX2 prompt processing for Q4_0 and Q4_1 weights: 8 weight rows at a time with row r in lane r,
+// times activation rows in the pair form (pair_activations_avx2).
+//
+// The pair kernels (int_dot_avx2_pairs.cpp) reduce each block's products across the lanes of a
+// vector, about a third of their work per token. Here each panel of 8 rows is first rewritten
+// (once per call, for all tokens): vector k of block b holds, in dword lane r, the 4 quants
+// 4k … 4k + 3 of row r's block b as unsigned nibbles. An activation dword broadcast to every lane
+// times that vector (maddubs) gives each row its products, the 8 vectors of a block add up in
+// int16 (|sum| <= 8 · 2 · 15 · 127 < 2^15) and one madd makes the 8 rows' block sums: no
+// reduction across lanes, and the float steps run on 8 rows per instruction. Each (row, token)
+// still adds block b's term into lane b % 8 of the reference and sums those lanes in its tree,
+// rounding each product as it does: blocks are visited lane by lane (b = l, l + 8, …), so one
+// accumulator per token serves a whole lane. Same bits as dot_unpacked_q8_0/q8_1.
+#include "kernels/int_dot.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "quant/float16.h"
+#include "quant/q4_0_groups.h"
+
+#define INFERA_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+namespace infera::int_dot_detail {
+namespace {
+
+constexpr int kLanes = 8;  // weight rows per panel
+// Activation rows that share each load of the panel's vectors.
+constexpr int kTokens = 4;
+
+// Block b of a panel, rewritten.
+struct LaneBlock {
+  uint32_t quants[8][kLanes];  // [k][r]: elements 4k … 4k + 3 of row r as bytes 0..15
+  float d[kLanes];
+  float m[kLanes];
+};
+
+// a · b for 8 floats, hidden from contraction into a following add (as mul_rounded8).
+INFERA_AVX2 inline __m256 mul_rounded(__m256 a, __m256 b) {
+  __m256 p = _mm256_mul_ps(a, b);
+  __asm__("" : "+x"(p));
+  return p;
+}
+
+// Where the quants and the scales (d, and m for Q4_1) of block b of a row lie.
+struct StoredBlock {
+  const uint8_t* qs;
+  uint16_t d, m;
+};
+
+StoredBlock stored_block(TensorType type, const uint8_t* row, int64_t nb, int64_t b,
+                         WeightLayout layout) {
+  StoredBlock s{};
+  if (type == TensorType::Q4_1) {
+    block_q4_1 blk;
+    std::memcpy(&blk, row + b * sizeof(block_q4_1), sizeof blk);
+    s.qs = row + b * sizeof(block_q4_1) + offsetof(block_q4_1, qs);
+    s.d = blk.d;
+    s.m = blk.m;
+    return s;
+  }
+  const int64_t grouped = nb / kQ4_0GroupBlocks * kQ4_0GroupBlocks;
+  const bool in_group = layout == WeightLayout::kQ4_0Groups && (b < grouped || q4_0_half_group(nb));
+  if (in_group) {
+    // q4_0_groups.h: a group of n blocks (8, or 4 in a half group) holds their qs, then their d.
+    const int64_t first = b / kQ4_0GroupBlocks * kQ4_0GroupBlocks;
+    const int64_t n = b < grouped ? kQ4_0GroupBlocks : nb - grouped;
+    const uint8_t* group = row + first * sizeof(block_q4_0);
+    s.qs = group + (b - first) * 16;
+    std::memcpy(&s.d, group + n * 16 + (b - first) * 2, sizeof s.d);
+    return s;
+  }
+  s.qs = row + b * sizeof(block_q4_0) + offsetof(block_q4_0, qs);
+  std::memcpy(&s.d, row + b * sizeof(block_q4_0), sizeof s.d);
+  return s;
+}
+
+// Rows [0, 8) of w (w_row_bytes apart) rewritten into nb LaneBlocks.
+void rewrite_panel(TensorType type, const uint8_t* w, uint64_t w_row_bytes, int64_t nb,
+                   WeightLayout layout, LaneBlock* out) {
+  for (int64_t b = 0; b < nb; ++b) {
+    LaneBlock& lb = out[b];
+    for (int r = 0; r < kLanes; ++r) {
+      const StoredBlock s = stored_block(type, w + r * w_row_bytes, nb, b, layout);
+      uint32_t q[4];
+      std::memcpy(q, s.qs, sizeof q);
+      for (int k = 0; k < 4; ++k) {
+        lb.quants[k][r] = q[k] & 0x0f0f0f0fu;             // elements 4k … 4k + 3
+        lb.quants[k + 4][r] = (q[k] >> 4) & 0x0f0f0f0fu;  // elements 16 + 4k …
+      }
+      lb.d[r] = fp16_to_fp32(s.d);
+      lb.m[r] = fp16_to_fp32(s.m);
+    }
+  }
+}
+
+// Lane j of a group of 8 in the pair form's scale arrays holds block kLaneBlock[j]: block b % 8
+// sits in lane b / 2 (b even) or 4 + b / 2.
+inline int64_t scale_index(int64_t b) {
+  const int64_t in_group = b % 8;
+  return b - in_group + (in_group % 2 == 0 ? in_group / 2 : 4 + in_group / 2);
+}
+
+// Byte offset of elements 4k … 4k + 3 of block b in the pair form's quants.
+inline int64_t quant_offset(int64_t b, int k) {
+  return 64 * (b / 2) + 16 * (b % 2) + (k < 4 ? 4 * k : 32 + 4 * (k - 4));
+}
+
+INFERA_AVX2 inline __m256i broadcast32(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return _mm256_set1_epi32(v);
+}
+
+// Tokens [t0, t0 + kNt) times the panel: y[t · y_stride + r] for the panel's 8 rows.
+template <bool kWithMin, int kNt>
+INFERA_AVX2 void panel_times_tokens(const LaneBlock* panel, int64_t nb, const PanelTokenRow* token,
+                                    float* y, int64_t y_stride) {
+  __m256 lane_acc[8][kNt];
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int l = 0; l < 8; ++l) {
+    __m256 acc[kNt];
+    for (int t = 0; t < kNt; ++t) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = l; b < nb; b += 8) {
+      const LaneBlock& lb = panel[b];
+      __m256i wq[8];
+      for (int k = 0; k < 8; ++k)
+        wq[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lb.quants[k]));
+      const __m256 wd = _mm256_loadu_ps(lb.d);
+      const int64_t si = scale_index(b);
+      for (int t = 0; t < kNt; ++t) {
+        const uint8_t* xq = token[t].quants;
+        __m256i s = _mm256_maddubs_epi16(wq[0], broadcast32(xq + quant_offset(b, 0)));
+        for (int k = 1; k < 8; ++k)
+          s = _mm256_add_epi16(s,
+                               _mm256_maddubs_epi16(wq[k], broadcast32(xq + quant_offset(b, k))));
+        const __m256 isum = _mm256_cvtepi32_ps(_mm256_madd_epi16(s, ones));
+        const __m256 dd = mul_rounded(wd, _mm256_set1_ps(token[t].d[si]));
+        __m256 term;
+        if constexpr (kWithMin) {
+          term = _mm256_add_ps(mul_rounded(dd, isum),
+                               mul_rounded(_mm256_loadu_ps(lb.m), _mm256_set1_ps(token[t].s[si])));
+        } else {
+          // Q4_0: the nibbles' sum less 8 Σ x (exact: small integers).
+          const __m256 sumi =
+              _mm256_fnmadd_ps(_mm256_set1_ps(8.0f), _mm256_set1_ps(token[t].s[si]), isum);
+          term = mul_rounded(sumi, dd);
+        }
+        acc[t] = _mm256_add_ps(acc[t], term);
+      }
+    }
+    for (int t = 0; t < kNt; ++t) lane_acc[l][t] = acc[t];
+  }
+  for (int t = 0; t < kNt; ++t) {
+    const auto& a = lane_acc;
+    const __m256 sum = _mm256_add_ps(
+        _mm256_add_ps(_mm256_add_ps(a[0][t], a[4][t]), _mm256_add_ps(a[1][t], a[5][t])),
+        _mm256_add_ps(_mm256_add_ps(a[2][t], a[6][t]), _mm256_add_ps(a[3][t], a[7][t])));
+    _mm256_storeu_ps(y + t * y_stride, sum);
+  }
+}
+
+template <bool kWithMin>
+INFERA_AVX2 void tokens_over_panel(const LaneBlock* panel, int64_t nb, const uint8_t* x_rows,
+                                   uint64_t x_stride, int64_t n_tokens, float* y,
+                                   int64_t y_stride) {
+  PanelTokenRow token[kTokens];
+  int64_t t0 = 0;
+  for (; t0 + kTokens <= n_tokens; t0 += kTokens) {
+    for (int t = 0; t < kTokens; ++t) token[t] = panel_token_row(x_rows + (t0 + t) * x_stride, nb);
+    panel_times_tokens<kWithMin, kTokens>(panel, nb, token, y + t0 * y_stride, y_stride);
+  }
+  for (; t0 < n_tokens; ++t0) {
+    token[0] = panel_token_row(x_rows + t0 * x_stride, nb);
+    panel_times_tokens<kWithMin, 1>(panel, nb, token, y + t0 * y_stride, y_stride);
+  }
+}
+
+}  // namespace
+
+bool lanes_kernel_avx2(TensorType weight_type) {
+  return weight_type == TensorType::Q4_0 || weight_type == TensorType::Q4_1;
+}
+
+void lanes_rows_times_tokens_avx2(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
+                                  int64_t n_rows, const uint8_t* x_rows, uint64_t x_stride,
+                                  int64_t n_tokens, int64_t nb, float* y, int64_t y_stride,
+                                  WeightLayout layout) {
+  thread_local std::vector<LaneBlock> panel;
+  panel.resize(static_cast<size_t>(nb));
+  const auto* w = static_cast<const uint8_t*>(w_rows);
+  for (int64_t r0 = 0; r0 + kLanes <= n_rows; r0 += kLanes) {
+    rewrite_panel(weight_type, w + r0 * w_row_bytes, w_row_bytes, nb, layout, panel.data());
+    if (weight_type == TensorType::Q4_1) {
+      tokens_over_panel<true>(panel.data(), nb, x_rows, x_stride, n_tokens, y + r0, y_stride);
+    } else {
+      tokens_over_panel<false>(panel.data(), nb, x_rows, x_stride, n_tokens, y + r0, y_stride);
+    }
+  }
+}
+
+}  // namespace infera::int_dot_detail
+
+#endif  // x86
