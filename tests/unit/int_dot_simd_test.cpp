@@ -492,15 +492,18 @@ TEST_P(IntDotK, EqualsScalarReferenceBitForBit) {
   if (checked == 0) GTEST_SKIP() << "no SIMD ISA on this CPU: only the reference runs";
 }
 
-// The K-quant panel kernel (16 weight rows at a time; here a block of three panels) against the
-// reference row by row, for the types it serves; unaligned rows one block longer than the matrix,
-// token counts around 8 and 23.
+// The K-quant panel kernels (16 weight rows at a time; here a block of three panels) against the
+// reference row by row, for the types they serve on each SIMD path; unaligned rows one block longer
+// than the matrix, token counts around 8 and 23.
 TEST_P(IntDotK, PanelEqualsScalarReferenceBitForBit) {
   const TensorType type = GetParam();
-  if (!isa_supported(Isa::kAvx512)) GTEST_SKIP() << "the panel kernel needs AVX-512 VNNI";
-  int64_t panel_rows = 0;
-  with_isa(Isa::kAvx512, [&] { panel_rows = 3 * activation_panel_rows(type); });
-  if (panel_rows == 0) GTEST_SKIP() << "no panel kernel for this type";
+  std::vector<Isa> panel_isas;
+  for (Isa isa : simd_isas())
+    with_isa(isa, [&] {
+      if (activation_panel_rows(type) > 0) panel_isas.push_back(isa);
+    });
+  if (panel_isas.empty()) GTEST_SKIP() << "no panel kernel for this type on this CPU";
+  const int64_t panel_rows = 3 * kIntPanelRows;
   std::mt19937 rng(777 + static_cast<unsigned>(type));
   for (int64_t nb : {1, 2, 3, 5, 9}) {  // 9: block 8 shares lane 0 with block 0
     // 23: every token group size of the kernel in one call (6 or 8, then 4, 2, 1); 71: a group of
@@ -524,13 +527,16 @@ TEST_P(IntDotK, PanelEqualsScalarReferenceBitForBit) {
           vec_dot_activations_rows(type, w + r * w_bytes, xb, x_bytes, n_tokens, n, ref.data() + r,
                                    panel_rows);
       });
-      std::vector<float> got(ref.size());
-      with_isa(Isa::kAvx512, [&] {
-        ASSERT_FALSE(panel_reads_rewritten_activations(type));
-        vec_dot_activations_panel(type, w, w_bytes, panel_rows, xb, x_bytes, n_tokens, n,
-                                  got.data(), panel_rows);
-      });
-      ASSERT_EQ(bits_of(got), bits_of(ref)) << "nb=" << nb << " tokens=" << n_tokens;
+      for (Isa isa : panel_isas) {
+        std::vector<float> got(ref.size());
+        with_isa(isa, [&] {
+          ASSERT_FALSE(panel_reads_rewritten_activations(type));
+          vec_dot_activations_panel(type, w, w_bytes, panel_rows, xb, x_bytes, n_tokens, n,
+                                    got.data(), panel_rows);
+        });
+        ASSERT_EQ(bits_of(got), bits_of(ref))
+            << isa_name(isa) << " nb=" << nb << " tokens=" << n_tokens;
+      }
     }
   }
 }
