@@ -71,11 +71,12 @@ void lanes_rows_times_tokens_avx2(TensorType weight_type, const void* w_rows, ui
                                   int64_t n_rows, const uint8_t* x_rows, uint64_t x_stride,
                                   int64_t n_tokens, int64_t nb, float* y, int64_t y_stride,
                                   WeightLayout layout);
-// The same for Q4_K rows times Q8_K rows (int_dot_avx2_k_lanes.cpp).
+// The same for Q4_K and Q6_K rows times Q8_K rows (int_dot_avx2_k_lanes.cpp).
 bool k_lanes_kernel_avx2(TensorType weight_type);
-void k_lanes_rows_times_tokens_avx2(const void* w_rows, uint64_t w_row_bytes, int64_t n_rows,
-                                    const block_q8_K* x, int64_t x_stride_blocks, int64_t n_tokens,
-                                    int64_t nb, float* y, int64_t y_stride);
+void k_lanes_rows_times_tokens_avx2(TensorType weight_type, const void* w_rows,
+                                    uint64_t w_row_bytes, int64_t n_rows, const block_q8_K* x,
+                                    int64_t x_stride_blocks, int64_t n_tokens, int64_t nb, float* y,
+                                    int64_t y_stride);
 void pair_activations_avx2(TensorType weight_type, const void* x_row, int64_t nb, uint8_t* dst);
 void pair_weight_rows_avx2(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
                            int64_t n_rows, const uint8_t* x_pair_row, int64_t nb, float* y,
@@ -195,7 +196,7 @@ inline bool int_dot_q8_weight_rows(TensorType weight_type, const void* w_rows, u
 }
 
 // Whether int_dot_panel16 serves `weight_type` on this CPU: Q4_0 … Q8_0, Q4_K and Q6_K with
-// AVX-512 VNNI; Q4_0 … Q8_0 and Q4_K with AVX2.
+// AVX-512 VNNI; Q4_0 … Q8_0, Q4_K and Q6_K with AVX2.
 inline bool int_dot_panel_available(TensorType weight_type) {
 #if defined(__x86_64__) || defined(__i386__)
   if (active_isa() == Isa::kAvx2)
@@ -224,7 +225,7 @@ inline void int_dot_panels16(TensorType weight_type, const void* w, uint64_t w_r
   const int64_t n_panels = n_w_rows / kIntPanelRows;
   if (active_isa() == Isa::kAvx2 && int_dot_detail::k_lanes_kernel_avx2(weight_type)) {
     int_dot_detail::k_lanes_rows_times_tokens_avx2(
-        wb, w_row_bytes, n_w_rows, reinterpret_cast<const block_q8_K*>(x_rows),
+        weight_type, wb, w_row_bytes, n_w_rows, reinterpret_cast<const block_q8_K*>(x_rows),
         static_cast<int64_t>(x_stride / sizeof(block_q8_K)), n_rows, n / QK_K, y, y_stride);
   } else if (active_isa() == Isa::kAvx2 && int_dot_detail::lanes_kernel_avx2(weight_type)) {
     int_dot_detail::lanes_rows_times_tokens_avx2(weight_type, wb, w_row_bytes, n_w_rows, x_rows,

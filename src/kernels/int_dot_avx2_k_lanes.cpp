@@ -1,5 +1,5 @@
-// AVX2 prompt processing for Q4_K weights: 8 weight rows at a time with row r in lane r, times
-// Q8_K activation rows, as int_dot_avx2_lanes.cpp does for Q4_0/Q4_1.
+// AVX2 prompt processing for Q4_K and Q6_K weights: 8 weight rows at a time with row r in lane r,
+// times Q8_K activation rows, as int_dot_avx2_lanes.cpp does for Q4_0/Q4_1.
 //
 // Each panel of 8 rows is rewritten once per call: for sub-block s (32 elements) of block b,
 // vector g holds in dword lane r the quants 32s + 4g … 32s + 4g + 3 of row r as bytes 0..15, and
@@ -8,7 +8,8 @@
 // int16 (|sum| <= 8 · 2 · 15 · 127 < 2^15), one madd by the scales makes them int32, and the mins
 // times the activations' 16-element sums take 4 madds per block. The float steps are vec_dot_k.h's
 // (block i's term (d · d_x) · isum − (dmin · d_x) · summs into lane i % 8, those lanes summed in
-// its tree), on 8 rows at once: the same bits as the reference.
+// its tree), on 8 rows at once: the same bits as the reference. Q6_K likewise, with 16-element
+// sub-blocks, signed scales and its quants taken unsigned (see Q6LaneBlock).
 #include "kernels/int_dot.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -54,7 +55,7 @@ INFERA_AVX2 inline __m256i broadcast32(const void* p) {
 }
 
 // Rows [0, 8) of w (w_row_bytes apart) rewritten into nb KLaneBlocks.
-void rewrite_panel(const uint8_t* w, uint64_t w_row_bytes, int64_t nb, KLaneBlock* out) {
+void rewrite_q4_panel(const uint8_t* w, uint64_t w_row_bytes, int64_t nb, KLaneBlock* out) {
   for (int64_t b = 0; b < nb; ++b) {
     KLaneBlock& lb = out[b];
     for (int r = 0; r < kLanes; ++r) {
@@ -79,6 +80,45 @@ void rewrite_panel(const uint8_t* w, uint64_t w_row_bytes, int64_t nb, KLaneBloc
   }
 }
 
+// Block b of a Q6_K panel, rewritten: quants as unsigned 0..63 (the stored value; the reference's
+// −32 comes back as 32 · Σ scale · bsum, an exact integer correction).
+struct Q6LaneBlock {
+  uint32_t quants[16][4][kLanes];   // [sub-block s][g][row r]: elements 16s + 4g … + 3
+  uint32_t scales[16][kLanes];      // [s][r]: the scale of sub-block s twice, as int16
+  uint32_t scale_pairs[8][kLanes];  // [p][r]: scales of sub-blocks 2p and 2p + 1, as int16
+  float d[kLanes];
+};
+
+INFERA_AVX2 void rewrite_q6_panel(const uint8_t* w, uint64_t w_row_bytes, int64_t nb,
+                                  Q6LaneBlock* out) {
+  // The SIMD unpacker gives the quants less 32 and the scales; the rewrite is bound by it, not by
+  // the product, at a few dozen tokens.
+  const KUnpackFn unpack = k_unpack_avx2(TensorType::Q6_K);
+  KIntBlock u;
+  for (int64_t b = 0; b < nb; ++b) {
+    Q6LaneBlock& lb = out[b];
+    for (int r = 0; r < kLanes; ++r) {
+      const uint8_t* block = w + r * w_row_bytes + b * sizeof(block_q6_K);
+      unpack(block, &u);
+      alignas(32) uint8_t q[QK_K];
+      for (int c = 0; c < QK_K / 32; ++c) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(u.q + 32 * c));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(q + 32 * c),
+                           _mm256_add_epi8(v, _mm256_set1_epi8(32)));
+      }
+      for (int sb = 0; sb < 16; ++sb)
+        for (int g = 0; g < 4; ++g) std::memcpy(&lb.quants[sb][g][r], q + 16 * sb + 4 * g, 4);
+      auto as_u16 = [](int32_t v) { return static_cast<uint32_t>(static_cast<uint16_t>(v)); };
+      for (int sb = 0; sb < 16; ++sb) lb.scales[sb][r] = as_u16(u.scale[sb]) * 0x10001u;
+      for (int p = 0; p < 8; ++p)
+        lb.scale_pairs[p][r] = as_u16(u.scale[2 * p]) | (as_u16(u.scale[2 * p + 1]) << 16);
+      uint16_t d;
+      std::memcpy(&d, block + offsetof(block_q6_K, d), sizeof d);
+      lb.d[r] = fp16_to_fp32(d);
+    }
+  }
+}
+
 // The 16-element sums of an activation block added in pairs (one per 32-element sub-block; |sum|
 // <= 32 · 127 fits int16), two sub-blocks per dword, as the mins' madd takes them.
 struct ActSums {
@@ -90,10 +130,21 @@ inline ActSums act_sums(const block_q8_K& x) {
   return a;
 }
 
-// Tokens [0, kNt) of x times the panel: y[t · y_stride + r] for the panel's 8 rows.
+// y[t · y_stride + r] for each token's 8 rows: their block lanes summed in the reference's tree.
 template <int kNt>
-INFERA_AVX2 void panel_times_tokens(const KLaneBlock* panel, int64_t nb, const block_q8_K* const* x,
-                                    float* y, int64_t y_stride) {
+INFERA_AVX2 inline void store_lane_sums(const __m256 (&a)[8][kNt], float* y, int64_t y_stride) {
+  for (int t = 0; t < kNt; ++t) {
+    const __m256 sum = _mm256_add_ps(
+        _mm256_add_ps(_mm256_add_ps(a[0][t], a[4][t]), _mm256_add_ps(a[1][t], a[5][t])),
+        _mm256_add_ps(_mm256_add_ps(a[2][t], a[6][t]), _mm256_add_ps(a[3][t], a[7][t])));
+    _mm256_storeu_ps(y + t * y_stride, sum);
+  }
+}
+
+// Q4_K: tokens [0, kNt) of x times the panel: y[t · y_stride + r] for the panel's 8 rows.
+template <int kNt>
+INFERA_AVX2 void q4_panel_times_tokens(const KLaneBlock* panel, int64_t nb,
+                                       const block_q8_K* const* x, float* y, int64_t y_stride) {
   __m256 lane_acc[8][kNt];
   for (int l = 0; l < 8; ++l) {
     __m256 acc[kNt];
@@ -133,37 +184,99 @@ INFERA_AVX2 void panel_times_tokens(const KLaneBlock* panel, int64_t nb, const b
     }
     for (int t = 0; t < kNt; ++t) lane_acc[l][t] = acc[t];
   }
-  for (int t = 0; t < kNt; ++t) {
-    const auto& a = lane_acc;
-    const __m256 sum = _mm256_add_ps(
-        _mm256_add_ps(_mm256_add_ps(a[0][t], a[4][t]), _mm256_add_ps(a[1][t], a[5][t])),
-        _mm256_add_ps(_mm256_add_ps(a[2][t], a[6][t]), _mm256_add_ps(a[3][t], a[7][t])));
-    _mm256_storeu_ps(y + t * y_stride, sum);
+  store_lane_sums<kNt>(lane_acc, y, y_stride);
+}
+
+// Q6_K: tokens [0, kNt) of x times the panel.
+template <int kNt>
+INFERA_AVX2 void q6_panel_times_tokens(const Q6LaneBlock* panel, int64_t nb,
+                                       const block_q8_K* const* x, float* y, int64_t y_stride) {
+  __m256 lane_acc[8][kNt];
+  for (int l = 0; l < 8; ++l) {
+    __m256 acc[kNt];
+    for (int t = 0; t < kNt; ++t) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = l; b < nb; b += 8) {
+      const Q6LaneBlock& lb = panel[b];
+      __m256i isum[kNt];
+      for (int t = 0; t < kNt; ++t) isum[t] = _mm256_setzero_si256();
+      for (int sb = 0; sb < 16; ++sb) {
+        __m256i wq[4];
+        for (int g = 0; g < 4; ++g) wq[g] = load_lanes(lb.quants[sb][g]);
+        const __m256i sc = load_lanes(lb.scales[sb]);
+        for (int t = 0; t < kNt; ++t) {
+          const int8_t* xq = x[t][b].qs + 16 * sb;
+          // Two products of q 0..63 by x add up in int16: |sum| <= 2 · 2 · 63 · 127.
+          const __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(wq[0], broadcast32(xq)),
+                                               _mm256_maddubs_epi16(wq[1], broadcast32(xq + 4)));
+          const __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(wq[2], broadcast32(xq + 8)),
+                                               _mm256_maddubs_epi16(wq[3], broadcast32(xq + 12)));
+          isum[t] = _mm256_add_epi32(
+              isum[t], _mm256_add_epi32(_mm256_madd_epi16(p01, sc), _mm256_madd_epi16(p23, sc)));
+        }
+      }
+      const __m256 wd = _mm256_loadu_ps(lb.d);
+      for (int t = 0; t < kNt; ++t) {
+        const block_q8_K& xb = x[t][b];
+        // Σ scale · bsum, taken 32 times off: the quants' −32.
+        __m256i offset = _mm256_setzero_si256();
+        for (int p = 0; p < 8; ++p)
+          offset = _mm256_add_epi32(offset, _mm256_madd_epi16(load_lanes(lb.scale_pairs[p]),
+                                                              broadcast32(xb.bsums + 2 * p)));
+        const __m256i total = _mm256_sub_epi32(isum[t], _mm256_slli_epi32(offset, 5));
+        // As k_term: (d · d_x) · isum, each product rounded.
+        const __m256 term =
+            mul_rounded(mul_rounded(wd, _mm256_set1_ps(xb.d)), _mm256_cvtepi32_ps(total));
+        acc[t] = _mm256_add_ps(acc[t], term);
+      }
+    }
+    for (int t = 0; t < kNt; ++t) lane_acc[l][t] = acc[t];
+  }
+  store_lane_sums<kNt>(lane_acc, y, y_stride);
+}
+
+// Every panel of 8 rows of w, rewritten by Rewrite into Block, times every token by Kernel.
+template <typename Block, void (*kRewrite)(const uint8_t*, uint64_t, int64_t, Block*),
+          void (*kKernel1)(const Block*, int64_t, const block_q8_K* const*, float*, int64_t),
+          void (*kKernelN)(const Block*, int64_t, const block_q8_K* const*, float*, int64_t)>
+void panels_times_tokens(const uint8_t* w, uint64_t w_row_bytes, int64_t n_rows,
+                         const block_q8_K* x, int64_t x_stride_blocks, int64_t n_tokens, int64_t nb,
+                         float* y, int64_t y_stride) {
+  thread_local std::vector<Block> panel;
+  panel.resize(static_cast<size_t>(nb));
+  for (int64_t r0 = 0; r0 + kLanes <= n_rows; r0 += kLanes) {
+    kRewrite(w + r0 * w_row_bytes, w_row_bytes, nb, panel.data());
+    const block_q8_K* token[kTokens];
+    int64_t t0 = 0;
+    for (; t0 + kTokens <= n_tokens; t0 += kTokens) {
+      for (int t = 0; t < kTokens; ++t) token[t] = x + (t0 + t) * x_stride_blocks;
+      kKernelN(panel.data(), nb, token, y + t0 * y_stride + r0, y_stride);
+    }
+    for (; t0 < n_tokens; ++t0) {
+      token[0] = x + t0 * x_stride_blocks;
+      kKernel1(panel.data(), nb, token, y + t0 * y_stride + r0, y_stride);
+    }
   }
 }
 
 }  // namespace
 
-bool k_lanes_kernel_avx2(TensorType weight_type) { return weight_type == TensorType::Q4_K; }
+bool k_lanes_kernel_avx2(TensorType weight_type) {
+  return weight_type == TensorType::Q4_K || weight_type == TensorType::Q6_K;
+}
 
-void k_lanes_rows_times_tokens_avx2(const void* w_rows, uint64_t w_row_bytes, int64_t n_rows,
-                                    const block_q8_K* x, int64_t x_stride_blocks, int64_t n_tokens,
-                                    int64_t nb, float* y, int64_t y_stride) {
-  thread_local std::vector<KLaneBlock> panel;
-  panel.resize(static_cast<size_t>(nb));
+void k_lanes_rows_times_tokens_avx2(TensorType weight_type, const void* w_rows,
+                                    uint64_t w_row_bytes, int64_t n_rows, const block_q8_K* x,
+                                    int64_t x_stride_blocks, int64_t n_tokens, int64_t nb, float* y,
+                                    int64_t y_stride) {
   const auto* w = static_cast<const uint8_t*>(w_rows);
-  for (int64_t r0 = 0; r0 + kLanes <= n_rows; r0 += kLanes) {
-    rewrite_panel(w + r0 * w_row_bytes, w_row_bytes, nb, panel.data());
-    const block_q8_K* token[kTokens];
-    int64_t t0 = 0;
-    for (; t0 + kTokens <= n_tokens; t0 += kTokens) {
-      for (int t = 0; t < kTokens; ++t) token[t] = x + (t0 + t) * x_stride_blocks;
-      panel_times_tokens<kTokens>(panel.data(), nb, token, y + t0 * y_stride + r0, y_stride);
-    }
-    for (; t0 < n_tokens; ++t0) {
-      token[0] = x + t0 * x_stride_blocks;
-      panel_times_tokens<1>(panel.data(), nb, token, y + t0 * y_stride + r0, y_stride);
-    }
+  if (weight_type == TensorType::Q6_K) {
+    panels_times_tokens<Q6LaneBlock, rewrite_q6_panel, q6_panel_times_tokens<1>,
+                        q6_panel_times_tokens<kTokens>>(w, w_row_bytes, n_rows, x, x_stride_blocks,
+                                                        n_tokens, nb, y, y_stride);
+  } else {
+    panels_times_tokens<KLaneBlock, rewrite_q4_panel, q4_panel_times_tokens<1>,
+                        q4_panel_times_tokens<kTokens>>(w, w_row_bytes, n_rows, x, x_stride_blocks,
+                                                        n_tokens, nb, y, y_stride);
   }
 }
 
