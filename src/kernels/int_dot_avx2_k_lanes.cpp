@@ -18,16 +18,14 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/lanes_avx2.h"
 #include "quant/float16.h"
-
-#define INFERA_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 namespace infera::int_dot_detail {
 namespace {
 
-constexpr int kLanes = 8;  // weight rows per panel
-// Activation rows that share each load of the panel's vectors.
-constexpr int kTokens = 4;
+using namespace lanes_avx2;
+constexpr int kLanes = lanes_avx2::kRows;
 
 // Block b of a panel, rewritten.
 struct KLaneBlock {
@@ -37,22 +35,6 @@ struct KLaneBlock {
   float d[kLanes];
   float dmin[kLanes];
 };
-
-INFERA_AVX2 inline __m256 mul_rounded(__m256 a, __m256 b) {
-  __m256 p = _mm256_mul_ps(a, b);
-  __asm__("" : "+x"(p));
-  return p;
-}
-
-INFERA_AVX2 inline __m256i load_lanes(const uint32_t* v) {
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v));
-}
-
-INFERA_AVX2 inline __m256i broadcast32(const void* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return _mm256_set1_epi32(v);
-}
 
 // Rows [0, 8) of w (w_row_bytes apart) rewritten into nb KLaneBlocks.
 void rewrite_q4_panel(const uint8_t* w, uint64_t w_row_bytes, int64_t nb, KLaneBlock* out) {
@@ -89,8 +71,8 @@ struct Q6LaneBlock {
   float d[kLanes];
 };
 
-INFERA_AVX2 void rewrite_q6_panel(const uint8_t* w, uint64_t w_row_bytes, int64_t nb,
-                                  Q6LaneBlock* out) {
+INFERA_LANES_AVX2 void rewrite_q6_panel(const uint8_t* w, uint64_t w_row_bytes, int64_t nb,
+                                        Q6LaneBlock* out) {
   // The SIMD unpacker gives the quants less 32 and the scales; the rewrite is bound by it, not by
   // the product, at a few dozen tokens.
   const KUnpackFn unpack = k_unpack_avx2(TensorType::Q6_K);
@@ -130,114 +112,88 @@ inline ActSums act_sums(const block_q8_K& x) {
   return a;
 }
 
-// y[t · y_stride + r] for each token's 8 rows: their block lanes summed in the reference's tree.
-template <int kNt>
-INFERA_AVX2 inline void store_lane_sums(const __m256 (&a)[8][kNt], float* y, int64_t y_stride) {
-  for (int t = 0; t < kNt; ++t) {
-    const __m256 sum = _mm256_add_ps(
-        _mm256_add_ps(_mm256_add_ps(a[0][t], a[4][t]), _mm256_add_ps(a[1][t], a[5][t])),
-        _mm256_add_ps(_mm256_add_ps(a[2][t], a[6][t]), _mm256_add_ps(a[3][t], a[7][t])));
-    _mm256_storeu_ps(y + t * y_stride, sum);
-  }
-}
-
 // Q4_K: tokens [0, kNt) of x times the panel: y[t · y_stride + r] for the panel's 8 rows.
 template <int kNt>
-INFERA_AVX2 void q4_panel_times_tokens(const KLaneBlock* panel, int64_t nb,
-                                       const block_q8_K* const* x, float* y, int64_t y_stride) {
-  __m256 lane_acc[8][kNt];
-  for (int l = 0; l < 8; ++l) {
-    __m256 acc[kNt];
-    for (int t = 0; t < kNt; ++t) acc[t] = _mm256_setzero_ps();
-    for (int64_t b = l; b < nb; b += 8) {
-      const KLaneBlock& lb = panel[b];
-      __m256i isum[kNt];
-      for (int t = 0; t < kNt; ++t) isum[t] = _mm256_setzero_si256();
-      for (int s = 0; s < 8; ++s) {
-        __m256i wq[8];
-        for (int g = 0; g < 8; ++g) wq[g] = load_lanes(lb.quants[s][g]);
-        const __m256i sc = load_lanes(lb.scales[s]);
-        for (int t = 0; t < kNt; ++t) {
-          const int8_t* xq = x[t][b].qs + 32 * s;
-          __m256i p = _mm256_maddubs_epi16(wq[0], broadcast32(xq));
-          for (int g = 1; g < 8; ++g)
-            p = _mm256_add_epi16(p, _mm256_maddubs_epi16(wq[g], broadcast32(xq + 4 * g)));
-          isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p, sc));
-        }
-      }
-      const __m256 wd = _mm256_loadu_ps(lb.d);
-      const __m256 wdmin = _mm256_loadu_ps(lb.dmin);
+INFERA_LANES_AVX2 void q4_panel_times_tokens(const KLaneBlock* panel, int64_t nb,
+                                             const block_q8_K* const* x, float* y,
+                                             int64_t y_stride) {
+  auto block_terms = [&](int64_t b, __m256* term) INFERA_LANES_AVX2_LAMBDA {
+    const KLaneBlock& lb = panel[b];
+    __m256i isum[kNt];
+    for (int t = 0; t < kNt; ++t) isum[t] = _mm256_setzero_si256();
+    for (int s = 0; s < 8; ++s) {
+      __m256i wq[8];
+      for (int g = 0; g < 8; ++g) wq[g] = load_rows(lb.quants[s][g]);
+      const __m256i sc = load_rows(lb.scales[s]);
       for (int t = 0; t < kNt; ++t) {
-        const block_q8_K& xb = x[t][b];
-        const ActSums sums = act_sums(xb);
-        __m256i summs = _mm256_madd_epi16(load_lanes(lb.mins[0]), broadcast32(sums.pair));
-        for (int p = 1; p < 4; ++p)
-          summs = _mm256_add_epi32(
-              summs, _mm256_madd_epi16(load_lanes(lb.mins[p]), broadcast32(sums.pair + 2 * p)));
-        const __m256 xd = _mm256_set1_ps(xb.d);
-        // As k_term_with_min: (d · d_x) · isum − (dmin · d_x) · summs, each product rounded.
-        const __m256 term =
-            _mm256_sub_ps(mul_rounded(mul_rounded(wd, xd), _mm256_cvtepi32_ps(isum[t])),
-                          mul_rounded(mul_rounded(wdmin, xd), _mm256_cvtepi32_ps(summs)));
-        acc[t] = _mm256_add_ps(acc[t], term);
+        const int8_t* xq = x[t][b].qs + 32 * s;
+        __m256i p = _mm256_maddubs_epi16(wq[0], broadcast32(xq));
+        for (int g = 1; g < 8; ++g)
+          p = _mm256_add_epi16(p, _mm256_maddubs_epi16(wq[g], broadcast32(xq + 4 * g)));
+        isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p, sc));
       }
     }
-    for (int t = 0; t < kNt; ++t) lane_acc[l][t] = acc[t];
-  }
-  store_lane_sums<kNt>(lane_acc, y, y_stride);
+    const __m256 wd = _mm256_loadu_ps(lb.d);
+    const __m256 wdmin = _mm256_loadu_ps(lb.dmin);
+    for (int t = 0; t < kNt; ++t) {
+      const block_q8_K& xb = x[t][b];
+      const ActSums sums = act_sums(xb);
+      __m256i summs = _mm256_madd_epi16(load_rows(lb.mins[0]), broadcast32(sums.pair));
+      for (int p = 1; p < 4; ++p)
+        summs = _mm256_add_epi32(
+            summs, _mm256_madd_epi16(load_rows(lb.mins[p]), broadcast32(sums.pair + 2 * p)));
+      const __m256 xd = _mm256_set1_ps(xb.d);
+      // As k_term_with_min: (d · d_x) · isum − (dmin · d_x) · summs, each product rounded.
+      term[t] = _mm256_sub_ps(mul_rounded(mul_rounded(wd, xd), _mm256_cvtepi32_ps(isum[t])),
+                              mul_rounded(mul_rounded(wdmin, xd), _mm256_cvtepi32_ps(summs)));
+    }
+  };
+  sum_in_block_lanes<kNt>(nb, block_terms, y, y_stride);
 }
 
 // Q6_K: tokens [0, kNt) of x times the panel.
 template <int kNt>
-INFERA_AVX2 void q6_panel_times_tokens(const Q6LaneBlock* panel, int64_t nb,
-                                       const block_q8_K* const* x, float* y, int64_t y_stride) {
-  __m256 lane_acc[8][kNt];
-  for (int l = 0; l < 8; ++l) {
-    __m256 acc[kNt];
-    for (int t = 0; t < kNt; ++t) acc[t] = _mm256_setzero_ps();
-    for (int64_t b = l; b < nb; b += 8) {
-      const Q6LaneBlock& lb = panel[b];
-      __m256i isum[kNt];
-      for (int t = 0; t < kNt; ++t) isum[t] = _mm256_setzero_si256();
-      for (int sb = 0; sb < 16; ++sb) {
-        __m256i wq[4];
-        for (int g = 0; g < 4; ++g) wq[g] = load_lanes(lb.quants[sb][g]);
-        const __m256i sc = load_lanes(lb.scales[sb]);
-        for (int t = 0; t < kNt; ++t) {
-          const int8_t* xq = x[t][b].qs + 16 * sb;
-          // Two products of q 0..63 by x add up in int16: |sum| <= 2 · 2 · 63 · 127.
-          const __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(wq[0], broadcast32(xq)),
-                                               _mm256_maddubs_epi16(wq[1], broadcast32(xq + 4)));
-          const __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(wq[2], broadcast32(xq + 8)),
-                                               _mm256_maddubs_epi16(wq[3], broadcast32(xq + 12)));
-          isum[t] = _mm256_add_epi32(
-              isum[t], _mm256_add_epi32(_mm256_madd_epi16(p01, sc), _mm256_madd_epi16(p23, sc)));
-        }
-      }
-      const __m256 wd = _mm256_loadu_ps(lb.d);
+INFERA_LANES_AVX2 void q6_panel_times_tokens(const Q6LaneBlock* panel, int64_t nb,
+                                             const block_q8_K* const* x, float* y,
+                                             int64_t y_stride) {
+  auto block_terms = [&](int64_t b, __m256* term) INFERA_LANES_AVX2_LAMBDA {
+    const Q6LaneBlock& lb = panel[b];
+    __m256i isum[kNt];
+    for (int t = 0; t < kNt; ++t) isum[t] = _mm256_setzero_si256();
+    for (int sb = 0; sb < 16; ++sb) {
+      __m256i wq[4];
+      for (int g = 0; g < 4; ++g) wq[g] = load_rows(lb.quants[sb][g]);
+      const __m256i sc = load_rows(lb.scales[sb]);
       for (int t = 0; t < kNt; ++t) {
-        const block_q8_K& xb = x[t][b];
-        // Σ scale · bsum, taken 32 times off: the quants' −32.
-        __m256i offset = _mm256_setzero_si256();
-        for (int p = 0; p < 8; ++p)
-          offset = _mm256_add_epi32(offset, _mm256_madd_epi16(load_lanes(lb.scale_pairs[p]),
-                                                              broadcast32(xb.bsums + 2 * p)));
-        const __m256i total = _mm256_sub_epi32(isum[t], _mm256_slli_epi32(offset, 5));
-        // As k_term: (d · d_x) · isum, each product rounded.
-        const __m256 term =
-            mul_rounded(mul_rounded(wd, _mm256_set1_ps(xb.d)), _mm256_cvtepi32_ps(total));
-        acc[t] = _mm256_add_ps(acc[t], term);
+        const int8_t* xq = x[t][b].qs + 16 * sb;
+        // Two products of q 0..63 by x add up in int16: |sum| <= 2 · 2 · 63 · 127.
+        const __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(wq[0], broadcast32(xq)),
+                                             _mm256_maddubs_epi16(wq[1], broadcast32(xq + 4)));
+        const __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(wq[2], broadcast32(xq + 8)),
+                                             _mm256_maddubs_epi16(wq[3], broadcast32(xq + 12)));
+        isum[t] = _mm256_add_epi32(
+            isum[t], _mm256_add_epi32(_mm256_madd_epi16(p01, sc), _mm256_madd_epi16(p23, sc)));
       }
     }
-    for (int t = 0; t < kNt; ++t) lane_acc[l][t] = acc[t];
-  }
-  store_lane_sums<kNt>(lane_acc, y, y_stride);
+    const __m256 wd = _mm256_loadu_ps(lb.d);
+    for (int t = 0; t < kNt; ++t) {
+      const block_q8_K& xb = x[t][b];
+      // Σ scale · bsum, taken 32 times off: the quants' −32.
+      __m256i offset = _mm256_setzero_si256();
+      for (int p = 0; p < 8; ++p)
+        offset = _mm256_add_epi32(
+            offset, _mm256_madd_epi16(load_rows(lb.scale_pairs[p]), broadcast32(xb.bsums + 2 * p)));
+      const __m256i total = _mm256_sub_epi32(isum[t], _mm256_slli_epi32(offset, 5));
+      // As k_term: (d · d_x) · isum, each product rounded.
+      term[t] = mul_rounded(mul_rounded(wd, _mm256_set1_ps(xb.d)), _mm256_cvtepi32_ps(total));
+    }
+  };
+  sum_in_block_lanes<kNt>(nb, block_terms, y, y_stride);
 }
 
-// Every panel of 8 rows of w, rewritten by Rewrite into Block, times every token by Kernel.
+// Every panel of 8 rows of w, rewritten by kRewrite into Blocks, times every token by kKernel.
 template <typename Block, void (*kRewrite)(const uint8_t*, uint64_t, int64_t, Block*),
-          void (*kKernel1)(const Block*, int64_t, const block_q8_K* const*, float*, int64_t),
-          void (*kKernelN)(const Block*, int64_t, const block_q8_K* const*, float*, int64_t)>
+          template <int> class Kernel>
 void panels_times_tokens(const uint8_t* w, uint64_t w_row_bytes, int64_t n_rows,
                          const block_q8_K* x, int64_t x_stride_blocks, int64_t n_tokens, int64_t nb,
                          float* y, int64_t y_stride) {
@@ -245,18 +201,29 @@ void panels_times_tokens(const uint8_t* w, uint64_t w_row_bytes, int64_t n_rows,
   panel.resize(static_cast<size_t>(nb));
   for (int64_t r0 = 0; r0 + kLanes <= n_rows; r0 += kLanes) {
     kRewrite(w + r0 * w_row_bytes, w_row_bytes, nb, panel.data());
-    const block_q8_K* token[kTokens];
-    int64_t t0 = 0;
-    for (; t0 + kTokens <= n_tokens; t0 += kTokens) {
-      for (int t = 0; t < kTokens; ++t) token[t] = x + (t0 + t) * x_stride_blocks;
-      kKernelN(panel.data(), nb, token, y + t0 * y_stride + r0, y_stride);
-    }
-    for (; t0 < n_tokens; ++t0) {
-      token[0] = x + t0 * x_stride_blocks;
-      kKernel1(panel.data(), nb, token, y + t0 * y_stride + r0, y_stride);
-    }
+    for_token_tiles(n_tokens, [&](int64_t t0, auto tile) {
+      constexpr int kNt = decltype(tile)::value;
+      const block_q8_K* token[kNt];
+      for (int t = 0; t < kNt; ++t) token[t] = x + (t0 + t) * x_stride_blocks;
+      Kernel<kNt>::run(panel.data(), nb, token, y + t0 * y_stride + r0, y_stride);
+    });
   }
 }
+
+template <int kNt>
+struct Q4Kernel {
+  static void run(const KLaneBlock* p, int64_t nb, const block_q8_K* const* x, float* y,
+                  int64_t y_stride) {
+    q4_panel_times_tokens<kNt>(p, nb, x, y, y_stride);
+  }
+};
+template <int kNt>
+struct Q6Kernel {
+  static void run(const Q6LaneBlock* p, int64_t nb, const block_q8_K* const* x, float* y,
+                  int64_t y_stride) {
+    q6_panel_times_tokens<kNt>(p, nb, x, y, y_stride);
+  }
+};
 
 }  // namespace
 
@@ -270,13 +237,11 @@ void k_lanes_rows_times_tokens_avx2(TensorType weight_type, const void* w_rows,
                                     int64_t y_stride) {
   const auto* w = static_cast<const uint8_t*>(w_rows);
   if (weight_type == TensorType::Q6_K) {
-    panels_times_tokens<Q6LaneBlock, rewrite_q6_panel, q6_panel_times_tokens<1>,
-                        q6_panel_times_tokens<kTokens>>(w, w_row_bytes, n_rows, x, x_stride_blocks,
-                                                        n_tokens, nb, y, y_stride);
+    panels_times_tokens<Q6LaneBlock, rewrite_q6_panel, Q6Kernel>(
+        w, w_row_bytes, n_rows, x, x_stride_blocks, n_tokens, nb, y, y_stride);
   } else {
-    panels_times_tokens<KLaneBlock, rewrite_q4_panel, q4_panel_times_tokens<1>,
-                        q4_panel_times_tokens<kTokens>>(w, w_row_bytes, n_rows, x, x_stride_blocks,
-                                                        n_tokens, nb, y, y_stride);
+    panels_times_tokens<KLaneBlock, rewrite_q4_panel, Q4Kernel>(
+        w, w_row_bytes, n_rows, x, x_stride_blocks, n_tokens, nb, y, y_stride);
   }
 }
 

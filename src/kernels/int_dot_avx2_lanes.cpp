@@ -20,17 +20,15 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/lanes_avx2.h"
 #include "quant/float16.h"
 #include "quant/q4_0_groups.h"
-
-#define INFERA_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 namespace infera::int_dot_detail {
 namespace {
 
-constexpr int kLanes = 8;  // weight rows per panel
-// Activation rows that share each load of the panel's vectors.
-constexpr int kTokens = 4;
+using namespace lanes_avx2;
+constexpr int kLanes = lanes_avx2::kRows;
 
 // Block b of a panel, rewritten.
 struct LaneBlock {
@@ -38,13 +36,6 @@ struct LaneBlock {
   float d[kLanes];
   float m[kLanes];
 };
-
-// a · b for 8 floats, hidden from contraction into a following add (as mul_rounded8).
-INFERA_AVX2 inline __m256 mul_rounded(__m256 a, __m256 b) {
-  __m256 p = _mm256_mul_ps(a, b);
-  __asm__("" : "+x"(p));
-  return p;
-}
 
 // Where the quants and the scales (d, and m for Q4_1) of block b of a row lie.
 struct StoredBlock {
@@ -110,74 +101,36 @@ inline int64_t quant_offset(int64_t b, int k) {
   return 64 * (b / 2) + 16 * (b % 2) + (k < 4 ? 4 * k : 32 + 4 * (k - 4));
 }
 
-INFERA_AVX2 inline __m256i broadcast32(const uint8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return _mm256_set1_epi32(v);
-}
-
-// Tokens [t0, t0 + kNt) times the panel: y[t · y_stride + r] for the panel's 8 rows.
+// Tokens [0, kNt) times the panel: y[t · y_stride + r] for the panel's 8 rows.
 template <bool kWithMin, int kNt>
-INFERA_AVX2 void panel_times_tokens(const LaneBlock* panel, int64_t nb, const PanelTokenRow* token,
-                                    float* y, int64_t y_stride) {
-  __m256 lane_acc[8][kNt];
+INFERA_LANES_AVX2 void panel_times_tokens(const LaneBlock* panel, int64_t nb,
+                                          const PanelTokenRow* token, float* y, int64_t y_stride) {
   const __m256i ones = _mm256_set1_epi16(1);
-  for (int l = 0; l < 8; ++l) {
-    __m256 acc[kNt];
-    for (int t = 0; t < kNt; ++t) acc[t] = _mm256_setzero_ps();
-    for (int64_t b = l; b < nb; b += 8) {
-      const LaneBlock& lb = panel[b];
-      __m256i wq[8];
-      for (int k = 0; k < 8; ++k)
-        wq[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lb.quants[k]));
-      const __m256 wd = _mm256_loadu_ps(lb.d);
-      const int64_t si = scale_index(b);
-      for (int t = 0; t < kNt; ++t) {
-        const uint8_t* xq = token[t].quants;
-        __m256i s = _mm256_maddubs_epi16(wq[0], broadcast32(xq + quant_offset(b, 0)));
-        for (int k = 1; k < 8; ++k)
-          s = _mm256_add_epi16(s,
-                               _mm256_maddubs_epi16(wq[k], broadcast32(xq + quant_offset(b, k))));
-        const __m256 isum = _mm256_cvtepi32_ps(_mm256_madd_epi16(s, ones));
-        const __m256 dd = mul_rounded(wd, _mm256_set1_ps(token[t].d[si]));
-        __m256 term;
-        if constexpr (kWithMin) {
-          term = _mm256_add_ps(mul_rounded(dd, isum),
-                               mul_rounded(_mm256_loadu_ps(lb.m), _mm256_set1_ps(token[t].s[si])));
-        } else {
-          // Q4_0: the nibbles' sum less 8 Σ x (exact: small integers).
-          const __m256 sumi =
-              _mm256_fnmadd_ps(_mm256_set1_ps(8.0f), _mm256_set1_ps(token[t].s[si]), isum);
-          term = mul_rounded(sumi, dd);
-        }
-        acc[t] = _mm256_add_ps(acc[t], term);
+  auto block_terms = [&](int64_t b, __m256* term) INFERA_LANES_AVX2_LAMBDA {
+    const LaneBlock& lb = panel[b];
+    __m256i wq[8];
+    for (int k = 0; k < 8; ++k) wq[k] = load_rows(lb.quants[k]);
+    const __m256 wd = _mm256_loadu_ps(lb.d);
+    const int64_t si = scale_index(b);
+    for (int t = 0; t < kNt; ++t) {
+      const uint8_t* xq = token[t].quants;
+      __m256i s = _mm256_maddubs_epi16(wq[0], broadcast32(xq + quant_offset(b, 0)));
+      for (int k = 1; k < 8; ++k)
+        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(wq[k], broadcast32(xq + quant_offset(b, k))));
+      const __m256 isum = _mm256_cvtepi32_ps(_mm256_madd_epi16(s, ones));
+      const __m256 dd = mul_rounded(wd, _mm256_set1_ps(token[t].d[si]));
+      if constexpr (kWithMin) {
+        term[t] = _mm256_add_ps(mul_rounded(dd, isum),
+                                mul_rounded(_mm256_loadu_ps(lb.m), _mm256_set1_ps(token[t].s[si])));
+      } else {
+        // Q4_0: the nibbles' sum less 8 Σ x (exact: small integers).
+        const __m256 sumi =
+            _mm256_fnmadd_ps(_mm256_set1_ps(8.0f), _mm256_set1_ps(token[t].s[si]), isum);
+        term[t] = mul_rounded(sumi, dd);
       }
     }
-    for (int t = 0; t < kNt; ++t) lane_acc[l][t] = acc[t];
-  }
-  for (int t = 0; t < kNt; ++t) {
-    const auto& a = lane_acc;
-    const __m256 sum = _mm256_add_ps(
-        _mm256_add_ps(_mm256_add_ps(a[0][t], a[4][t]), _mm256_add_ps(a[1][t], a[5][t])),
-        _mm256_add_ps(_mm256_add_ps(a[2][t], a[6][t]), _mm256_add_ps(a[3][t], a[7][t])));
-    _mm256_storeu_ps(y + t * y_stride, sum);
-  }
-}
-
-template <bool kWithMin>
-INFERA_AVX2 void tokens_over_panel(const LaneBlock* panel, int64_t nb, const uint8_t* x_rows,
-                                   uint64_t x_stride, int64_t n_tokens, float* y,
-                                   int64_t y_stride) {
-  PanelTokenRow token[kTokens];
-  int64_t t0 = 0;
-  for (; t0 + kTokens <= n_tokens; t0 += kTokens) {
-    for (int t = 0; t < kTokens; ++t) token[t] = panel_token_row(x_rows + (t0 + t) * x_stride, nb);
-    panel_times_tokens<kWithMin, kTokens>(panel, nb, token, y + t0 * y_stride, y_stride);
-  }
-  for (; t0 < n_tokens; ++t0) {
-    token[0] = panel_token_row(x_rows + t0 * x_stride, nb);
-    panel_times_tokens<kWithMin, 1>(panel, nb, token, y + t0 * y_stride, y_stride);
-  }
+  };
+  sum_in_block_lanes<kNt>(nb, block_terms, y, y_stride);
 }
 
 }  // namespace
@@ -193,13 +146,20 @@ void lanes_rows_times_tokens_avx2(TensorType weight_type, const void* w_rows, ui
   thread_local std::vector<LaneBlock> panel;
   panel.resize(static_cast<size_t>(nb));
   const auto* w = static_cast<const uint8_t*>(w_rows);
+  const bool with_min = weight_type == TensorType::Q4_1;
   for (int64_t r0 = 0; r0 + kLanes <= n_rows; r0 += kLanes) {
     rewrite_panel(weight_type, w + r0 * w_row_bytes, w_row_bytes, nb, layout, panel.data());
-    if (weight_type == TensorType::Q4_1) {
-      tokens_over_panel<true>(panel.data(), nb, x_rows, x_stride, n_tokens, y + r0, y_stride);
-    } else {
-      tokens_over_panel<false>(panel.data(), nb, x_rows, x_stride, n_tokens, y + r0, y_stride);
-    }
+    for_token_tiles(n_tokens, [&](int64_t t0, auto tile) {
+      constexpr int kNt = decltype(tile)::value;
+      PanelTokenRow token[kNt];
+      for (int t = 0; t < kNt; ++t) token[t] = panel_token_row(x_rows + (t0 + t) * x_stride, nb);
+      float* yt = y + t0 * y_stride + r0;
+      if (with_min) {
+        panel_times_tokens<true, kNt>(panel.data(), nb, token, yt, y_stride);
+      } else {
+        panel_times_tokens<false, kNt>(panel.data(), nb, token, yt, y_stride);
+      }
+    });
   }
 }
 

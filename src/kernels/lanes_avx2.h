@@ -1,0 +1,81 @@
+#pragma once
+// Pieces of the AVX2 prompt-processing kernels that hold 8 weight rows in the 8 lanes of a vector
+// (int_dot_avx2_lanes.cpp for Q4_0/Q4_1, int_dot_avx2_k_lanes.cpp for Q4_K/Q6_K). Included only
+// by files compiled for any x86 target: every function carries its own AVX2 target attribute.
+//
+// The reference adds block b's term of a (row, token) into lane b % 8 and sums the 8 lanes in a
+// fixed tree (block_lanes.h). With rows in lanes, each (token, block lane) needs its own vector
+// of 8 rows; visiting the blocks lane by lane (b = l, l + 8, …) needs only one accumulator per
+// token at a time, and the lanes' totals join in the reference's tree at the end.
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#define INFERA_LANES_AVX2 __attribute__((target("avx2,fma,f16c"))) inline
+#define INFERA_LANES_AVX2_LAMBDA __attribute__((target("avx2,fma,f16c"), always_inline))
+
+namespace infera::lanes_avx2 {
+
+constexpr int kRows = 8;  // weight rows per panel, one per lane
+// Activation rows that share each load of a panel's vectors.
+constexpr int kTokens = 4;
+
+// a · b for 8 floats, hidden from contraction into a following add (as mul_rounded8).
+INFERA_LANES_AVX2 __m256 mul_rounded(__m256 a, __m256 b) {
+  __m256 p = _mm256_mul_ps(a, b);
+  __asm__("" : "+x"(p));
+  return p;
+}
+
+// The 4 bytes at p in every lane.
+INFERA_LANES_AVX2 __m256i broadcast32(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return _mm256_set1_epi32(v);
+}
+
+// One dword per row.
+INFERA_LANES_AVX2 __m256i load_rows(const uint32_t* v) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v));
+}
+
+// For kNt tokens and nb blocks: block_terms(b, term) writes term[t], block b's terms of the
+// panel's 8 rows for token t; they go into lane b % 8 as the reference adds them, and
+// y[t · y_stride + r] gets row r's lanes summed in the reference's tree.
+template <int kNt, typename BlockTerms>
+INFERA_LANES_AVX2 void sum_in_block_lanes(int64_t nb, const BlockTerms& block_terms, float* y,
+                                          int64_t y_stride) {
+  __m256 lane[8][kNt];
+  for (int l = 0; l < 8; ++l) {
+    __m256 acc[kNt];
+    for (int t = 0; t < kNt; ++t) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = l; b < nb; b += 8) {
+      __m256 term[kNt];
+      block_terms(b, term);
+      for (int t = 0; t < kNt; ++t) acc[t] = _mm256_add_ps(acc[t], term[t]);
+    }
+    for (int t = 0; t < kNt; ++t) lane[l][t] = acc[t];
+  }
+  for (int t = 0; t < kNt; ++t) {
+    const __m256 sum = _mm256_add_ps(
+        _mm256_add_ps(_mm256_add_ps(lane[0][t], lane[4][t]), _mm256_add_ps(lane[1][t], lane[5][t])),
+        _mm256_add_ps(_mm256_add_ps(lane[2][t], lane[6][t]),
+                      _mm256_add_ps(lane[3][t], lane[7][t])));
+    _mm256_storeu_ps(y + t * y_stride, sum);
+  }
+}
+
+// tile(t0, std::integral_constant<int, N>{}) over tokens [0, n_tokens): kTokens at a time, then
+// one by one.
+template <typename Tile>
+inline void for_token_tiles(int64_t n_tokens, const Tile& tile) {
+  int64_t t0 = 0;
+  for (; t0 + kTokens <= n_tokens; t0 += kTokens) tile(t0, std::integral_constant<int, kTokens>{});
+  for (; t0 < n_tokens; ++t0) tile(t0, std::integral_constant<int, 1>{});
+}
+
+}  // namespace infera::lanes_avx2
+
+#endif  // x86
