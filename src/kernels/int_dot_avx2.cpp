@@ -95,17 +95,15 @@ INFERA_AVX2 inline void k_block_lanes(const Q4KBlock& b, const block_q8_K& x, __
   *isum = acc;
   *summs = _mm256_madd_epi16(k_load32(x.bsums), b.mins16);
 }
+// Q6_K: the quants taken unsigned (0..63, |pair| <= 2 · 63 · 127), their −32 returned as
+// 32 · Σ scale · bsum: exact, and a maddubs per chunk fewer than subtracting 32 · x there.
 INFERA_AVX2 inline void k_block_lanes(const Q6KBlock& b, const block_q8_K& x, __m256i* isum,
                                       __m256i*) {
-  const __m256i thirty_two = _mm256_set1_epi8(32);
   __m256i acc = _mm256_setzero_si256();
-  for (int c = 0; c < 8; ++c) {
-    const __m256i xc = k_load32(x.qs + 32 * c);
-    const __m256i p =
-        _mm256_sub_epi16(_mm256_maddubs_epi16(b.q[c], xc), _mm256_maddubs_epi16(thirty_two, xc));
-    acc = k_madd_scaled(acc, p, b.sc[c]);
-  }
-  *isum = acc;
+  for (int c = 0; c < 8; ++c)
+    acc = k_madd_scaled(acc, _mm256_maddubs_epi16(b.q[c], k_load32(x.qs + 32 * c)), b.sc[c]);
+  const __m256i offset = _mm256_madd_epi16(b.scales16, k_load32(x.bsums));
+  *isum = _mm256_sub_epi32(acc, _mm256_slli_epi32(offset, 5));
 }
 inline float k_block_dmin(const Q4KBlock& b) { return b.dmin; }
 inline float k_block_dmin(const Q6KBlock&) { return 0.0f; }
