@@ -61,9 +61,8 @@ bool k_rows_avx2(TensorType weight_type, const void* w_row, const block_q8_K* x,
 bool k_rows_avx512(TensorType weight_type, const void* w_row, const block_q8_K* x,
                    int64_t x_stride_blocks, int64_t n_rows, int64_t nb, float* y, int64_t y_stride);
 KUnpackFn k_unpack_avx2(TensorType weight_type);
-// AVX2 kernels of the weight types pair_kernel_avx2 names (int_dot_avx2_pairs.cpp), reading
-// activation rows in the pair form of pair_activations_avx2 (PanelTokenRow).
-bool pair_kernel_avx2(TensorType weight_type);
+// AVX2 kernels of the Q4_0 … Q8_0 types (int_dot_avx2_pairs.cpp), reading activation rows in the
+// pair form of pair_activations_avx2 (PanelTokenRow).
 // Prompt processing of Q4_0/Q4_1 rows 8 at a time, row r in lane r (int_dot_avx2_lanes.cpp), on
 // activation rows in the same pair form; n_rows a multiple of 8.
 bool lanes_kernel_avx2(TensorType weight_type);
@@ -157,15 +156,25 @@ inline PanelTokenRow panel_token_row(const uint8_t* row, int64_t nb) {
   const auto* d = reinterpret_cast<const float*>(row + 32 * padded);
   return {row, d, d + padded};
 }
+// The AVX2 pair form's layout: where d[] and s[] hold block b (lane j of each group of 8 holds
+// block 0, 2, 4, 6, 1, 3, 5, 7 for j = 0 … 7, the order its kernels' lane reduction gives), and
+// where quants 4k … 4k + 3 of block b lie (blocks 2p and 2p + 1 share 64 bytes: the elements 0..15
+// of each, then their elements 16..31).
+inline int64_t pair_scale_index(int64_t b) {
+  const int64_t in_group = b % 8;
+  return b - in_group + (in_group % 2 == 0 ? in_group / 2 : 4 + in_group / 2);
+}
+inline int64_t pair_quant_offset(int64_t b, int k) {
+  return 64 * (b / 2) + 16 * (b % 2) + (k < 4 ? 4 * k : 32 + 4 * (k - 4));
+}
 
 // n_w_rows weight rows of `weight_type` (each as int_dot_q8_rows takes it, w_row_bytes apart)
 // times ONE activation row x, writing y[r] for weight row r: the same bits as int_dot_q8_rows row
 // by row. For decode: the rows share every activation load. x_panel_row, where not null, is x in
 // the panel form of the selected ISA (PanelTokenRow): AVX-512 reads its float block scales
-// instead of gathering them from x's blocks; AVX2 has kernels for the types pair_kernel_avx2
-// names that need it. `layout` kQ4_0Groups for Q4_0 rows regrouped (q4_0_groups.h),
-// with the same bits as on the rows as stored. Returns false, writing nothing, where the selected
-// ISA has no such kernel or the type is not one of these.
+// instead of gathering them from x's blocks; the AVX2 kernel needs it. `layout` kQ4_0Groups for
+// Q4_0 rows regrouped (q4_0_groups.h), with the same bits as on the rows as stored. Returns false,
+// writing nothing, where the selected ISA has no such kernel or the type is not one of these.
 inline bool int_dot_q8_weight_rows(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
                                    int64_t n_w_rows, const uint8_t* x, int64_t nb, float* y,
                                    const uint8_t* x_panel_row = nullptr,
@@ -173,7 +182,7 @@ inline bool int_dot_q8_weight_rows(TensorType weight_type, const void* w_rows, u
 #if defined(__x86_64__) || defined(__i386__)
   if (!int_dot_q8_type(weight_type)) return false;
   if (active_isa() == Isa::kAvx2) {
-    if (x_panel_row == nullptr || !int_dot_detail::pair_kernel_avx2(weight_type)) return false;
+    if (x_panel_row == nullptr) return false;
     int_dot_detail::pair_weight_rows_avx2(weight_type, w_rows, w_row_bytes, n_w_rows, x_panel_row,
                                           nb, y, layout);
     return true;
@@ -200,8 +209,7 @@ inline bool int_dot_q8_weight_rows(TensorType weight_type, const void* w_rows, u
 inline bool int_dot_panel_available(TensorType weight_type) {
 #if defined(__x86_64__) || defined(__i386__)
   if (active_isa() == Isa::kAvx2)
-    return int_dot_detail::pair_kernel_avx2(weight_type) ||
-           int_dot_detail::k_lanes_kernel_avx2(weight_type);
+    return int_dot_q8_type(weight_type) || int_dot_detail::k_lanes_kernel_avx2(weight_type);
   const bool has_kernel = int_dot_q8_type(weight_type) || weight_type == TensorType::Q4_K ||
                           weight_type == TensorType::Q6_K;
   return has_kernel && active_isa() == Isa::kAvx512;

@@ -89,18 +89,6 @@ void rewrite_panel(TensorType type, const uint8_t* w, uint64_t w_row_bytes, int6
   }
 }
 
-// Lane j of a group of 8 in the pair form's scale arrays holds block kLaneBlock[j]: block b % 8
-// sits in lane b / 2 (b even) or 4 + b / 2.
-inline int64_t scale_index(int64_t b) {
-  const int64_t in_group = b % 8;
-  return b - in_group + (in_group % 2 == 0 ? in_group / 2 : 4 + in_group / 2);
-}
-
-// Byte offset of elements 4k … 4k + 3 of block b in the pair form's quants.
-inline int64_t quant_offset(int64_t b, int k) {
-  return 64 * (b / 2) + 16 * (b % 2) + (k < 4 ? 4 * k : 32 + 4 * (k - 4));
-}
-
 // Tokens [0, kNt) times the panel: y[t · y_stride + r] for the panel's 8 rows.
 template <bool kWithMin, int kNt>
 INFERA_LANES_AVX2 void panel_times_tokens(const LaneBlock* panel, int64_t nb,
@@ -111,12 +99,13 @@ INFERA_LANES_AVX2 void panel_times_tokens(const LaneBlock* panel, int64_t nb,
     __m256i wq[8];
     for (int k = 0; k < 8; ++k) wq[k] = load_rows(lb.quants[k]);
     const __m256 wd = _mm256_loadu_ps(lb.d);
-    const int64_t si = scale_index(b);
+    const int64_t si = pair_scale_index(b);
     for (int t = 0; t < kNt; ++t) {
       const uint8_t* xq = token[t].quants;
-      __m256i s = _mm256_maddubs_epi16(wq[0], broadcast32(xq + quant_offset(b, 0)));
+      __m256i s = _mm256_maddubs_epi16(wq[0], broadcast32(xq + pair_quant_offset(b, 0)));
       for (int k = 1; k < 8; ++k)
-        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(wq[k], broadcast32(xq + quant_offset(b, k))));
+        s = _mm256_add_epi16(
+            s, _mm256_maddubs_epi16(wq[k], broadcast32(xq + pair_quant_offset(b, k))));
       const __m256 isum = _mm256_cvtepi32_ps(_mm256_madd_epi16(s, ones));
       const __m256 dd = mul_rounded(wd, _mm256_set1_ps(token[t].d[si]));
       if constexpr (kWithMin) {

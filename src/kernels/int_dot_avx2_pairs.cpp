@@ -23,6 +23,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "kernels/quantized_dot.h"
 #include "kernels/row_stream_prefetch.h"
 #include "quant/float16.h"
 #include "quant/q4_0_groups.h"
@@ -315,8 +316,6 @@ INFERA_AVX2 void pair_rows_times_tokens(const uint8_t* w, uint64_t w_row_bytes, 
 
 }  // namespace
 
-bool pair_kernel_avx2(TensorType weight_type) { return int_dot_q8_type(weight_type); }
-
 void pair_activations_avx2(TensorType weight_type, const void* x_row, int64_t nb, uint8_t* dst) {
   const PanelTokenRow out = panel_token_row(dst, nb);
   auto* d = const_cast<float*>(out.d);
@@ -325,10 +324,9 @@ void pair_activations_avx2(TensorType weight_type, const void* x_row, int64_t nb
   const int64_t padded = panel_token_row_blocks(nb);
   // Past the last block: zero quants and scales, so that whole groups can be read.
   std::memset(q + 32 * nb, 0, static_cast<size_t>(32 * (padded - nb)));
-  const bool with_sum = weight_type == TensorType::Q4_1 || weight_type == TensorType::Q5_1;
+  const bool with_sum = activation_type_for(weight_type) == TensorType::Q8_1;
   for (int64_t b = 0; b < padded; ++b) {
-    // The scales of block b go to lane j of its group, where kLaneBlock[j] == b % 8.
-    const int64_t lane = b / 8 * 8 + (b % 2 == 0 ? b % 8 / 2 : 4 + b % 8 / 2);
+    const int64_t lane = pair_scale_index(b);
     if (b >= nb) {
       d[lane] = 0.0f;
       s[lane] = 0.0f;
@@ -348,10 +346,8 @@ void pair_activations_avx2(TensorType weight_type, const void* x_row, int64_t nb
       for (int j = 0; j < QK8_0; ++j) sum += xq[j];
       s[lane] = static_cast<float>(sum);
     }
-    // Block b of pair b / 2: its elements 0..15 at 16 (b % 2), 16..31 at 32 + 16 (b % 2).
-    int8_t* pair = q + 64 * (b / 2) + 16 * (b % 2);
-    std::memcpy(pair, xq, 16);
-    std::memcpy(pair + 32, xq + 16, 16);
+    std::memcpy(q + pair_quant_offset(b, 0), xq, 16);
+    std::memcpy(q + pair_quant_offset(b, 4), xq + 16, 16);
   }
 }
 

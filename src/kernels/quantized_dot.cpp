@@ -275,10 +275,8 @@ bool panel_reads_rewritten_activations(TensorType weight_type) {
 }
 
 bool weight_rows_read_panel_scales(TensorType weight_type) {
-#if defined(__x86_64__) || defined(__i386__)
-  if (active_isa() == Isa::kAvx2) return int_dot_detail::pair_kernel_avx2(weight_type);
-#endif
-  return int_dot_q8_type(weight_type) && active_isa() == Isa::kAvx512;
+  return int_dot_q8_type(weight_type) &&
+         (active_isa() == Isa::kAvx512 || active_isa() == Isa::kAvx2);
 }
 
 uint64_t panel_activation_row_bytes(int64_t n) { return panel_token_row_bytes(n / QK8_0); }
