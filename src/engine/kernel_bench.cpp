@@ -427,17 +427,17 @@ double normwise_error(const std::vector<float>& got, const std::vector<double>& 
   return scale > 0 ? diff / scale : diff;
 }
 
-// The ops have one path (no SIMD version yet), so their check is against the formula evaluated
-// in double; `tolerance` says how far the f32 arithmetic may stray from it.
+// The ops are checked against their formula evaluated in double; `tolerance` says how far the f32
+// arithmetic may stray from it. `isa`: the path that ran (most ops have only the scalar one).
 void record_op(const KernelBenchOptions& o, const std::string& kernel, const std::string& shape,
                uint64_t bytes, double ops, double error, double tolerance,
                const std::function<void()>& fn, std::vector<KernelBenchResult>* out,
-               const KernelBenchProgress& progress) {
+               const KernelBenchProgress& progress, Isa isa = Isa::kScalar) {
   KernelBenchResult r;
   r.kernel = kernel;
   r.type = "f32";
   r.shape = shape;
-  r.isa = std::string(isa_name(Isa::kScalar));
+  r.isa = std::string(isa_name(isa));
   r.threads = 1;
   r.bytes = bytes;
   r.ops = ops;
@@ -494,15 +494,20 @@ void bench_ops(const KernelBenchOptions& o, std::mt19937_64& rng,
   std::vector<float> glu(static_cast<size_t>(n_glu));
   const std::string glu_shape = "n" + std::to_string(n_glu);
   if (selected(o, "swiglu", "f32", glu_shape)) {
-    swiglu(gate.data(), up.data(), n_glu, glu.data());
     std::vector<double> want(glu.size());
     for (size_t i = 0; i < want.size(); ++i)
       want[i] = gate[i] / (1.0 + std::exp(-static_cast<double>(gate[i]))) * up[i];
-    // exp, 1 + e, the quotient and the product: a few roundings, relative to each element.
-    record_op(
-        o, "swiglu", glu_shape, 12 * static_cast<uint64_t>(n_glu), 5.0 * n_glu,
-        normwise_error(glu, want), 16 * u,
-        [&] { swiglu(gate.data(), up.data(), n_glu, glu.data()); }, out, progress);
+    // SwiGLU has SIMD paths (the same bits as the scalar one): each is timed.
+    for (Isa isa : isas_to_run()) {
+      set_isa_override(isa);
+      swiglu(gate.data(), up.data(), n_glu, glu.data());
+      // exp, 1 + e, the quotient and the product: a few roundings, relative to each element.
+      record_op(
+          o, "swiglu", glu_shape, 12 * static_cast<uint64_t>(n_glu), 5.0 * n_glu,
+          normwise_error(glu, want), 16 * u,
+          [&] { swiglu(gate.data(), up.data(), n_glu, glu.data()); }, out, progress, isa);
+    }
+    set_isa_override(Isa::kScalar);
   }
   if (selected(o, "geglu", "f32", glu_shape)) {
     geglu(gate.data(), up.data(), n_glu, glu.data());

@@ -81,53 +81,62 @@ INFERA_AVX2 void dot_w_rows(const uint8_t* w, uint64_t w_row_bytes, const float*
   }
 }
 
-// Four activation rows at once: four independent accumulator chains hide the FMA latency, and
-// each weight vector is converted once for all four.
-template <TensorType T>
-INFERA_AVX2 void dot_row4(const uint8_t* w, const float* x, int64_t x_stride, int64_t n, float* y,
-                          int64_t y_stride) {
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                   _mm256_setzero_ps()};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 wv = load8<T>(w, i);
-    for (int t = 0; t < 4; ++t)
-      acc[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + t * x_stride + i), acc[t]);
-  }
-  for (int t = 0; t < 4; ++t) {
-    alignas(32) float lane[8];
-    _mm256_store_ps(lane, acc[t]);
-    for (int64_t k = i, j = 0; k < n; ++k, ++j)
-      lane[j] = std::fma(load1<T>(w, k), x[t * x_stride + k], lane[j]);
-    y[t * y_stride] = sum_lanes(lane);
-  }
-}
+// Activation rows a tile takes (kTileTokens) and weight rows it takes at a time (up to two).
+constexpr int kTileTokens = 4;
+// Columns of a tile's activation rows multiplied before the next weight rows: 4 × 512 f32 = 8 KiB
+// of activations stay in L1 while every weight row pair of the chunk streams past them. Whole
+// 2048-column rows (32 KiB, all of L1 with the weights beside them) were read again from L2 for
+// each pair of weight rows.
+constexpr int64_t kColumnBlock = 512;
+// Weight rows whose partial sums a tile keeps between column blocks (4 KiB of lanes).
+constexpr int64_t kChunkRows = 32;
 
-// Two weight rows times four activation rows: eight independent chains keep both FMA ports busy
-// (four were bound by the FMA latency), each weight vector converted once for four tokens and
-// each activation vector loaded once for both rows. Each (row, token) is the same chain of
-// FMAs as in dot_row4, so the same bits.
-template <TensorType T>
-INFERA_AVX2 void dot_tile2x4(const uint8_t* w, uint64_t w_row_bytes, const float* x,
-                             int64_t x_stride, int64_t n, float* y, int64_t y_stride) {
-  constexpr int kR = 2, kT = 4;
-  __m256 acc[kR][kT];
-  for (auto& row : acc)
-    for (auto& a : row) a = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    __m256 xv[kT];
-    for (int t = 0; t < kT; ++t) xv[t] = _mm256_loadu_ps(x + t * x_stride + i);
-    for (int r = 0; r < kR; ++r) {
+// R (1 or 2) weight rows times the kTileTokens activation rows over columns [begin, end) (whole
+// vectors), continuing the eight-lane sums held in lanes[r][t] (R × kTileTokens × 8 floats): each
+// (row, token) is one chain of FMAs over the columns in order, so blocking the columns leaves the
+// bits as dot_f32's. Two rows × four tokens are eight independent chains (both FMA ports busy,
+// four were bound by the FMA latency); each weight vector is converted once for four tokens and
+// each activation vector loaded once for both rows.
+template <TensorType T, int R>
+INFERA_AVX2 void fma_tile(const uint8_t* w, uint64_t w_row_bytes, const float* x, int64_t x_stride,
+                          int64_t begin, int64_t end, float* lanes) {
+  __m256 acc[R][kTileTokens];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < kTileTokens; ++t)
+      acc[r][t] = _mm256_loadu_ps(lanes + (r * kTileTokens + t) * 8);
+  for (int64_t i = begin; i < end; i += 8) {
+    __m256 xv[kTileTokens];
+    for (int t = 0; t < kTileTokens; ++t) xv[t] = _mm256_loadu_ps(x + t * x_stride + i);
+    for (int r = 0; r < R; ++r) {
       const __m256 wv = load8<T>(w + r * w_row_bytes, i);
-      for (int t = 0; t < kT; ++t) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
+      for (int t = 0; t < kTileTokens; ++t) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
     }
   }
-  for (int r = 0; r < kR; ++r) {
-    for (int t = 0; t < kT; ++t) {
-      alignas(32) float lane[8];
-      _mm256_store_ps(lane, acc[r][t]);
-      for (int64_t k = i, j = 0; k < n; ++k, ++j)
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < kTileTokens; ++t)
+      _mm256_storeu_ps(lanes + (r * kTileTokens + t) * 8, acc[r][t]);
+}
+
+// n_w_rows (at most kChunkRows) weight rows times kTileTokens activation rows, column block by
+// column block, then each sum's tail columns and lanes.
+template <TensorType T>
+INFERA_AVX2 void dot_tile_chunk(const uint8_t* w, uint64_t w_row_bytes, int64_t n_w_rows,
+                                const float* x, int64_t x_stride, int64_t n, float* y,
+                                int64_t y_stride) {
+  alignas(32) float lanes[kChunkRows][kTileTokens][8] = {};
+  const int64_t whole = n / 8 * 8;
+  for (int64_t begin = 0; begin < whole; begin += kColumnBlock) {
+    const int64_t end = std::min(begin + kColumnBlock, whole);
+    int64_t r = 0;
+    for (; r + 2 <= n_w_rows; r += 2)
+      fma_tile<T, 2>(w + r * w_row_bytes, w_row_bytes, x, x_stride, begin, end, &lanes[r][0][0]);
+    if (r < n_w_rows)
+      fma_tile<T, 1>(w + r * w_row_bytes, w_row_bytes, x, x_stride, begin, end, &lanes[r][0][0]);
+  }
+  for (int64_t r = 0; r < n_w_rows; ++r) {
+    for (int t = 0; t < kTileTokens; ++t) {
+      float* lane = lanes[r][t];
+      for (int64_t k = whole, j = 0; k < n; ++k, ++j)
         lane[j] = std::fma(load1<T>(w + r * w_row_bytes, k), x[t * x_stride + k], lane[j]);
       y[t * y_stride + r] = sum_lanes(lane);
     }
@@ -138,15 +147,11 @@ template <TensorType T>
 void dot_rows(const uint8_t* w, uint64_t w_row_bytes, int64_t n_w_rows, const float* x,
               int64_t x_stride, int64_t n_x_rows, int64_t n, float* y, int64_t y_stride) {
   int64_t t = 0;
-  // Four activation rows at a time, two weight rows at a time then one, ...
-  for (; t + 4 <= n_x_rows; t += 4) {
-    int64_t r = 0;
-    for (; r + 2 <= n_w_rows; r += 2)
-      dot_tile2x4<T>(w + r * w_row_bytes, w_row_bytes, x + t * x_stride, x_stride, n,
-                     y + t * y_stride + r, y_stride);
-    for (; r < n_w_rows; ++r)
-      dot_row4<T>(w + r * w_row_bytes, x + t * x_stride, x_stride, n, y + t * y_stride + r,
-                  y_stride);
+  // Four activation rows at a time, a chunk of weight rows at a time, ...
+  for (; t + kTileTokens <= n_x_rows; t += kTileTokens) {
+    for (int64_t r = 0; r < n_w_rows; r += kChunkRows)
+      dot_tile_chunk<T>(w + r * w_row_bytes, w_row_bytes, std::min(kChunkRows, n_w_rows - r),
+                        x + t * x_stride, x_stride, n, y + t * y_stride + r, y_stride);
   }
   // ... then the rest one at a time, up to four weight rows at a time.
   for (; t < n_x_rows; ++t) {

@@ -68,6 +68,7 @@ INFERA_FMA_CLONES void swiglu_reference(const float* gate, const float* up, int6
 void swiglu(const float* gate, const float* up, int64_t n, float* out) {
 #if defined(__x86_64__) || defined(__i386__)
   if (active_isa() == Isa::kAvx512) return swiglu_avx512(gate, up, n, out);
+  if (active_isa() == Isa::kAvx2) return swiglu_avx2(gate, up, n, out);
 #endif
   swiglu_reference(gate, up, n, out);
 }

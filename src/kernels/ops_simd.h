@@ -13,5 +13,7 @@ inline float swiglu_element(float g, float u) { return g / (1.0f + exp_f32(-g)) 
 
 // swiglu (ops.h) with AVX-512: exp_f32 8 doubles at a time.
 void swiglu_avx512(const float* gate, const float* up, int64_t n, float* out);
+// ... and with AVX2: 4 doubles at a time.
+void swiglu_avx2(const float* gate, const float* up, int64_t n, float* out);
 
 }  // namespace infera

@@ -48,10 +48,11 @@ TEST_P(FloatDot, EqualsDequantizeThenDotBitForBit) {
   ASSERT_TRUE(float_dot_simd_available(type));
   std::mt19937 rng(11);
   std::normal_distribution<float> dist(0.0f, 1.0f);
-  constexpr int64_t kMaxWRows = 6;
-  for (int64_t n : {1, 7, 8, 9, 15, 16, 63, 64, 65, 576, 2048}) {
+  // 37 weight rows: a whole chunk of 32 that a tile of four tokens keeps sums for, then an odd 5.
+  constexpr int64_t kMaxWRows = 37;
+  for (int64_t n : {1, 7, 8, 9, 15, 16, 63, 64, 65, 576, 1000, 2048}) {
     const WeightRows w = random_weight_rows(type, n, kMaxWRows, rng);
-    for (int64_t w_rows : {1, 2, 3, 4, 5, 6}) {
+    for (int64_t w_rows : {1, 2, 3, 4, 5, 6, 37}) {
       for (int64_t rows : {1, 3, 4, 5, 9}) {
         std::vector<float> x(static_cast<size_t>(rows * n));
         for (float& v : x) v = dist(rng);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu_features.h"
@@ -67,8 +68,11 @@ TEST(ExpF32, DISABLED_MatchesGlibcExpfOnEveryFloat) {
 #endif
 }
 
-TEST(OpsSimd, SwigluEqualsReferenceBitForBit) {
-  if (!isa_supported(Isa::kAvx512)) GTEST_SKIP() << "no AVX-512 SwiGLU on this CPU";
+class OpsSimd : public ::testing::TestWithParam<Isa> {};
+
+TEST_P(OpsSimd, SwigluEqualsReferenceBitForBit) {
+  const Isa isa = GetParam();
+  if (!isa_supported(isa)) GTEST_SKIP() << isa_name(isa) << " not on this CPU";
   std::vector<float> gate = exp_edge_inputs(4099);
   std::mt19937 rng(3);
   std::normal_distribution<float> normal(0.0f, 4.0f);
@@ -81,7 +85,7 @@ TEST(OpsSimd, SwigluEqualsReferenceBitForBit) {
   std::vector<float> ref(gate.size()), got(gate.size());
   set_isa_override(Isa::kScalar);
   swiglu(gate.data(), up.data(), n, ref.data());
-  set_isa_override(Isa::kAvx512);
+  set_isa_override(isa);
   swiglu(gate.data(), up.data(), n, got.data());
   clear_isa_override();
   for (size_t i = 0; i < gate.size(); ++i) {
@@ -93,6 +97,11 @@ TEST(OpsSimd, SwigluEqualsReferenceBitForBit) {
         << "gate " << std::hexfloat << gate[i] << " up " << up[i];
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Isas, OpsSimd, ::testing::Values(Isa::kAvx2, Isa::kAvx512),
+                         [](const ::testing::TestParamInfo<Isa>& info) {
+                           return std::string(isa_name(info.param));
+                         });
 
 }  // namespace
 }  // namespace infera
