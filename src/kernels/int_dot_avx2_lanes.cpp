@@ -96,17 +96,25 @@ INFERA_LANES_AVX2 void panel_times_tokens(const LaneBlock* panel, int64_t nb,
   const __m256i ones = _mm256_set1_epi16(1);
   auto block_terms = [&](int64_t b, __m256* term) INFERA_LANES_AVX2_LAMBDA {
     const LaneBlock& lb = panel[b];
-    __m256i wq[8];
-    for (int k = 0; k < 8; ++k) wq[k] = load_rows(lb.quants[k]);
+    // Vector k of the block for every token before the next (keep_in_register): holding all 8
+    // weight vectors across the tokens spilled the tokens' accumulators.
+    auto products = [&](int k, int t) INFERA_LANES_AVX2_LAMBDA {
+      return _mm256_maddubs_epi16(load_rows(lb.quants[k]),
+                                  broadcast32(token[t].quants + pair_quant_offset(b, k)));
+    };
+    __m256i s[kNt];
+    for (int t = 0; t < kNt; ++t) s[t] = products(0, t);
+#pragma GCC unroll 8
+    for (int k = 1; k < 8; ++k) {
+      for (int t = 0; t < kNt; ++t) {
+        s[t] = _mm256_add_epi16(s[t], products(k, t));
+        keep_in_register(s[t]);
+      }
+    }
     const __m256 wd = _mm256_loadu_ps(lb.d);
     const int64_t si = pair_scale_index(b);
     for (int t = 0; t < kNt; ++t) {
-      const uint8_t* xq = token[t].quants;
-      __m256i s = _mm256_maddubs_epi16(wq[0], broadcast32(xq + pair_quant_offset(b, 0)));
-      for (int k = 1; k < 8; ++k)
-        s = _mm256_add_epi16(
-            s, _mm256_maddubs_epi16(wq[k], broadcast32(xq + pair_quant_offset(b, k))));
-      const __m256 isum = _mm256_cvtepi32_ps(_mm256_madd_epi16(s, ones));
+      const __m256 isum = _mm256_cvtepi32_ps(_mm256_madd_epi16(s[t], ones));
       const __m256 dd = mul_rounded(wd, _mm256_set1_ps(token[t].d[si]));
       if constexpr (kWithMin) {
         term[t] = _mm256_add_ps(mul_rounded(dd, isum),

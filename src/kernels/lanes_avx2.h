@@ -29,6 +29,11 @@ INFERA_LANES_AVX2 __m256 mul_rounded(__m256 a, __m256 b) {
   return p;
 }
 
+// Pins v to a register at this point of the program. The kernels take one weight vector at a time
+// through every token's int16 sum; GCC 12 otherwise hoisted all of a block's products ahead of
+// the adds and spilled them.
+INFERA_LANES_AVX2 void keep_in_register(__m256i& v) { __asm__("" : "+x"(v)); }
+
 // The 4 bytes at p in every lane.
 INFERA_LANES_AVX2 __m256i broadcast32(const void* p) {
   int32_t v;
