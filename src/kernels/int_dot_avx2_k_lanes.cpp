@@ -123,12 +123,16 @@ INFERA_LANES_AVX2 void q4_panel_times_tokens(const KLaneBlock* panel, int64_t nb
     for (int t = 0; t < kNt; ++t) isum[t] = _mm256_setzero_si256();
     for (int s = 0; s < 8; ++s) {
       // Vector g of the sub-block for every token before the next (keep_in_register).
+      auto products = [&](int g, int t) INFERA_LANES_AVX2_LAMBDA {
+        return _mm256_maddubs_epi16(load_rows(lb.quants[s][g]),
+                                    broadcast32(x[t][b].qs + 32 * s + 4 * g));
+      };
       __m256i p[kNt];
-      for (int g = 0; g < 8; ++g) {
-        const __m256i wq = load_rows(lb.quants[s][g]);
+      for (int t = 0; t < kNt; ++t) p[t] = products(0, t);
+#pragma GCC unroll 8
+      for (int g = 1; g < 8; ++g) {
         for (int t = 0; t < kNt; ++t) {
-          const __m256i q = _mm256_maddubs_epi16(wq, broadcast32(x[t][b].qs + 32 * s + 4 * g));
-          p[t] = g == 0 ? q : _mm256_add_epi16(p[t], q);
+          p[t] = _mm256_add_epi16(p[t], products(g, t));
           keep_in_register(p[t]);
         }
       }
@@ -164,21 +168,18 @@ INFERA_LANES_AVX2 void q6_panel_times_tokens(const Q6LaneBlock* panel, int64_t n
     __m256i isum[kNt];
     for (int t = 0; t < kNt; ++t) isum[t] = _mm256_setzero_si256();
     for (int sb = 0; sb < 16; ++sb) {
+      __m256i wq[4];
+      for (int g = 0; g < 4; ++g) wq[g] = load_rows(lb.quants[sb][g]);
       const __m256i sc = load_rows(lb.scales[sb]);
-      // Two products of q 0..63 by x add up in int16 (|sum| <= 2 · 2 · 63 · 127): vectors 0, 1
-      // then 2, 3, each for every token before the next (keep_in_register).
-      for (int half = 0; half < 2; ++half) {
-        __m256i p[kNt];
-        for (int g = 2 * half; g < 2 * half + 2; ++g) {
-          const __m256i wq = load_rows(lb.quants[sb][g]);
-          for (int t = 0; t < kNt; ++t) {
-            const __m256i q = _mm256_maddubs_epi16(wq, broadcast32(x[t][b].qs + 16 * sb + 4 * g));
-            p[t] = g == 2 * half ? q : _mm256_add_epi16(p[t], q);
-            keep_in_register(p[t]);
-          }
-        }
-        for (int t = 0; t < kNt; ++t)
-          isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p[t], sc));
+      for (int t = 0; t < kNt; ++t) {
+        const int8_t* xq = x[t][b].qs + 16 * sb;
+        // Two products of q 0..63 by x add up in int16: |sum| <= 2 · 2 · 63 · 127.
+        const __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(wq[0], broadcast32(xq)),
+                                             _mm256_maddubs_epi16(wq[1], broadcast32(xq + 4)));
+        const __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(wq[2], broadcast32(xq + 8)),
+                                             _mm256_maddubs_epi16(wq[3], broadcast32(xq + 12)));
+        isum[t] = _mm256_add_epi32(
+            isum[t], _mm256_add_epi32(_mm256_madd_epi16(p01, sc), _mm256_madd_epi16(p23, sc)));
       }
     }
     const __m256 wd = _mm256_loadu_ps(lb.d);
