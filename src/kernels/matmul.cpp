@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/cache_aligned.h"
 #include "kernels/cpu_features.h"
 #include "kernels/float_dot.h"
 #include "kernels/quantized_dot.h"
@@ -118,10 +119,10 @@ int64_t row_group(const WeightMatrix& w, int64_t n_tokens) {
 struct Activations {
   TensorType weight_type;
   uint64_t row_bytes;
-  std::vector<uint8_t> data;
+  CacheAlignedVector<uint8_t> data;
   // The panel kernel's form, where it is used (decode reads its float block scales).
   uint64_t panel_row_bytes = 0;
-  std::vector<uint8_t> panel;
+  CacheAlignedVector<uint8_t> panel;
 };
 
 // A thread's buffers for the rows it multiplies.
@@ -244,7 +245,7 @@ void matmul_group(std::span<const MatmulOutput> outputs, const float* x, int64_t
       const TensorType wt = outputs[i].w->type;
       const uint64_t bytes = activation_row_bytes(wt, cols);
       acts.push_back(
-          {wt, bytes, std::vector<uint8_t>(static_cast<size_t>(bytes * n_tokens)), 0, {}});
+          {wt, bytes, CacheAlignedVector<uint8_t>(static_cast<size_t>(bytes * n_tokens)), 0, {}});
     }
     act_of[i] = j;
     Activations& act = acts[j];
