@@ -9,6 +9,7 @@
 #include <span>
 #include <vector>
 
+#include "core/cache_aligned.h"
 #include "core/thread_pool.h"
 #include "model/kv_cache.h"
 #include "model/model.h"
@@ -57,17 +58,19 @@ class BatchForward {
   std::vector<const int32_t*> tables_;
   std::vector<int64_t> logit_rows_;  // batch rows whose logits are wanted, in output order
 
-  // Scratch, sized for the largest batch run so far.
-  std::vector<float> x_;       // (T, n_embd) residual stream
-  std::vector<float> h_;       // (T, n_embd) normed input of a block
-  std::vector<float> q_;       // (T, n_head · head_dim_k)
-  std::vector<float> k_;       // (T, n_head_kv · head_dim_k)
-  std::vector<float> v_;       // (T, n_head_kv · head_dim_v)
-  std::vector<float> attn_;    // (T, n_head · head_dim_v)
-  std::vector<float> gate_;    // (T, n_ff)
-  std::vector<float> up_;      // (T, n_ff)
-  std::vector<float> out_;     // (T, n_embd) block output before the residual add
-  std::vector<float> logits_;  // (rows wanting logits, n_vocab)
+  // Scratch, sized for the largest batch run so far. Their first rows start on a cache line, and
+  // so does every row of a length that is a multiple of 16 floats (all the shapes in DESIGN.md):
+  // the kernels read rows with 32-byte loads, which straddled two lines at malloc's alignment.
+  CacheAlignedVector<float> x_;     // (T, n_embd) residual stream
+  CacheAlignedVector<float> h_;     // (T, n_embd) normed input of a block
+  CacheAlignedVector<float> q_;     // (T, n_head · head_dim_k)
+  CacheAlignedVector<float> k_;     // (T, n_head_kv · head_dim_k)
+  CacheAlignedVector<float> v_;     // (T, n_head_kv · head_dim_v)
+  CacheAlignedVector<float> attn_;  // (T, n_head · head_dim_v)
+  CacheAlignedVector<float> gate_;  // (T, n_ff)
+  CacheAlignedVector<float> up_;    // (T, n_ff)
+  CacheAlignedVector<float> out_;   // (T, n_embd) block output before the residual add
+  std::vector<float> logits_;       // (rows wanting logits, n_vocab)
 };
 
 }  // namespace infera
