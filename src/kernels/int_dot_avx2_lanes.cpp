@@ -70,22 +70,54 @@ StoredBlock stored_block(TensorType type, const uint8_t* row, int64_t nb, int64_
   return s;
 }
 
+// Dwords k of 8 rows' 16 bytes, row r in lane r: a 4 × 4 dword transpose in each 128-bit half
+// (rows 0..3 low, 4..7 high).
+struct RowDwords {
+  __m256i k[4];
+};
+INFERA_LANES_AVX2 RowDwords transpose_rows(const uint8_t* const* qs) {
+  auto pair = [&](int r) INFERA_LANES_AVX2_LAMBDA {
+    return _mm256_inserti128_si256(
+        _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs[r]))),
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs[r + 4])), 1);
+  };
+  const __m256i a = pair(0), b = pair(1), c = pair(2), d = pair(3);
+  const __m256i ab_lo = _mm256_unpacklo_epi32(a, b), ab_hi = _mm256_unpackhi_epi32(a, b);
+  const __m256i cd_lo = _mm256_unpacklo_epi32(c, d), cd_hi = _mm256_unpackhi_epi32(c, d);
+  return {{_mm256_unpacklo_epi64(ab_lo, cd_lo), _mm256_unpackhi_epi64(ab_lo, cd_lo),
+           _mm256_unpacklo_epi64(ab_hi, cd_hi), _mm256_unpackhi_epi64(ab_hi, cd_hi)}};
+}
+
+// 8 fp16 values to f32, exactly.
+INFERA_LANES_AVX2 void halves_to_floats(const uint16_t* h, float* out) {
+  __m128i v;
+  std::memcpy(&v, h, sizeof v);
+  _mm256_storeu_ps(out, _mm256_cvtph_ps(v));
+}
+
 // Rows [0, 8) of w (w_row_bytes apart) rewritten into nb LaneBlocks.
-void rewrite_panel(TensorType type, const uint8_t* w, uint64_t w_row_bytes, int64_t nb,
-                   WeightLayout layout, LaneBlock* out) {
+INFERA_LANES_AVX2 void rewrite_panel(TensorType type, const uint8_t* w, uint64_t w_row_bytes,
+                                     int64_t nb, WeightLayout layout, LaneBlock* out) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
   for (int64_t b = 0; b < nb; ++b) {
     LaneBlock& lb = out[b];
+    const uint8_t* qs[kLanes];
+    uint16_t d[kLanes], m[kLanes];
     for (int r = 0; r < kLanes; ++r) {
       const StoredBlock s = stored_block(type, w + r * w_row_bytes, nb, b, layout);
-      uint32_t q[4];
-      std::memcpy(q, s.qs, sizeof q);
-      for (int k = 0; k < 4; ++k) {
-        lb.quants[k][r] = q[k] & 0x0f0f0f0fu;             // elements 4k … 4k + 3
-        lb.quants[k + 4][r] = (q[k] >> 4) & 0x0f0f0f0fu;  // elements 16 + 4k …
-      }
-      lb.d[r] = fp16_to_fp32(s.d);
-      lb.m[r] = fp16_to_fp32(s.m);
+      qs[r] = s.qs;
+      d[r] = s.d;
+      m[r] = s.m;
     }
+    const RowDwords q = transpose_rows(qs);
+    for (int k = 0; k < 4; ++k) {
+      // Elements 4k … 4k + 3, then 16 + 4k …
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(lb.quants[k]), _mm256_and_si256(q.k[k], low4));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(lb.quants[k + 4]),
+                          _mm256_and_si256(_mm256_srli_epi16(q.k[k], 4), low4));
+    }
+    halves_to_floats(d, lb.d);
+    halves_to_floats(m, lb.m);
   }
 }
 
@@ -130,27 +162,105 @@ INFERA_LANES_AVX2 void panel_times_tokens(const LaneBlock* panel, int64_t nb,
   sum_in_block_lanes<kNt>(nb, block_terms, y, y_stride);
 }
 
+// Q8_0 block b of a panel, rewritten: its signed weights can't be maddubs's unsigned operand, so
+// the panel keeps |w| for it and w itself, whose signs go onto the activations (vpsignb).
+struct Q8LaneBlock {
+  uint32_t abs[8][kLanes];   // [k][r]: |elements 4k … 4k + 3| of row r
+  uint32_t sign[8][kLanes];  // [k][r]: elements 4k … 4k + 3 of row r, as stored
+  float d[kLanes];
+};
+
+void rewrite_q8_panel(const uint8_t* w, uint64_t w_row_bytes, int64_t nb, Q8LaneBlock* out) {
+  for (int64_t b = 0; b < nb; ++b) {
+    Q8LaneBlock& lb = out[b];
+    for (int r = 0; r < kLanes; ++r) {
+      block_q8_0 blk;
+      std::memcpy(&blk, w + r * w_row_bytes + b * sizeof(block_q8_0), sizeof blk);
+      for (int k = 0; k < 8; ++k) {
+        uint8_t mag[4];
+        for (int i = 0; i < 4; ++i) {
+          const int q = blk.qs[4 * k + i];
+          mag[i] = static_cast<uint8_t>(q < 0 ? -q : q);  // |−128| = 128 as an unsigned byte
+        }
+        std::memcpy(&lb.abs[k][r], mag, 4);
+        std::memcpy(&lb.sign[k][r], blk.qs + 4 * k, 4);
+      }
+      lb.d[r] = fp16_to_fp32(blk.d);
+    }
+  }
+}
+
+// Q8_0: tokens [0, kNt) times the panel. A product pair of maddubs reaches 2 · 128 · 127, so each
+// vector's products go to int32 on their own (madd) before they add.
+template <int kNt>
+INFERA_LANES_AVX2 void q8_panel_times_tokens(const Q8LaneBlock* panel, int64_t nb,
+                                             const PanelTokenRow* token, float* y,
+                                             int64_t y_stride) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  auto block_terms = [&](int64_t b, __m256* term) INFERA_LANES_AVX2_LAMBDA {
+    const Q8LaneBlock& lb = panel[b];
+    auto products = [&](int k, int t) INFERA_LANES_AVX2_LAMBDA {
+      const __m256i x = broadcast32(token[t].quants + pair_quant_offset(b, k));
+      const __m256i signed_x = _mm256_sign_epi8(x, load_rows(lb.sign[k]));
+      return _mm256_madd_epi16(_mm256_maddubs_epi16(load_rows(lb.abs[k]), signed_x), ones);
+    };
+    __m256i s[kNt];
+    for (int t = 0; t < kNt; ++t) s[t] = products(0, t);
+#pragma GCC unroll 8
+    for (int k = 1; k < 8; ++k) {
+      for (int t = 0; t < kNt; ++t) {
+        s[t] = _mm256_add_epi32(s[t], products(k, t));
+        keep_in_register(s[t]);
+      }
+    }
+    const __m256 wd = _mm256_loadu_ps(lb.d);
+    const int64_t si = pair_scale_index(b);
+    for (int t = 0; t < kNt; ++t) {
+      const __m256 dd = mul_rounded(wd, _mm256_set1_ps(token[t].d[si]));
+      term[t] = mul_rounded(_mm256_cvtepi32_ps(s[t]), dd);
+    }
+  };
+  sum_in_block_lanes<kNt>(nb, block_terms, y, y_stride);
+}
+
 }  // namespace
 
 bool lanes_kernel_avx2(TensorType weight_type) {
-  return weight_type == TensorType::Q4_0 || weight_type == TensorType::Q4_1;
+  return weight_type == TensorType::Q4_0 || weight_type == TensorType::Q4_1 ||
+         weight_type == TensorType::Q8_0;
 }
 
 void lanes_rows_times_tokens_avx2(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
                                   int64_t n_rows, const uint8_t* x_rows, uint64_t x_stride,
                                   int64_t n_tokens, int64_t nb, float* y, int64_t y_stride,
                                   WeightLayout layout) {
-  thread_local std::vector<LaneBlock> panel;
-  panel.resize(static_cast<size_t>(nb));
   const auto* w = static_cast<const uint8_t*>(w_rows);
-  const bool with_min = weight_type == TensorType::Q4_1;
-  for (int64_t r0 = 0; r0 + kLanes <= n_rows; r0 += kLanes) {
-    rewrite_panel(weight_type, w + r0 * w_row_bytes, w_row_bytes, nb, layout, panel.data());
+  auto token_tiles = [&](int64_t r0, const auto& panel_times) {
     for_token_tiles(n_tokens, [&](int64_t t0, auto tile) {
       constexpr int kNt = decltype(tile)::value;
       PanelTokenRow token[kNt];
       for (int t = 0; t < kNt; ++t) token[t] = panel_token_row(x_rows + (t0 + t) * x_stride, nb);
-      float* yt = y + t0 * y_stride + r0;
+      panel_times(tile, token, y + t0 * y_stride + r0);
+    });
+  };
+  if (weight_type == TensorType::Q8_0) {
+    thread_local std::vector<Q8LaneBlock> panel;
+    panel.resize(static_cast<size_t>(nb));
+    for (int64_t r0 = 0; r0 + kLanes <= n_rows; r0 += kLanes) {
+      rewrite_q8_panel(w + r0 * w_row_bytes, w_row_bytes, nb, panel.data());
+      token_tiles(r0, [&](auto tile, const PanelTokenRow* token, float* yt) {
+        q8_panel_times_tokens<decltype(tile)::value>(panel.data(), nb, token, yt, y_stride);
+      });
+    }
+    return;
+  }
+  thread_local std::vector<LaneBlock> panel;
+  panel.resize(static_cast<size_t>(nb));
+  const bool with_min = weight_type == TensorType::Q4_1;
+  for (int64_t r0 = 0; r0 + kLanes <= n_rows; r0 += kLanes) {
+    rewrite_panel(weight_type, w + r0 * w_row_bytes, w_row_bytes, nb, layout, panel.data());
+    token_tiles(r0, [&](auto tile, const PanelTokenRow* token, float* yt) {
+      constexpr int kNt = decltype(tile)::value;
       if (with_min) {
         panel_times_tokens<true, kNt>(panel.data(), nb, token, yt, y_stride);
       } else {
