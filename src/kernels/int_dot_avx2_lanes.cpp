@@ -170,23 +170,28 @@ struct Q8LaneBlock {
   float d[kLanes];
 };
 
-void rewrite_q8_panel(const uint8_t* w, uint64_t w_row_bytes, int64_t nb, Q8LaneBlock* out) {
+INFERA_LANES_AVX2 void rewrite_q8_panel(const uint8_t* w, uint64_t w_row_bytes, int64_t nb,
+                                        Q8LaneBlock* out) {
   for (int64_t b = 0; b < nb; ++b) {
     Q8LaneBlock& lb = out[b];
+    const uint8_t* qs[kLanes];
+    uint16_t d[kLanes];
     for (int r = 0; r < kLanes; ++r) {
-      block_q8_0 blk;
-      std::memcpy(&blk, w + r * w_row_bytes + b * sizeof(block_q8_0), sizeof blk);
-      for (int k = 0; k < 8; ++k) {
-        uint8_t mag[4];
-        for (int i = 0; i < 4; ++i) {
-          const int q = blk.qs[4 * k + i];
-          mag[i] = static_cast<uint8_t>(q < 0 ? -q : q);  // |−128| = 128 as an unsigned byte
-        }
-        std::memcpy(&lb.abs[k][r], mag, 4);
-        std::memcpy(&lb.sign[k][r], blk.qs + 4 * k, 4);
-      }
-      lb.d[r] = fp16_to_fp32(blk.d);
+      const uint8_t* block = w + r * w_row_bytes + b * sizeof(block_q8_0);
+      qs[r] = block + offsetof(block_q8_0, qs);
+      std::memcpy(&d[r], block + offsetof(block_q8_0, d), sizeof d[r]);
     }
+    // Bytes 0..15 of each row, then 16..31: dwords k and 4 + k.
+    const uint8_t* upper[kLanes];
+    for (int r = 0; r < kLanes; ++r) upper[r] = qs[r] + 16;
+    const RowDwords halves[2] = {transpose_rows(qs), transpose_rows(upper)};
+    for (int k = 0; k < 8; ++k) {
+      const __m256i q = halves[k / 4].k[k % 4];
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(lb.sign[k]), q);
+      // |−128| = 128 as an unsigned byte, as maddubs reads it.
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(lb.abs[k]), _mm256_abs_epi8(q));
+    }
+    halves_to_floats(d, lb.d);
   }
 }
 
