@@ -37,28 +37,39 @@ struct KLaneBlock {
 };
 
 // Rows [0, 8) of w (w_row_bytes apart) rewritten into nb KLaneBlocks.
-void rewrite_q4_panel(const uint8_t* w, uint64_t w_row_bytes, int64_t nb, KLaneBlock* out) {
+INFERA_LANES_AVX2 void rewrite_q4_panel(const uint8_t* w, uint64_t w_row_bytes, int64_t nb,
+                                        KLaneBlock* out) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
   for (int64_t b = 0; b < nb; ++b) {
     KLaneBlock& lb = out[b];
+    const block_q4_K* blk[kLanes];
+    uint16_t d[kLanes], dmin[kLanes];
     for (int r = 0; r < kLanes; ++r) {
-      block_q4_K blk;
-      std::memcpy(&blk, w + r * w_row_bytes + b * sizeof(block_q4_K), sizeof blk);
-      // Element 64j + 32k + i: nibble k of qs[32j + i] (blocks.h); sub-block s = 2j + k.
-      for (int s = 0; s < 8; ++s) {
-        const int j = s / 2, shift = 4 * (s % 2);
-        for (int g = 0; g < 8; ++g) {
-          uint32_t q;
-          std::memcpy(&q, blk.qs + 32 * j + 4 * g, sizeof q);
-          lb.quants[s][g][r] = (q >> shift) & 0x0f0f0f0fu;
-        }
-      }
+      blk[r] = reinterpret_cast<const block_q4_K*>(w + r * w_row_bytes + b * sizeof(block_q4_K));
+      std::memcpy(&d[r], &blk[r]->d, sizeof d[r]);
+      std::memcpy(&dmin[r], &blk[r]->dmin, sizeof dmin[r]);
       uint8_t sc[8], m[8];
-      for (int s = 0; s < 8; ++s) q4k_scale_min(blk.scales, s, &sc[s], &m[s]);
+      for (int s = 0; s < 8; ++s) q4k_scale_min(blk[r]->scales, s, &sc[s], &m[s]);
       for (int s = 0; s < 8; ++s) lb.scales[s][r] = sc[s] | (uint32_t{sc[s]} << 16);
       for (int p = 0; p < 4; ++p) lb.mins[p][r] = m[2 * p] | (uint32_t{m[2 * p + 1]} << 16);
-      lb.d[r] = fp16_to_fp32(blk.d);
-      lb.dmin[r] = fp16_to_fp32(blk.dmin);
     }
+    // Element 64j + 32k + i: nibble k of qs[32j + i] (blocks.h); sub-block s = 2j + k. Dwords g
+    // of qs[32j …] for the 8 rows: bytes 0..15 give g = 0..3, bytes 16..31 g = 4..7.
+    for (int j = 0; j < 4; ++j) {
+      for (int half = 0; half < 2; ++half) {
+        const uint8_t* qs[kLanes];
+        for (int r = 0; r < kLanes; ++r) qs[r] = blk[r]->qs + 32 * j + 16 * half;
+        const RowDwords q = transpose_rows(qs);
+        for (int g = 0; g < 4; ++g) {
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(lb.quants[2 * j][4 * half + g]),
+                              _mm256_and_si256(q.k[g], low4));
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(lb.quants[2 * j + 1][4 * half + g]),
+                              _mm256_and_si256(_mm256_srli_epi16(q.k[g], 4), low4));
+        }
+      }
+    }
+    halves_to_floats(d, lb.d);
+    halves_to_floats(dmin, lb.dmin);
   }
 }
 
@@ -77,27 +88,32 @@ INFERA_LANES_AVX2 void rewrite_q6_panel(const uint8_t* w, uint64_t w_row_bytes, 
   // the product, at a few dozen tokens.
   const KUnpackFn unpack = k_unpack_avx2(TensorType::Q6_K);
   KIntBlock u;
+  alignas(32) uint8_t q[kLanes][QK_K];
   for (int64_t b = 0; b < nb; ++b) {
     Q6LaneBlock& lb = out[b];
+    uint16_t d[kLanes];
     for (int r = 0; r < kLanes; ++r) {
       const uint8_t* block = w + r * w_row_bytes + b * sizeof(block_q6_K);
       unpack(block, &u);
-      alignas(32) uint8_t q[QK_K];
       for (int c = 0; c < QK_K / 32; ++c) {
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(u.q + 32 * c));
-        _mm256_store_si256(reinterpret_cast<__m256i*>(q + 32 * c),
+        _mm256_store_si256(reinterpret_cast<__m256i*>(q[r] + 32 * c),
                            _mm256_add_epi8(v, _mm256_set1_epi8(32)));
       }
-      for (int sb = 0; sb < 16; ++sb)
-        for (int g = 0; g < 4; ++g) std::memcpy(&lb.quants[sb][g][r], q + 16 * sb + 4 * g, 4);
       auto as_u16 = [](int32_t v) { return static_cast<uint32_t>(static_cast<uint16_t>(v)); };
       for (int sb = 0; sb < 16; ++sb) lb.scales[sb][r] = as_u16(u.scale[sb]) * 0x10001u;
       for (int p = 0; p < 8; ++p)
         lb.scale_pairs[p][r] = as_u16(u.scale[2 * p]) | (as_u16(u.scale[2 * p + 1]) << 16);
-      uint16_t d;
-      std::memcpy(&d, block + offsetof(block_q6_K, d), sizeof d);
-      lb.d[r] = fp16_to_fp32(d);
+      std::memcpy(&d[r], block + offsetof(block_q6_K, d), sizeof d[r]);
     }
+    for (int sb = 0; sb < 16; ++sb) {
+      const uint8_t* rows[kLanes];
+      for (int r = 0; r < kLanes; ++r) rows[r] = q[r] + 16 * sb;
+      const RowDwords t = transpose_rows(rows);
+      for (int g = 0; g < 4; ++g)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(lb.quants[sb][g]), t.k[g]);
+    }
+    halves_to_floats(d, lb.d);
   }
 }
 

@@ -70,31 +70,6 @@ StoredBlock stored_block(TensorType type, const uint8_t* row, int64_t nb, int64_
   return s;
 }
 
-// Dwords k of 8 rows' 16 bytes, row r in lane r: a 4 × 4 dword transpose in each 128-bit half
-// (rows 0..3 low, 4..7 high).
-struct RowDwords {
-  __m256i k[4];
-};
-INFERA_LANES_AVX2 RowDwords transpose_rows(const uint8_t* const* qs) {
-  auto pair = [&](int r) INFERA_LANES_AVX2_LAMBDA {
-    return _mm256_inserti128_si256(
-        _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs[r]))),
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs[r + 4])), 1);
-  };
-  const __m256i a = pair(0), b = pair(1), c = pair(2), d = pair(3);
-  const __m256i ab_lo = _mm256_unpacklo_epi32(a, b), ab_hi = _mm256_unpackhi_epi32(a, b);
-  const __m256i cd_lo = _mm256_unpacklo_epi32(c, d), cd_hi = _mm256_unpackhi_epi32(c, d);
-  return {{_mm256_unpacklo_epi64(ab_lo, cd_lo), _mm256_unpackhi_epi64(ab_lo, cd_lo),
-           _mm256_unpacklo_epi64(ab_hi, cd_hi), _mm256_unpackhi_epi64(ab_hi, cd_hi)}};
-}
-
-// 8 fp16 values to f32, exactly.
-INFERA_LANES_AVX2 void halves_to_floats(const uint16_t* h, float* out) {
-  __m128i v;
-  std::memcpy(&v, h, sizeof v);
-  _mm256_storeu_ps(out, _mm256_cvtph_ps(v));
-}
-
 // Rows [0, 8) of w (w_row_bytes apart) rewritten into nb LaneBlocks.
 INFERA_LANES_AVX2 void rewrite_panel(TensorType type, const uint8_t* w, uint64_t w_row_bytes,
                                      int64_t nb, WeightLayout layout, LaneBlock* out) {
