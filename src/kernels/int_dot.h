@@ -61,11 +61,9 @@ bool k_rows_avx2(TensorType weight_type, const void* w_row, const block_q8_K* x,
 bool k_rows_avx512(TensorType weight_type, const void* w_row, const block_q8_K* x,
                    int64_t x_stride_blocks, int64_t n_rows, int64_t nb, float* y, int64_t y_stride);
 KUnpackFn k_unpack_avx2(TensorType weight_type);
-// AVX2 kernels of the Q4_0 … Q8_0 types (int_dot_avx2_pairs.cpp), reading activation rows in the
-// pair form of pair_activations_avx2 (PanelTokenRow).
-// Prompt processing of Q4_0/Q4_1 rows 8 at a time, row r in lane r (int_dot_avx2_lanes.cpp), on
-// activation rows in the same pair form; n_rows a multiple of 8.
-bool lanes_kernel_avx2(TensorType weight_type);
+// AVX2 kernels of the Q4_0 … Q8_0 types, reading activation rows in the pair form of
+// pair_activations_avx2 (PanelTokenRow). Prompt processing: rows 8 at a time, row r in lane r
+// (int_dot_avx2_lanes.cpp); n_rows a multiple of 8.
 void lanes_rows_times_tokens_avx2(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
                                   int64_t n_rows, const uint8_t* x_rows, uint64_t x_stride,
                                   int64_t n_tokens, int64_t nb, float* y, int64_t y_stride,
@@ -77,13 +75,10 @@ void k_lanes_rows_times_tokens_avx2(TensorType weight_type, const void* w_rows,
                                     int64_t x_stride_blocks, int64_t n_tokens, int64_t nb, float* y,
                                     int64_t y_stride);
 void pair_activations_avx2(TensorType weight_type, const void* x_row, int64_t nb, uint8_t* dst);
+// Decode: many rows times one activation row (int_dot_avx2_pairs.cpp).
 void pair_weight_rows_avx2(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
                            int64_t n_rows, const uint8_t* x_pair_row, int64_t nb, float* y,
                            WeightLayout layout);
-void pair_rows_times_tokens_avx2(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
-                                 int64_t n_rows, const uint8_t* x_rows, uint64_t x_stride,
-                                 int64_t n_tokens, int64_t nb, float* y, int64_t y_stride,
-                                 WeightLayout layout);
 KDotFn k_kernel_avx512(KDotKind kind);
 bool k_weight_rows_avx512(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
                           int64_t n_rows, const block_q8_K* x, int64_t nb, float* y);
@@ -235,12 +230,9 @@ inline void int_dot_panels16(TensorType weight_type, const void* w, uint64_t w_r
     int_dot_detail::k_lanes_rows_times_tokens_avx2(
         weight_type, wb, w_row_bytes, n_w_rows, reinterpret_cast<const block_q8_K*>(x_rows),
         static_cast<int64_t>(x_stride / sizeof(block_q8_K)), n_rows, n / QK_K, y, y_stride);
-  } else if (active_isa() == Isa::kAvx2 && int_dot_detail::lanes_kernel_avx2(weight_type)) {
+  } else if (active_isa() == Isa::kAvx2) {
     int_dot_detail::lanes_rows_times_tokens_avx2(weight_type, wb, w_row_bytes, n_w_rows, x_rows,
                                                  x_stride, n_rows, n / QK8_0, y, y_stride, layout);
-  } else if (active_isa() == Isa::kAvx2) {
-    int_dot_detail::pair_rows_times_tokens_avx2(weight_type, wb, w_row_bytes, n_w_rows, x_rows,
-                                                x_stride, n_rows, n / QK8_0, y, y_stride, layout);
   } else if (layout == WeightLayout::kQ4_0Groups) {
     int_dot_detail::q4_0_groups_panels16_avx512(wb, w_row_bytes, n_panels, x_rows, x_stride, n_rows,
                                                 n / QK8_0, y, y_stride);

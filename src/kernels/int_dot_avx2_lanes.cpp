@@ -1,16 +1,18 @@
-// AVX2 prompt processing for Q4_0 and Q4_1 weights: 8 weight rows at a time with row r in lane r,
-// times activation rows in the pair form (pair_activations_avx2).
+// AVX2 prompt processing for Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 weights: 8 weight rows at a time
+// with row r in lane r, times activation rows in the pair form (pair_activations_avx2).
 //
 // The pair kernels (int_dot_avx2_pairs.cpp) reduce each block's products across the lanes of a
 // vector, about a third of their work per token. Here each panel of 8 rows is first rewritten
-// (once per call, for all tokens): vector k of block b holds, in dword lane r, the 4 quants
-// 4k … 4k + 3 of row r's block b as unsigned nibbles. An activation dword broadcast to every lane
-// times that vector (maddubs) gives each row its products, the 8 vectors of a block add up in
-// int16 (|sum| <= 8 · 2 · 15 · 127 < 2^15) and one madd makes the 8 rows' block sums: no
-// reduction across lanes, and the float steps run on 8 rows per instruction. Each (row, token)
-// still adds block b's term into lane b % 8 of the reference and sums those lanes in its tree,
-// rounding each product as it does: blocks are visited lane by lane (b = l, l + 8, …), so one
-// accumulator per token serves a whole lane. Same bits as dot_unpacked_q8_0/q8_1.
+// (once per call, for all tokens, by dword transposes in registers): vector k of block b holds, in
+// dword lane r, the 4 quants 4k … 4k + 3 of row r's block b as unsigned bytes (4- and 5-bit
+// quants as stored; Q8_0 as |w|, with w kept beside it for its signs). An activation dword
+// broadcast to every lane times that vector (maddubs) gives each row its products; the vectors of
+// a block add up in int16 as far as they cannot overflow (8 for 4-bit quants: 8 · 2 · 15 · 127 <
+// 2^15; 4 for 5-bit; 1 for Q8_0) and madds make the 8 rows' block sums: no reduction across lanes,
+// and the float steps run on 8 rows per instruction. Each (row, token) still adds block b's term
+// into lane b % 8 of the reference and sums those lanes in its tree, rounding each product as it
+// does: blocks are visited lane by lane (b = l, l + 8, …), so one accumulator per token serves a
+// whole lane. Same bits as dot_unpacked_q8_0/q8_1.
 #include "kernels/int_dot.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -37,15 +39,34 @@ struct LaneBlock {
   float m[kLanes];
 };
 
-// Where the quants and the scales (d, and m for Q4_1) of block b of a row lie.
+// Where the quants (and the fifth bits of Q5_0/Q5_1) and the scales (d, and m for Q4_1 and
+// Q5_1) of block b of a row lie.
 struct StoredBlock {
   const uint8_t* qs;
+  uint32_t qh;
   uint16_t d, m;
 };
 
 StoredBlock stored_block(TensorType type, const uint8_t* row, int64_t nb, int64_t b,
                          WeightLayout layout) {
   StoredBlock s{};
+  if (type == TensorType::Q5_0) {
+    block_q5_0 blk;
+    std::memcpy(&blk, row + b * sizeof(block_q5_0), sizeof blk);
+    s.qs = row + b * sizeof(block_q5_0) + offsetof(block_q5_0, qs);
+    std::memcpy(&s.qh, blk.qh, sizeof s.qh);
+    s.d = blk.d;
+    return s;
+  }
+  if (type == TensorType::Q5_1) {
+    block_q5_1 blk;
+    std::memcpy(&blk, row + b * sizeof(block_q5_1), sizeof blk);
+    s.qs = row + b * sizeof(block_q5_1) + offsetof(block_q5_1, qs);
+    std::memcpy(&s.qh, blk.qh, sizeof s.qh);
+    s.d = blk.d;
+    s.m = blk.m;
+    return s;
+  }
   if (type == TensorType::Q4_1) {
     block_q4_1 blk;
     std::memcpy(&blk, row + b * sizeof(block_q4_1), sizeof blk);
@@ -74,22 +95,34 @@ StoredBlock stored_block(TensorType type, const uint8_t* row, int64_t nb, int64_
 INFERA_LANES_AVX2 void rewrite_panel(TensorType type, const uint8_t* w, uint64_t w_row_bytes,
                                      int64_t nb, WeightLayout layout, LaneBlock* out) {
   const __m256i low4 = _mm256_set1_epi8(0x0f);
+  const bool five_bit = type == TensorType::Q5_0 || type == TensorType::Q5_1;
   for (int64_t b = 0; b < nb; ++b) {
     LaneBlock& lb = out[b];
     const uint8_t* qs[kLanes];
+    alignas(32) uint32_t qh[kLanes];
     uint16_t d[kLanes], m[kLanes];
     for (int r = 0; r < kLanes; ++r) {
       const StoredBlock s = stored_block(type, w + r * w_row_bytes, nb, b, layout);
       qs[r] = s.qs;
+      qh[r] = s.qh;
       d[r] = s.d;
       m[r] = s.m;
     }
     const RowDwords q = transpose_rows(qs);
-    for (int k = 0; k < 4; ++k) {
-      // Elements 4k … 4k + 3, then 16 + 4k …
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(lb.quants[k]), _mm256_and_si256(q.k[k], low4));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(lb.quants[k + 4]),
-                          _mm256_and_si256(_mm256_srli_epi16(q.k[k], 4), low4));
+    const __m256i high_bits = _mm256_load_si256(reinterpret_cast<const __m256i*>(qh));
+    for (int k = 0; k < 8; ++k) {
+      // Elements 4k … 4k + 3: low nibbles of dword k, then (k >= 4) high nibbles of dword k − 4.
+      __m256i v = k < 4 ? _mm256_and_si256(q.k[k], low4)
+                        : _mm256_and_si256(_mm256_srli_epi16(q.k[k - 4], 4), low4);
+      if (five_bit) {
+        // Bits 4k … 4k + 3 of qh to bit 4 of bytes 0..3: the four shifted copies the product
+        // makes of them do not overlap, so there are no carries.
+        const __m256i bits = _mm256_and_si256(_mm256_srl_epi32(high_bits, _mm_cvtsi32_si128(4 * k)),
+                                              _mm256_set1_epi32(0xf));
+        const __m256i spread = _mm256_mullo_epi32(bits, _mm256_set1_epi32(0x02040810));
+        v = _mm256_or_si256(v, _mm256_and_si256(spread, _mm256_set1_epi32(0x10101010)));
+      }
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(lb.quants[k]), v);
     }
     halves_to_floats(d, lb.d);
     halves_to_floats(m, lb.m);
@@ -97,7 +130,9 @@ INFERA_LANES_AVX2 void rewrite_panel(TensorType type, const uint8_t* w, uint64_t
 }
 
 // Tokens [0, kNt) times the panel: y[t · y_stride + r] for the panel's 8 rows.
-template <bool kWithMin, int kNt>
+// kWithMin: Q4_1/Q5_1 (d · q + m); otherwise Q4_0/Q5_0 (d · (q − offset)). kFiveBit: quants up
+// to 31, whose int16 sums may add only four vectors (|sum| <= 4 · 2 · 31 · 127 < 2^15).
+template <bool kWithMin, bool kFiveBit, int kNt>
 INFERA_LANES_AVX2 void panel_times_tokens(const LaneBlock* panel, int64_t nb,
                                           const PanelTokenRow* token, float* y, int64_t y_stride) {
   const __m256i ones = _mm256_set1_epi16(1);
@@ -109,27 +144,42 @@ INFERA_LANES_AVX2 void panel_times_tokens(const LaneBlock* panel, int64_t nb,
       return _mm256_maddubs_epi16(load_rows(lb.quants[k]),
                                   broadcast32(token[t].quants + pair_quant_offset(b, k)));
     };
-    __m256i s[kNt];
-    for (int t = 0; t < kNt; ++t) s[t] = products(0, t);
+    // Vectors [k0, k0 + n) in int16, for every token.
+    auto sums16 = [&](int k0, int n, __m256i* s) INFERA_LANES_AVX2_LAMBDA {
+      for (int t = 0; t < kNt; ++t) s[t] = products(k0, t);
 #pragma GCC unroll 8
-    for (int k = 1; k < 8; ++k) {
-      for (int t = 0; t < kNt; ++t) {
-        s[t] = _mm256_add_epi16(s[t], products(k, t));
-        keep_in_register(s[t]);
+      for (int k = k0 + 1; k < k0 + n; ++k) {
+        for (int t = 0; t < kNt; ++t) {
+          s[t] = _mm256_add_epi16(s[t], products(k, t));
+          keep_in_register(s[t]);
+        }
       }
+    };
+    __m256i isum32[kNt];
+    if constexpr (kFiveBit) {
+      __m256i s[kNt];
+      sums16(0, 4, s);
+      for (int t = 0; t < kNt; ++t) isum32[t] = _mm256_madd_epi16(s[t], ones);
+      sums16(4, 4, s);
+      for (int t = 0; t < kNt; ++t)
+        isum32[t] = _mm256_add_epi32(isum32[t], _mm256_madd_epi16(s[t], ones));
+    } else {
+      __m256i s[kNt];
+      sums16(0, 8, s);
+      for (int t = 0; t < kNt; ++t) isum32[t] = _mm256_madd_epi16(s[t], ones);
     }
     const __m256 wd = _mm256_loadu_ps(lb.d);
     const int64_t si = pair_scale_index(b);
     for (int t = 0; t < kNt; ++t) {
-      const __m256 isum = _mm256_cvtepi32_ps(_mm256_madd_epi16(s[t], ones));
+      const __m256 isum = _mm256_cvtepi32_ps(isum32[t]);
       const __m256 dd = mul_rounded(wd, _mm256_set1_ps(token[t].d[si]));
       if constexpr (kWithMin) {
         term[t] = _mm256_add_ps(mul_rounded(dd, isum),
                                 mul_rounded(_mm256_loadu_ps(lb.m), _mm256_set1_ps(token[t].s[si])));
       } else {
-        // Q4_0: the nibbles' sum less 8 Σ x (exact: small integers).
-        const __m256 sumi =
-            _mm256_fnmadd_ps(_mm256_set1_ps(8.0f), _mm256_set1_ps(token[t].s[si]), isum);
+        // Q4_0 (Q5_0): the unsigned quants' sum less 8 (16) Σ x (exact: small integers).
+        const __m256 sumi = _mm256_fnmadd_ps(_mm256_set1_ps(kFiveBit ? 16.0f : 8.0f),
+                                             _mm256_set1_ps(token[t].s[si]), isum);
         term[t] = mul_rounded(sumi, dd);
       }
     }
@@ -205,11 +255,6 @@ INFERA_LANES_AVX2 void q8_panel_times_tokens(const Q8LaneBlock* panel, int64_t n
 
 }  // namespace
 
-bool lanes_kernel_avx2(TensorType weight_type) {
-  return weight_type == TensorType::Q4_0 || weight_type == TensorType::Q4_1 ||
-         weight_type == TensorType::Q8_0;
-}
-
 void lanes_rows_times_tokens_avx2(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
                                   int64_t n_rows, const uint8_t* x_rows, uint64_t x_stride,
                                   int64_t n_tokens, int64_t nb, float* y, int64_t y_stride,
@@ -236,15 +281,21 @@ void lanes_rows_times_tokens_avx2(TensorType weight_type, const void* w_rows, ui
   }
   thread_local std::vector<LaneBlock> panel;
   panel.resize(static_cast<size_t>(nb));
-  const bool with_min = weight_type == TensorType::Q4_1;
+  const bool with_min = weight_type == TensorType::Q4_1 || weight_type == TensorType::Q5_1;
+  const bool five_bit = weight_type == TensorType::Q5_0 || weight_type == TensorType::Q5_1;
   for (int64_t r0 = 0; r0 + kLanes <= n_rows; r0 += kLanes) {
     rewrite_panel(weight_type, w + r0 * w_row_bytes, w_row_bytes, nb, layout, panel.data());
     token_tiles(r0, [&](auto tile, const PanelTokenRow* token, float* yt) {
       constexpr int kNt = decltype(tile)::value;
-      if (with_min) {
-        panel_times_tokens<true, kNt>(panel.data(), nb, token, yt, y_stride);
+      const LaneBlock* p = panel.data();
+      if (with_min && five_bit) {
+        panel_times_tokens<true, true, kNt>(p, nb, token, yt, y_stride);
+      } else if (with_min) {
+        panel_times_tokens<true, false, kNt>(p, nb, token, yt, y_stride);
+      } else if (five_bit) {
+        panel_times_tokens<false, true, kNt>(p, nb, token, yt, y_stride);
       } else {
-        panel_times_tokens<false, kNt>(panel.data(), nb, token, yt, y_stride);
+        panel_times_tokens<false, false, kNt>(p, nb, token, yt, y_stride);
       }
     });
   }

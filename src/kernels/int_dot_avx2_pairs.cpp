@@ -1,6 +1,6 @@
-// AVX2 kernels for Q4_0 … Q8_0 weights that read activations in the pair form
-// (pair_activations_avx2): the decode product of many weight rows with one activation row, and
-// the prompt-processing product of weight rows with many activation rows.
+// AVX2 decode kernels for Q4_0 … Q8_0 weights that read activations in the pair form
+// (pair_activations_avx2): the product of many weight rows with one activation row. Prompt
+// processing reads the same form (int_dot_avx2_lanes.cpp).
 //
 // Why a form of its own: the 16 quant bytes of a 4-bit block hold elements 0..15 in their low
 // nibbles and 16..31 in their high ones. Two blocks a, b side by side in one register give, after
@@ -288,33 +288,6 @@ INFERA_AVX2 void pair_weight_rows(const uint8_t* w, uint64_t w_row_bytes, int64_
   }
 }
 
-// Activation rows taken together per weight row: each group of its blocks is unpacked once for
-// all of them. 8 rather than 16: a tile's pair-form rows (~18 KiB at 2048 columns) stay in L1
-// (Q8_0 prefill 63 -> 68 GFLOP/s, one core, 512x2048, 64 tokens).
-constexpr int64_t kTokenTile = 8;
-
-template <W K>
-INFERA_AVX2 void pair_rows_times_tokens(const uint8_t* w, uint64_t w_row_bytes, int64_t n_rows,
-                                        const uint8_t* x_rows, uint64_t x_stride, int64_t n_tokens,
-                                        int64_t nb, WeightLayout layout, float* y,
-                                        int64_t y_stride) {
-  for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
-    const int64_t nt = std::min(kTokenTile, n_tokens - t0);
-    PanelTokenRow token[kTokenTile];
-    for (int64_t t = 0; t < nt; ++t) token[t] = panel_token_row(x_rows + (t0 + t) * x_stride, nb);
-    for (int64_t r = 0; r < n_rows; ++r) {
-      __m256 acc[kTokenTile];
-      for (int64_t t = 0; t < nt; ++t) acc[t] = _mm256_setzero_ps();
-      for_each_group<K>(w + r * w_row_bytes, nb, layout,
-                        [&](int64_t i, int count, const WeightGroup& g) INFERA_AVX2_LAMBDA {
-                          for (int64_t t = 0; t < nt; ++t)
-                            acc[t] = add_group<K>(acc[t], g, token[t], i, count);
-                        });
-      for (int64_t t = 0; t < nt; ++t) y[(t0 + t) * y_stride + r] = lane_sum(acc[t]);
-    }
-  }
-}
-
 }  // namespace
 
 void pair_activations_avx2(TensorType weight_type, const void* x_row, int64_t nb, uint8_t* dst) {
@@ -376,17 +349,6 @@ void pair_weight_rows_avx2(TensorType weight_type, const void* w_rows, uint64_t 
   const PanelTokenRow x = panel_token_row(x_pair_row, nb);
   with_weight_kind(weight_type, [&](auto kind) {
     pair_weight_rows<decltype(kind)::value>(w, w_row_bytes, n_rows, x, nb, layout, y);
-  });
-}
-
-void pair_rows_times_tokens_avx2(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
-                                 int64_t n_rows, const uint8_t* x_rows, uint64_t x_stride,
-                                 int64_t n_tokens, int64_t nb, float* y, int64_t y_stride,
-                                 WeightLayout layout) {
-  const auto* w = static_cast<const uint8_t*>(w_rows);
-  with_weight_kind(weight_type, [&](auto kind) {
-    pair_rows_times_tokens<decltype(kind)::value>(w, w_row_bytes, n_rows, x_rows, x_stride,
-                                                  n_tokens, nb, layout, y, y_stride);
   });
 }
 
