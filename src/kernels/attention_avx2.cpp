@@ -147,6 +147,23 @@ INFERA_AVX2 inline __m256 tile_scores(const float* qg, const float* kf, int64_t 
   return _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_mul_ps(sum_lanes8(dots), scale), valid);
 }
 
+// tile_scores straight from the cache's fp16 K rows (the same conversions and FMAs, so the same
+// bits): for a job of one head, converting the tile into kf first cost as much as the scores.
+INFERA_AVX2 inline __m256 tile_scores_f16(const float* qg, const uint16_t* const* krow, int64_t dk,
+                                          __m256 scale, int64_t n) {
+  __m256 dots[kTile];
+  for (int j = 0; j < kTile; ++j) dots[j] = _mm256_setzero_ps();
+  for (int64_t c = 0; c < dk; c += 8) {
+    const __m256 qc = _mm256_loadu_ps(qg + c);
+    for (int j = 0; j < kTile; ++j) {
+      if (j < n) dots[j] = _mm256_fmadd_ps(qc, load_halves(krow[j] + c), dots[j]);
+    }
+  }
+  const __m256 valid = _mm256_castsi256_ps(_mm256_cmpgt_epi32(
+      _mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+  return _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_mul_ps(sum_lanes8(dots), scale), valid);
+}
+
 }  // namespace
 
 INFERA_AVX2 void attend_avx2(const AttentionJob& job, const PagedKv& kv, const AttentionShape& s,
@@ -191,9 +208,14 @@ INFERA_AVX2 void attend_avx2(const AttentionJob& job, const PagedKv& kv, const A
   keys.restart();
   for (int64_t p0 = job.first; p0 <= job.last; p0 += kTile) {
     const int64_t n = std::min(kTile, job.last - p0 + 1);
-    keys.load(n, kf);
+    if (nh == 1) {
+      keys.next(n);
+    } else {
+      keys.load(n, kf);
+    }
     for (int64_t g = 0; g < nh; ++g) {
-      const __m256 scores = tile_scores(qs + g * dk, kf, dk, scale, n);
+      const __m256 scores = nh == 1 ? tile_scores_f16(qs, keys.krow, dk, scale, n)
+                                    : tile_scores(qs + g * dk, kf, dk, scale, n);
       if (tile_index(p0) < stored) _mm256_storeu_ps(tile_of(g, p0), scores);
       const float m_new = std::max(m[g], max_lanes(scores));
       if (m_new > m[g]) {
@@ -209,14 +231,15 @@ INFERA_AVX2 void attend_avx2(const AttentionJob& job, const PagedKv& kv, const A
   for (int64_t p0 = job.first; p0 <= job.last; p0 += kTile) {
     const int64_t n = std::min(kTile, job.last - p0 + 1);
     const bool kept = tile_index(p0) < stored;
-    if (kept) {
+    if (kept || nh == 1) {
       keys.next(n);
     } else {
       keys.load(n, kf);  // as pass 1 did, to score the tile again
     }
     for (int64_t g = 0; g < nh; ++g) {
-      const __m256 scores =
-          kept ? _mm256_loadu_ps(tile_of(g, p0)) : tile_scores(qs + g * dk, kf, dk, scale, n);
+      const __m256 scores = kept      ? _mm256_loadu_ps(tile_of(g, p0))
+                            : nh == 1 ? tile_scores_f16(qs, keys.krow, dk, scale, n)
+                                      : tile_scores(qs + g * dk, kf, dk, scale, n);
       const __m256 e = exp_nonpositive(_mm256_sub_ps(scores, _mm256_set1_ps(m[g])));
       _mm256_storeu_ps(w + g * kTile, round_fp16(_mm256_mul_ps(e, _mm256_set1_ps(1.0f / l[g]))));
     }
