@@ -53,7 +53,8 @@ TEST_P(FloatDot, EqualsDequantizeThenDotBitForBit) {
   for (int64_t n : {1, 7, 8, 9, 15, 16, 63, 64, 65, 576, 1000, 2048}) {
     const WeightRows w = random_weight_rows(type, n, kMaxWRows, rng);
     for (int64_t w_rows : {1, 2, 3, 4, 5, 6, 37}) {
-      for (int64_t rows : {1, 3, 4, 5, 9}) {
+      // 70 activation rows: a chunk of 16 tiles of four, a partial chunk of one, then two alone.
+      for (int64_t rows : {1, 3, 4, 5, 9, 70}) {
         std::vector<float> x(static_cast<size_t>(rows * n));
         for (float& v : x) v = dist(rng);
         const int64_t y_stride = kMaxWRows + 1;
