@@ -455,21 +455,25 @@ void bench_ops(const KernelBenchOptions& o, std::mt19937_64& rng,
   IsaScope scope(Isa::kScalar);
 
   if (const int64_t n = o.cols; selected(o, "rms_norm", "f32", "n" + std::to_string(n))) {
+    const std::string shape = "n" + std::to_string(n);
     const std::vector<float> x = uniform_floats(rng, n, -4.0f, 4.0f);
     const std::vector<float> w = uniform_floats(rng, n, 0.5f, 1.5f);
     std::vector<float> y(static_cast<size_t>(n));
     constexpr float kEps = 1e-5f;
-    rms_norm(x.data(), w.data(), n, kEps, y.data());
     double ss = 0.0;
     for (float f : x) ss += static_cast<double>(f) * f;
     const double scale = 1.0 / std::sqrt(ss / static_cast<double>(n) + kEps);
     std::vector<double> want(static_cast<size_t>(n));
     for (size_t i = 0; i < want.size(); ++i) want[i] = x[i] * scale * w[i];
-    // Three roundings per element: the f32 scale and two products.
-    record_op(
-        o, "rms_norm", "n" + std::to_string(n), 12 * static_cast<uint64_t>(n), 4.0 * n,
-        normwise_error(y, want), 8 * u, [&] { rms_norm(x.data(), w.data(), n, kEps, y.data()); },
-        out, progress);
+    for (Isa isa : isas_to_run()) {
+      set_isa_override(isa);
+      rms_norm(x.data(), w.data(), n, kEps, y.data());
+      // Three roundings per element: the f32 scale and two products.
+      record_op(
+          o, "rms_norm", shape, 12 * static_cast<uint64_t>(n), 4.0 * n, normwise_error(y, want),
+          8 * u, [&] { rms_norm(x.data(), w.data(), n, kEps, y.data()); }, out, progress, isa);
+    }
+    set_isa_override(Isa::kScalar);
   }
 
   if (const int64_t n = o.n_ctx; selected(o, "softmax", "f32", "n" + std::to_string(n))) {
@@ -497,7 +501,7 @@ void bench_ops(const KernelBenchOptions& o, std::mt19937_64& rng,
     std::vector<double> want(glu.size());
     for (size_t i = 0; i < want.size(); ++i)
       want[i] = gate[i] / (1.0 + std::exp(-static_cast<double>(gate[i]))) * up[i];
-    // SwiGLU has SIMD paths (the same bits as the scalar one): each is timed.
+    // The GLUs and rms_norm have SIMD paths (the same bits as the scalar ones): each is timed.
     for (Isa isa : isas_to_run()) {
       set_isa_override(isa);
       swiglu(gate.data(), up.data(), n_glu, glu.data());
@@ -510,7 +514,6 @@ void bench_ops(const KernelBenchOptions& o, std::mt19937_64& rng,
     set_isa_override(Isa::kScalar);
   }
   if (selected(o, "geglu", "f32", glu_shape)) {
-    geglu(gate.data(), up.data(), n_glu, glu.data());
     std::vector<double> want(glu.size());
     double gu_max = 0.0;
     double want_max = 0.0;
@@ -525,10 +528,15 @@ void bench_ops(const KernelBenchOptions& o, std::mt19937_64& rng,
     // GELU goes through an fp16 table (ops.cpp): the input rounded to half (|Δx| <= 2^-11·|x|,
     // and |gelu'| < 1.13) and the output too (|gelu(x)| <= |x|), so |Δ| <= 2^-11·2.13·|g·up|.
     const double tol = (0x1p-11 * 2.13 * gu_max) / want_max + 8 * u;
-    record_op(
-        o, "geglu", glu_shape, 12 * static_cast<uint64_t>(n_glu), 1.0 * n_glu,
-        normwise_error(glu, want), tol, [&] { geglu(gate.data(), up.data(), n_glu, glu.data()); },
-        out, progress);
+    for (Isa isa : isas_to_run()) {
+      set_isa_override(isa);
+      geglu(gate.data(), up.data(), n_glu, glu.data());
+      record_op(
+          o, "geglu", glu_shape, 12 * static_cast<uint64_t>(n_glu), 1.0 * n_glu,
+          normwise_error(glu, want), tol, [&] { geglu(gate.data(), up.data(), n_glu, glu.data()); },
+          out, progress, isa);
+    }
+    set_isa_override(Isa::kScalar);
   }
 
   const int64_t pos = o.n_ctx - 1;

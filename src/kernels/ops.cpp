@@ -9,12 +9,22 @@
 
 namespace infera {
 
+float rms_norm_scale(double sum_of_squares, int64_t n, float eps) {
+  return static_cast<float>(1.0 / std::sqrt(sum_of_squares / static_cast<double>(n) + eps));
+}
+
 void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* out) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (active_isa() != Isa::kScalar) return rms_norm_avx2(x, weight, n, eps, out);
+#endif
   // Sum of squares in double: n is at most a few thousand, and this keeps the norm exact enough
-  // that it is never the largest error term.
-  double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
-  const float scale = static_cast<float>(1.0 / std::sqrt(sum / static_cast<double>(n) + eps));
+  // that it is never the largest error term. Element i goes into lane i % 8 and the lanes add up
+  // in a fixed tree, so that a SIMD loop gives the same bits (one lane chain was latency-bound).
+  double lane[8] = {};
+  for (int64_t i = 0; i < n; ++i) lane[i % 8] += static_cast<double>(x[i]) * x[i];
+  const double sum =
+      ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
+  const float scale = rms_norm_scale(sum, n, eps);
   if (weight) {
     for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
   } else {
@@ -95,20 +105,14 @@ const std::vector<float>& gelu_fp16_table() {
 }
 }  // namespace
 
+const float* gelu_fp16_lookup() { return gelu_fp16_table().data(); }
+
 void geglu(const float* gate, const float* up, int64_t n, float* out) {
-  const std::vector<float>& table = gelu_fp16_table();
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    float gelu;
-    if (g <= -10.0f) {
-      gelu = 0.0f;
-    } else if (g >= 10.0f) {
-      gelu = g;
-    } else {
-      gelu = table[fp32_to_fp16(g)];
-    }
-    out[i] = gelu * up[i];
-  }
+#if defined(__x86_64__) || defined(__i386__)
+  if (active_isa() != Isa::kScalar) return geglu_avx2(gate, up, n, out);
+#endif
+  const float* table = gelu_fp16_lookup();
+  for (int64_t i = 0; i < n; ++i) out[i] = geglu_element(table, gate[i], up[i]);
 }
 
 void add_in_place(float* y, const float* x, int64_t n) {

@@ -1,4 +1,6 @@
-// AVX2 SwiGLU: silu(g) · u = g / (1 + e^-g) · u in the reference's float steps, e^-g by exp_f32's
+// AVX2 element-wise ops, the same bits as their references in ops.cpp.
+//
+// SwiGLU: silu(g) · u = g / (1 + e^-g) · u in the reference's float steps, e^-g by exp_f32's
 // algorithm on 4 doubles at a time (the same fused steps, the same table, read by a gather), so
 // the same bits as swiglu in ops.cpp. Vectors holding an argument that may overflow or underflow,
 // or is not finite, take the scalar path.
@@ -58,6 +60,50 @@ INFERA_AVX2 void swiglu_avx2(const float* gate, const float* up, int64_t n, floa
     _mm256_storeu_ps(out + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
   }
   for (; i < n; ++i) out[i] = swiglu_element(gate[i], up[i]);
+}
+
+INFERA_AVX2 void rms_norm_avx2(const float* x, const float* weight, int64_t n, float eps,
+                               float* out) {
+  // Lanes 0..3 and 4..7 of rms_norm's eight, each product exact in double as in the reference.
+  __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256d a = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+    const __m256d b = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+    lo = _mm256_add_pd(lo, _mm256_mul_pd(a, a));
+    hi = _mm256_add_pd(hi, _mm256_mul_pd(b, b));
+  }
+  alignas(32) double lane[8];
+  _mm256_store_pd(lane, lo);
+  _mm256_store_pd(lane + 4, hi);
+  for (int64_t j = 0; i < n; ++i, ++j) lane[j] += static_cast<double>(x[i]) * x[i];
+  const double sum =
+      ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
+  const float scale = rms_norm_scale(sum, n, eps);
+  const __m256 s = _mm256_set1_ps(scale);
+  i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 scaled = _mm256_mul_ps(_mm256_loadu_ps(x + i), s);
+    _mm256_storeu_ps(out + i, weight ? _mm256_mul_ps(scaled, _mm256_loadu_ps(weight + i)) : scaled);
+  }
+  for (; i < n; ++i) out[i] = weight ? x[i] * scale * weight[i] : x[i] * scale;
+}
+
+INFERA_AVX2 void geglu_avx2(const float* gate, const float* up, int64_t n, float* out) {
+  const float* table = gelu_fp16_lookup();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 g = _mm256_loadu_ps(gate + i);
+    // F16C rounds as fp32_to_fp16 does (to nearest even) for every number; NaN, whose payload
+    // may differ, gives NaN either way.
+    const __m256i half = _mm256_cvtepu16_epi32(_mm256_cvtps_ph(g, _MM_FROUND_TO_NEAREST_INT));
+    __m256 gelu = _mm256_i32gather_ps(table, half, sizeof(float));
+    gelu = _mm256_blendv_ps(gelu, g, _mm256_cmp_ps(g, _mm256_set1_ps(10.0f), _CMP_GE_OQ));
+    gelu = _mm256_andnot_ps(_mm256_cmp_ps(g, _mm256_set1_ps(-10.0f), _CMP_LE_OQ), gelu);
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(gelu, _mm256_loadu_ps(up + i)));
+  }
+  for (; i < n; ++i) out[i] = geglu_element(table, gate[i], up[i]);
 }
 
 }  // namespace infera

@@ -4,12 +4,37 @@
 #include <cstdint>
 
 #include "kernels/exp_f32.h"
+#include "quant/float16.h"
 
 namespace infera {
 
 // One element of swiglu, the reference's float steps: silu(g) · u = g / (1 + e^-g) · u. Shared by
 // the reference loop and the SIMD path's scalar fallbacks so that they cannot drift apart.
 inline float swiglu_element(float g, float u) { return g / (1.0f + exp_f32(-g)) * u; }
+
+// GELU(g) · u through the fp16 table (ops.cpp): shared by the reference loop and the SIMD path's
+// scalar lanes.
+inline float geglu_element(const float* gelu_table, float g, float u) {
+  float gelu;
+  if (g <= -10.0f) {
+    gelu = 0.0f;
+  } else if (g >= 10.0f) {
+    gelu = g;
+  } else {
+    gelu = gelu_table[fp32_to_fp16(g)];
+  }
+  return gelu * u;
+}
+
+// GELU of every fp16 value, rounded to fp16, indexed by its bits (ops.cpp).
+const float* gelu_fp16_lookup();
+
+// The 1 / rms factor of rms_norm from its sum of squares.
+float rms_norm_scale(double sum_of_squares, int64_t n, float eps);
+
+// rms_norm and geglu (ops.h) with AVX2.
+void rms_norm_avx2(const float* x, const float* weight, int64_t n, float eps, float* out);
+void geglu_avx2(const float* gate, const float* up, int64_t n, float* out);
 
 // swiglu (ops.h) with AVX-512: exp_f32 8 doubles at a time.
 void swiglu_avx512(const float* gate, const float* up, int64_t n, float* out);

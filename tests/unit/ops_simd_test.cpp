@@ -98,6 +98,58 @@ TEST_P(OpsSimd, SwigluEqualsReferenceBitForBit) {
   }
 }
 
+TEST_P(OpsSimd, GegluEqualsReferenceBitForBit) {
+  const Isa isa = GetParam();
+  if (!isa_supported(isa)) GTEST_SKIP() << isa_name(isa) << " not on this CPU";
+  std::vector<float> gate = exp_edge_inputs(65537);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 6.0f);
+  for (int i = 0; i < 20000; ++i) gate.push_back(normal(rng));
+  for (float v : {-10.0f, 10.0f, std::nextafter(-10.0f, 0.0f), std::nextafter(10.0f, 0.0f)})
+    gate.push_back(v);
+  std::vector<float> up(gate.size());
+  for (float& u : up) u = normal(rng);
+  const auto n = static_cast<int64_t>(gate.size());
+  std::vector<float> ref(gate.size()), got(gate.size());
+  set_isa_override(Isa::kScalar);
+  geglu(gate.data(), up.data(), n, ref.data());
+  set_isa_override(isa);
+  geglu(gate.data(), up.data(), n, got.data());
+  clear_isa_override();
+  for (size_t i = 0; i < gate.size(); ++i) {
+    if (std::isnan(ref[i])) {
+      EXPECT_TRUE(std::isnan(got[i])) << i;
+      continue;
+    }
+    ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(ref[i]))
+        << "gate " << std::hexfloat << gate[i] << " up " << up[i];
+  }
+}
+
+TEST_P(OpsSimd, RmsNormEqualsReferenceBitForBit) {
+  const Isa isa = GetParam();
+  if (!isa_supported(isa)) GTEST_SKIP() << isa_name(isa) << " not on this CPU";
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  for (int64_t n : {1, 7, 8, 9, 63, 576, 640, 2049}) {
+    std::vector<float> x(static_cast<size_t>(n)), w(static_cast<size_t>(n));
+    for (float& v : x) v = normal(rng);
+    for (float& v : w) v = 1.0f + 0.1f * normal(rng);
+    for (const float* weight :
+         {static_cast<const float*>(w.data()), static_cast<const float*>(nullptr)}) {
+      std::vector<float> ref(x.size()), got(x.size());
+      set_isa_override(Isa::kScalar);
+      rms_norm(x.data(), weight, n, 1e-6f, ref.data());
+      set_isa_override(isa);
+      rms_norm(x.data(), weight, n, 1e-6f, got.data());
+      clear_isa_override();
+      for (size_t i = 0; i < x.size(); ++i)
+        ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(ref[i]))
+            << "n " << n << " i " << i << (weight ? " weighted" : "");
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Isas, OpsSimd, ::testing::Values(Isa::kAvx2, Isa::kAvx512),
                          [](const ::testing::TestParamInfo<Isa>& info) {
                            return std::string(isa_name(info.param));
