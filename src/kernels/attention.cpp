@@ -132,8 +132,9 @@ void attention(const float* q, const int64_t* positions, const int32_t* const* b
       return;
     case Isa::kAvx2:
       if (!d::avx2_handles(s)) break;
-      attention_simd(d::attend_avx2, nullptr, 1, d::scratch_floats_avx2(s), q, positions,
-                     block_tables, n_tokens, kv, s, out, pool);
+      attention_simd(d::attend_avx2, d::attend_tokens_avx2, d::kAttentionTokenGroup,
+                     d::scratch_floats_avx2(s), q, positions, block_tables, n_tokens, kv, s, out,
+                     pool);
       return;
     default:
       break;

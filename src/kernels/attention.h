@@ -83,7 +83,7 @@ struct KeyRowCursor {
   int64_t block_size, block, offset;
 };
 
-// Tokens the AVX-512 kernel takes in one call: consecutive tokens of one sequence that see the
+// Tokens the SIMD kernels take in one call: consecutive tokens of one sequence that see the
 // same first key share each K and V tile's conversion. Every token's output is the one it gets
 // alone, bit for bit.
 constexpr int64_t kAttentionTokenGroup = 8;
@@ -108,6 +108,8 @@ void attend_tokens_avx512(const AttentionJob* jobs, int64_t n_jobs, const PagedK
 int64_t scratch_floats_avx2(const AttentionShape& shape);
 void attend_avx2(const AttentionJob& job, const PagedKv& kv, const AttentionShape& shape,
                  float* scratch);
+void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, const PagedKv& kv,
+                        const AttentionShape& shape, float* scratch);
 
 // Whether the AVX2 kernel takes these head dims (multiples of 8); the AVX-512 kernel takes any.
 inline bool avx2_handles(const AttentionShape& s) {

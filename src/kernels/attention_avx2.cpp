@@ -1,6 +1,7 @@
 // AVX2 (+FMA, F16C) kernel of attention.h: the algorithm of attention_avx512.cpp on 8 lanes, with
 // tiles of 8 keys, for head dims that are multiples of 8 (attention() sends other shapes to the
-// reference). See attention_avx512.cpp for the tiling and the two passes.
+// reference). See attention_avx512.cpp for the tiling and the two passes. As there, up to
+// kAttentionTokenGroup consecutive tokens of a prefill share each K and V tile's conversion.
 //
 // Compiled for the baseline target; only these functions use AVX2, and attention() calls them
 // only where cpu_features.h says the CPU and the OS have it.
@@ -14,6 +15,7 @@
 #include <vector>
 
 #define INFERA_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define INFERA_AVX2_LAMBDA __attribute__((target("avx2,fma,f16c"), always_inline))
 
 namespace infera::attention_detail {
 namespace {
@@ -85,12 +87,34 @@ INFERA_AVX2 inline void accumulate_v(const uint16_t* const* vrow, int64_t n, con
   }
 }
 
+// accumulate_v from the tile's V rows converted to f32 once (vf: n rows of dv floats) for the
+// tokens of a call: the same values and FMAs, so the same bits.
+template <int G>
+INFERA_AVX2 inline void accumulate_v_f32(const float* vf, int64_t n, const float* w, int64_t dv,
+                                         float* acc) {
+  for (int64_t c = 0; c < dv; c += 8) {
+    __m256 o[G];
+    for (int g = 0; g < G; ++g) o[g] = _mm256_loadu_ps(acc + g * dv + c);
+    for (int64_t j = 0; j < n; ++j) {
+      const __m256 v = _mm256_loadu_ps(vf + j * dv + c);
+      for (int g = 0; g < G; ++g) o[g] = _mm256_fmadd_ps(_mm256_set1_ps(w[g * kTile + j]), v, o[g]);
+    }
+    for (int g = 0; g < G; ++g) _mm256_storeu_ps(acc + g * dv + c, o[g]);
+  }
+}
+
 }  // namespace
 
-int64_t scratch_floats_avx2(const AttentionShape& s) {
+// Scratch of one token of a call: q rounded to fp16 (group · dk), Σ weight · V (group · dv), a
+// tile's weights (group · kTile), the softmax max and sum (group each).
+int64_t token_floats_avx2(const AttentionShape& s) {
   const int64_t group = s.n_head / s.n_head_kv;
-  return group * s.head_dim_k + kTile * s.head_dim_k + group * s.head_dim_v + group * kTile +
-         2 * group;
+  return group * (s.head_dim_k + s.head_dim_v + kTile + 2);
+}
+
+int64_t scratch_floats_avx2(const AttentionShape& s) {
+  // Per token, then the tile's K and V rows as f32, shared by the tokens.
+  return kAttentionTokenGroup * token_floats_avx2(s) + kTile * (s.head_dim_k + s.head_dim_v);
 }
 
 namespace {
@@ -117,6 +141,13 @@ struct KeyTiles {
       krow[j] = kbase + row * k_stride;
       vrow[j] = vbase + row * v_stride;
     }
+  }
+
+  // The V rows of the last n keys as f32.
+  INFERA_AVX2 void load_v(int64_t n, int64_t dv, float* vf) const {
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t c = 0; c < dv; c += 8)
+        _mm256_storeu_ps(vf + j * dv + c, load_halves(vrow[j] + c));
   }
 
   // Steps to the next n keys and converts their K rows.
@@ -166,107 +197,163 @@ INFERA_AVX2 inline __m256 tile_scores_f16(const float* qg, const uint16_t* const
 
 }  // namespace
 
-INFERA_AVX2 void attend_avx2(const AttentionJob& job, const PagedKv& kv, const AttentionShape& s,
-                             float* scratch) {
+// Scratch of token u of a call, as token_floats_avx2 lays it out.
+struct TokenScratch {
+  float *qs, *acc, *w, *m, *l;
+  TokenScratch(float* base, int64_t group, int64_t dk, int64_t dv)
+      : qs(base), acc(qs + group * dk), w(acc + group * dv), m(w + group * kTile), l(m + group) {}
+};
+
+INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, const PagedKv& kv,
+                                    const AttentionShape& s, float* scratch) {
+  const AttentionJob& job = jobs[0];  // the keys, heads and first position every job shares
   const int64_t group = s.n_head / s.n_head_kv;
   const int64_t kv_h = job.h_begin / group;
   const int64_t nh = job.h_end - job.h_begin;
   const int64_t dk = s.head_dim_k;
   const int64_t dv = s.head_dim_v;
-  float* qs = scratch;           // (nh, dk): q rounded to fp16
-  float* kf = qs + group * dk;   // (kTile, dk): the tile's K rows as f32
-  float* acc = kf + kTile * dk;  // (nh, dv): Σ weight · V
-  float* w = acc + group * dv;   // (nh, kTile): the tile's weights, rounded to fp16
-  float* m = w + group * kTile;  // (nh): max of the scores
-  float* l = m + group;          // (nh): Σ e^(s − m)
+  float* kf = scratch + kAttentionTokenGroup * token_floats_avx2(s);  // (kTile, dk)
+  float* vf = kf + kTile * dk;                                        // (kTile, dv)
+  int64_t last = job.last;
+  for (int64_t u = 0; u < n_jobs; ++u) last = std::max(last, jobs[u].last);
+  auto token = [&](int64_t u) {
+    return TokenScratch(scratch + u * token_floats_avx2(s), group, dk, dv);
+  };
+  // One token of one head (decode splits a KV group's heads among the threads): its scores come
+  // straight from the cache's fp16 K rows and its V from fp16 too, with no conversion to share.
+  const bool lone = n_jobs == 1 && nh == 1;
 
-  for (int64_t g = 0; g < nh; ++g) {
-    const float* qh = job.q + (job.h_begin + g) * dk;
-    for (int64_t c = 0; c < dk; c += 8) {
-      _mm256_storeu_ps(qs + g * dk + c, round_fp16(_mm256_loadu_ps(qh + c)));
+  for (int64_t u = 0; u < n_jobs; ++u) {
+    const TokenScratch ts = token(u);
+    for (int64_t g = 0; g < nh; ++g) {
+      const float* qh = jobs[u].q + (job.h_begin + g) * dk;
+      for (int64_t c = 0; c < dk; c += 8)
+        _mm256_storeu_ps(ts.qs + g * dk + c, round_fp16(_mm256_loadu_ps(qh + c)));
+      for (int64_t c = 0; c < dv; c += 8)
+        _mm256_storeu_ps(ts.acc + g * dv + c, _mm256_setzero_ps());
+      ts.m[g] = -INFINITY;
+      ts.l[g] = 0.0f;
     }
-    for (int64_t c = 0; c < dv; c += 8) _mm256_storeu_ps(acc + g * dv + c, _mm256_setzero_ps());
-    m[g] = -INFINITY;
-    l[g] = 0.0f;
   }
 
   KeyTiles keys{
       job, kv, dk, s.n_head_kv * dk, s.n_head_kv * dv, kv.k + kv_h * dk, kv.v + kv_h * dv};
   const __m256 scale = _mm256_set1_ps(s.scale);
-
-  // The scores of every head of the first `stored` tiles, kept from pass 1 for pass 2.
-  const int64_t n_tiles = (job.last - job.first) / kTile + 1;
-  const int64_t stored = stored_score_tiles(n_tiles, nh * kTile);
-  thread_local std::vector<float> score_store;
-  score_store.resize(static_cast<size_t>(nh * stored * kTile));
-  auto tile_index = [&](int64_t p0) { return (p0 - job.first) / kTile; };
-  auto tile_of = [&](int64_t g, int64_t p0) {
-    return score_store.data() + (g * stored + tile_index(p0)) * kTile;
+  auto scores_of = [&](const TokenScratch& ts, int64_t g, int64_t n) INFERA_AVX2_LAMBDA {
+    return lone ? tile_scores_f16(ts.qs, keys.krow, dk, scale, n)
+                : tile_scores(ts.qs + g * dk, kf, dk, scale, n);
   };
 
-  // Pass 1: the scores, and the max and the sum of the softmax, online.
+  // The scores of every token and head of the first `stored` tiles, kept from pass 1 for pass 2.
+  const int64_t n_tiles = (last - job.first) / kTile + 1;
+  const int64_t stored = stored_score_tiles(n_tiles, n_jobs * nh * kTile);
+  thread_local std::vector<float> score_store;
+  score_store.resize(static_cast<size_t>(n_jobs * nh * stored * kTile));
+  auto tile_index = [&](int64_t p0) { return (p0 - job.first) / kTile; };
+  auto tile_of = [&](int64_t u, int64_t g, int64_t p0) {
+    return score_store.data() + ((u * nh + g) * stored + tile_index(p0)) * kTile;
+  };
+
+  // Pass 1: the scores, and the max and the sum of the softmax, online. Each token sees the tiles
+  // up to its own position; a tile's lanes past it are masked.
   keys.restart();
-  for (int64_t p0 = job.first; p0 <= job.last; p0 += kTile) {
-    const int64_t n = std::min(kTile, job.last - p0 + 1);
-    if (nh == 1) {
-      keys.next(n);
+  for (int64_t p0 = job.first; p0 <= last; p0 += kTile) {
+    const int64_t n_tile = std::min(kTile, last - p0 + 1);
+    if (lone) {
+      keys.next(n_tile);
     } else {
-      keys.load(n, kf);
+      keys.load(n_tile, kf);
     }
-    for (int64_t g = 0; g < nh; ++g) {
-      const __m256 scores = nh == 1 ? tile_scores_f16(qs, keys.krow, dk, scale, n)
-                                    : tile_scores(qs + g * dk, kf, dk, scale, n);
-      if (tile_index(p0) < stored) _mm256_storeu_ps(tile_of(g, p0), scores);
-      const float m_new = std::max(m[g], max_lanes(scores));
-      if (m_new > m[g]) {
-        l[g] *= _mm256_cvtss_f32(exp_nonpositive(_mm256_set1_ps(m[g] - m_new)));
-        m[g] = m_new;
+    for (int64_t u = 0; u < n_jobs; ++u) {
+      if (p0 > jobs[u].last) continue;
+      const TokenScratch ts = token(u);
+      const int64_t n = std::min(kTile, jobs[u].last - p0 + 1);
+      for (int64_t g = 0; g < nh; ++g) {
+        const __m256 scores = scores_of(ts, g, n);
+        if (tile_index(p0) < stored) _mm256_storeu_ps(tile_of(u, g, p0), scores);
+        const float m_new = std::max(ts.m[g], max_lanes(scores));
+        if (m_new > ts.m[g]) {
+          ts.l[g] *= _mm256_cvtss_f32(exp_nonpositive(_mm256_set1_ps(ts.m[g] - m_new)));
+          ts.m[g] = m_new;
+        }
+        ts.l[g] += sum_lanes(exp_nonpositive(_mm256_sub_ps(scores, _mm256_set1_ps(ts.m[g]))));
       }
-      l[g] += sum_lanes(exp_nonpositive(_mm256_sub_ps(scores, _mm256_set1_ps(m[g]))));
     }
   }
 
   // Pass 2: the normalised weights rounded to fp16, as the reference's, weight V.
   keys.restart();
-  for (int64_t p0 = job.first; p0 <= job.last; p0 += kTile) {
-    const int64_t n = std::min(kTile, job.last - p0 + 1);
+  for (int64_t p0 = job.first; p0 <= last; p0 += kTile) {
+    const int64_t n_tile = std::min(kTile, last - p0 + 1);
     const bool kept = tile_index(p0) < stored;
-    if (kept || nh == 1) {
-      keys.next(n);
+    if (kept || lone) {
+      keys.next(n_tile);
     } else {
-      keys.load(n, kf);  // as pass 1 did, to score the tile again
+      keys.load(n_tile, kf);  // as pass 1 did, to score the tile again
     }
-    for (int64_t g = 0; g < nh; ++g) {
-      const __m256 scores = kept      ? _mm256_loadu_ps(tile_of(g, p0))
-                            : nh == 1 ? tile_scores_f16(qs, keys.krow, dk, scale, n)
-                                      : tile_scores(qs + g * dk, kf, dk, scale, n);
-      const __m256 e = exp_nonpositive(_mm256_sub_ps(scores, _mm256_set1_ps(m[g])));
-      _mm256_storeu_ps(w + g * kTile, round_fp16(_mm256_mul_ps(e, _mm256_set1_ps(1.0f / l[g]))));
-    }
-    for (int64_t g0 = 0; g0 < nh; g0 += 4) {
-      float* a = acc + g0 * dv;
-      const float* wg = w + g0 * kTile;
-      switch (std::min<int64_t>(4, nh - g0)) {
-        case 1:
-          accumulate_v<1>(keys.vrow, n, wg, dv, a);
-          break;
-        case 2:
-          accumulate_v<2>(keys.vrow, n, wg, dv, a);
-          break;
-        case 3:
-          accumulate_v<3>(keys.vrow, n, wg, dv, a);
-          break;
-        default:
-          accumulate_v<4>(keys.vrow, n, wg, dv, a);
-          break;
+    if (n_jobs > 1) keys.load_v(n_tile, dv, vf);
+    for (int64_t u = 0; u < n_jobs; ++u) {
+      if (p0 > jobs[u].last) continue;
+      const TokenScratch ts = token(u);
+      const int64_t n = std::min(kTile, jobs[u].last - p0 + 1);
+      for (int64_t g = 0; g < nh; ++g) {
+        const __m256 scores = kept ? _mm256_loadu_ps(tile_of(u, g, p0)) : scores_of(ts, g, n);
+        const __m256 e = exp_nonpositive(_mm256_sub_ps(scores, _mm256_set1_ps(ts.m[g])));
+        _mm256_storeu_ps(ts.w + g * kTile,
+                         round_fp16(_mm256_mul_ps(e, _mm256_set1_ps(1.0f / ts.l[g]))));
+      }
+      for (int64_t g0 = 0; g0 < nh; g0 += 4) {
+        float* a = ts.acc + g0 * dv;
+        const float* wg = ts.w + g0 * kTile;
+        const int64_t heads = std::min<int64_t>(4, nh - g0);
+        if (n_jobs > 1) {
+          switch (heads) {
+            case 1:
+              accumulate_v_f32<1>(vf, n, wg, dv, a);
+              break;
+            case 2:
+              accumulate_v_f32<2>(vf, n, wg, dv, a);
+              break;
+            case 3:
+              accumulate_v_f32<3>(vf, n, wg, dv, a);
+              break;
+            default:
+              accumulate_v_f32<4>(vf, n, wg, dv, a);
+              break;
+          }
+        } else {
+          switch (heads) {
+            case 1:
+              accumulate_v<1>(keys.vrow, n, wg, dv, a);
+              break;
+            case 2:
+              accumulate_v<2>(keys.vrow, n, wg, dv, a);
+              break;
+            case 3:
+              accumulate_v<3>(keys.vrow, n, wg, dv, a);
+              break;
+            default:
+              accumulate_v<4>(keys.vrow, n, wg, dv, a);
+              break;
+          }
+        }
       }
     }
   }
 
-  for (int64_t g = 0; g < nh; ++g) {
-    float* oh = job.out + (job.h_begin + g) * dv;
-    for (int64_t c = 0; c < dv; c += 8) _mm256_storeu_ps(oh + c, _mm256_loadu_ps(acc + g * dv + c));
+  for (int64_t u = 0; u < n_jobs; ++u) {
+    const TokenScratch ts = token(u);
+    for (int64_t g = 0; g < nh; ++g) {
+      float* oh = jobs[u].out + (job.h_begin + g) * dv;
+      for (int64_t c = 0; c < dv; c += 8)
+        _mm256_storeu_ps(oh + c, _mm256_loadu_ps(ts.acc + g * dv + c));
+    }
   }
+}
+
+INFERA_AVX2 void attend_avx2(const AttentionJob& job, const PagedKv& kv, const AttentionShape& s,
+                             float* scratch) {
+  attend_tokens_avx2(&job, 1, kv, s, scratch);
 }
 
 }  // namespace infera::attention_detail
