@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/lanes_avx2.h"
@@ -47,26 +48,24 @@ struct StoredBlock {
   uint16_t d, m;
 };
 
+// Block b of a Q5_0 or Q5_1 row (m stays 0 for Q5_0).
+template <typename Block>
+StoredBlock five_bit_block(const uint8_t* row, int64_t b) {
+  Block blk;
+  std::memcpy(&blk, row + b * sizeof(Block), sizeof blk);
+  StoredBlock s{};
+  s.qs = row + b * sizeof(Block) + offsetof(Block, qs);
+  std::memcpy(&s.qh, blk.qh, sizeof s.qh);
+  s.d = blk.d;
+  if constexpr (std::is_same_v<Block, block_q5_1>) s.m = blk.m;
+  return s;
+}
+
 StoredBlock stored_block(TensorType type, const uint8_t* row, int64_t nb, int64_t b,
                          WeightLayout layout) {
   StoredBlock s{};
-  if (type == TensorType::Q5_0) {
-    block_q5_0 blk;
-    std::memcpy(&blk, row + b * sizeof(block_q5_0), sizeof blk);
-    s.qs = row + b * sizeof(block_q5_0) + offsetof(block_q5_0, qs);
-    std::memcpy(&s.qh, blk.qh, sizeof s.qh);
-    s.d = blk.d;
-    return s;
-  }
-  if (type == TensorType::Q5_1) {
-    block_q5_1 blk;
-    std::memcpy(&blk, row + b * sizeof(block_q5_1), sizeof blk);
-    s.qs = row + b * sizeof(block_q5_1) + offsetof(block_q5_1, qs);
-    std::memcpy(&s.qh, blk.qh, sizeof s.qh);
-    s.d = blk.d;
-    s.m = blk.m;
-    return s;
-  }
+  if (type == TensorType::Q5_0) return five_bit_block<block_q5_0>(row, b);
+  if (type == TensorType::Q5_1) return five_bit_block<block_q5_1>(row, b);
   if (type == TensorType::Q4_1) {
     block_q4_1 blk;
     std::memcpy(&blk, row + b * sizeof(block_q4_1), sizeof blk);
