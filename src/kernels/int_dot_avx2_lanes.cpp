@@ -35,7 +35,7 @@ constexpr int kLanes = lanes_avx2::kRows;
 
 // Block b of a panel, rewritten.
 struct LaneBlock {
-  uint32_t quants[8][kLanes];  // [k][r]: elements 4k … 4k + 3 of row r as bytes 0..15
+  uint32_t quants[8][kLanes];  // [k][r]: elements 4k … 4k + 3 of row r as bytes 0..15 (0..31: Q5)
   float d[kLanes];
   float m[kLanes];
 };
