@@ -15,6 +15,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
+#include <cstddef>
 #include <cstring>
 #include <vector>
 
@@ -42,14 +43,16 @@ INFERA_LANES_AVX2 void rewrite_q4_panel(const uint8_t* w, uint64_t w_row_bytes, 
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   for (int64_t b = 0; b < nb; ++b) {
     KLaneBlock& lb = out[b];
-    const block_q4_K* blk[kLanes];
+    // The blocks as bytes: rows of any alignment (block_q4_K wants 2).
+    const uint8_t* blk[kLanes];
     uint16_t d[kLanes], dmin[kLanes];
     for (int r = 0; r < kLanes; ++r) {
-      blk[r] = reinterpret_cast<const block_q4_K*>(w + r * w_row_bytes + b * sizeof(block_q4_K));
-      std::memcpy(&d[r], &blk[r]->d, sizeof d[r]);
-      std::memcpy(&dmin[r], &blk[r]->dmin, sizeof dmin[r]);
+      blk[r] = w + r * w_row_bytes + b * sizeof(block_q4_K);
+      std::memcpy(&d[r], blk[r] + offsetof(block_q4_K, d), sizeof d[r]);
+      std::memcpy(&dmin[r], blk[r] + offsetof(block_q4_K, dmin), sizeof dmin[r]);
       uint8_t sc[8], m[8];
-      for (int s = 0; s < 8; ++s) q4k_scale_min(blk[r]->scales, s, &sc[s], &m[s]);
+      for (int s = 0; s < 8; ++s)
+        q4k_scale_min(blk[r] + offsetof(block_q4_K, scales), s, &sc[s], &m[s]);
       for (int s = 0; s < 8; ++s) lb.scales[s][r] = sc[s] | (uint32_t{sc[s]} << 16);
       for (int p = 0; p < 4; ++p) lb.mins[p][r] = m[2 * p] | (uint32_t{m[2 * p + 1]} << 16);
     }
@@ -58,7 +61,8 @@ INFERA_LANES_AVX2 void rewrite_q4_panel(const uint8_t* w, uint64_t w_row_bytes, 
     for (int j = 0; j < 4; ++j) {
       for (int half = 0; half < 2; ++half) {
         const uint8_t* qs[kLanes];
-        for (int r = 0; r < kLanes; ++r) qs[r] = blk[r]->qs + 32 * j + 16 * half;
+        for (int r = 0; r < kLanes; ++r)
+          qs[r] = blk[r] + offsetof(block_q4_K, qs) + 32 * j + 16 * half;
         const RowDwords q = transpose_rows(qs);
         for (int g = 0; g < 4; ++g) {
           _mm256_storeu_si256(reinterpret_cast<__m256i*>(lb.quants[2 * j][4 * half + g]),

@@ -186,7 +186,7 @@ template <W K>
 INFERA_AVX2_INLINE void whole_group_scales(const typename Traits<K>::Block* w, WeightGroup* g) {
   auto first_dword = [&](int block) INFERA_AVX2_LAMBDA {
     int32_t v;
-    std::memcpy(&v, &w[block], sizeof v);
+    std::memcpy(&v, reinterpret_cast<const uint8_t*>(w) + block * sizeof(*w), sizeof v);
     return v;
   };
   const __m256i dwords = _mm256_setr_epi32(first_dword(kLaneBlock[0]), first_dword(kLaneBlock[1]),
