@@ -178,31 +178,8 @@ INFERA_AVX2_INLINE PairNibbles stored_pair(const typename Traits<K>::Block* w, b
   }
 }
 
-// The scales of a whole group of 8 blocks in lane order: each block's first dword (d, then m for
-// Q4_1/Q5_1, or d and two bytes that are dropped) read in lane order, then per 128-bit half the
-// low 16 bits of each to its low qword and the high 16 bits to its high qword, and the halves'
-// qwords regrouped: d of lanes 0..7, then m. Fewer instructions than 16 word inserts.
-template <W K>
-INFERA_AVX2_INLINE void whole_group_scales(const typename Traits<K>::Block* w, WeightGroup* g) {
-  auto first_dword = [&](int block) INFERA_AVX2_LAMBDA {
-    int32_t v;
-    std::memcpy(&v, reinterpret_cast<const uint8_t*>(w) + block * sizeof(*w), sizeof v);
-    return v;
-  };
-  const __m256i dwords = _mm256_setr_epi32(first_dword(kLaneBlock[0]), first_dword(kLaneBlock[1]),
-                                           first_dword(kLaneBlock[2]), first_dword(kLaneBlock[3]),
-                                           first_dword(kLaneBlock[4]), first_dword(kLaneBlock[5]),
-                                           first_dword(kLaneBlock[6]), first_dword(kLaneBlock[7]));
-  const __m256i split = _mm256_shuffle_epi8(
-      dwords, _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15, 0, 1, 4, 5, 8,
-                               9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15));
-  const __m256i halves = _mm256_permute4x64_epi64(split, 0xd8);  // qwords 0, 2, 1, 3
-  g->d = _mm256_cvtph_ps(_mm256_castsi256_si128(halves));
-  g->m = kWithMin<K> ? _mm256_cvtph_ps(_mm256_extracti128_si256(halves, 1)) : _mm256_setzero_ps();
-}
-
-// Blocks [0, count) of a group as stored (Q4_0 … Q8_0). No gather: a gather of the 8 scales cost
-// more than the rest of the group here.
+// Blocks [0, count) of a group as stored (Q4_0 or Q4_1): the scales are picked up one by one into
+// lane order (no gather: a gather cost more than the rest of the group here).
 template <W K>
 INFERA_AVX2_INLINE void stored_group(const typename Traits<K>::Block* w, int count,
                                      WeightGroup* g) {
@@ -211,8 +188,6 @@ INFERA_AVX2_INLINE void stored_group(const typename Traits<K>::Block* w, int cou
     g->pair[k] = a >= count ? PairNibbles{_mm256_setzero_si256(), _mm256_setzero_si256()}
                             : stored_pair<K>(w + a, a + 1 < count);
   }
-  if (count == 8) return whole_group_scales<K>(w, g);
-  // A group's last blocks: the scales picked up one by one into lane order, zero past count.
   __m128i d = _mm_setzero_si128(), m = _mm_setzero_si128();
   put_scales<K, 0>(w, count, &d, &m);
   g->d = _mm256_cvtph_ps(d);
