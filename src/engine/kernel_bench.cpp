@@ -449,13 +449,29 @@ void record_op(const KernelBenchOptions& o, const std::string& kernel, const std
   out->push_back(std::move(r));
 }
 
+// record_op for an op with SIMD paths (the same bits as the scalar one): fn, which writes y, is
+// checked and timed on each path.
+void record_op_on_every_path(const KernelBenchOptions& o, const std::string& kernel,
+                             const std::string& shape, uint64_t bytes, double ops,
+                             const std::vector<float>& y, const std::vector<double>& want,
+                             double tolerance, const std::function<void()>& fn,
+                             std::vector<KernelBenchResult>* out,
+                             const KernelBenchProgress& progress) {
+  for (Isa isa : isas_to_run()) {
+    set_isa_override(isa);
+    fn();
+    record_op(o, kernel, shape, bytes, ops, normwise_error(y, want), tolerance, fn, out, progress,
+              isa);
+  }
+  set_isa_override(Isa::kScalar);
+}
+
 void bench_ops(const KernelBenchOptions& o, std::mt19937_64& rng,
                std::vector<KernelBenchResult>* out, const KernelBenchProgress& progress) {
   const double u = kUnitRoundoff;
   IsaScope scope(Isa::kScalar);
 
   if (const int64_t n = o.cols; selected(o, "rms_norm", "f32", "n" + std::to_string(n))) {
-    const std::string shape = "n" + std::to_string(n);
     const std::vector<float> x = uniform_floats(rng, n, -4.0f, 4.0f);
     const std::vector<float> w = uniform_floats(rng, n, 0.5f, 1.5f);
     std::vector<float> y(static_cast<size_t>(n));
@@ -465,15 +481,10 @@ void bench_ops(const KernelBenchOptions& o, std::mt19937_64& rng,
     const double scale = 1.0 / std::sqrt(ss / static_cast<double>(n) + kEps);
     std::vector<double> want(static_cast<size_t>(n));
     for (size_t i = 0; i < want.size(); ++i) want[i] = x[i] * scale * w[i];
-    for (Isa isa : isas_to_run()) {
-      set_isa_override(isa);
-      rms_norm(x.data(), w.data(), n, kEps, y.data());
-      // Three roundings per element: the f32 scale and two products.
-      record_op(
-          o, "rms_norm", shape, 12 * static_cast<uint64_t>(n), 4.0 * n, normwise_error(y, want),
-          8 * u, [&] { rms_norm(x.data(), w.data(), n, kEps, y.data()); }, out, progress, isa);
-    }
-    set_isa_override(Isa::kScalar);
+    // Three roundings per element: the f32 scale and two products.
+    record_op_on_every_path(
+        o, "rms_norm", "n" + std::to_string(n), 12 * static_cast<uint64_t>(n), 4.0 * n, y, want,
+        8 * u, [&] { rms_norm(x.data(), w.data(), n, kEps, y.data()); }, out, progress);
   }
 
   if (const int64_t n = o.n_ctx; selected(o, "softmax", "f32", "n" + std::to_string(n))) {
@@ -501,17 +512,10 @@ void bench_ops(const KernelBenchOptions& o, std::mt19937_64& rng,
     std::vector<double> want(glu.size());
     for (size_t i = 0; i < want.size(); ++i)
       want[i] = gate[i] / (1.0 + std::exp(-static_cast<double>(gate[i]))) * up[i];
-    // The GLUs and rms_norm have SIMD paths (the same bits as the scalar ones): each is timed.
-    for (Isa isa : isas_to_run()) {
-      set_isa_override(isa);
-      swiglu(gate.data(), up.data(), n_glu, glu.data());
-      // exp, 1 + e, the quotient and the product: a few roundings, relative to each element.
-      record_op(
-          o, "swiglu", glu_shape, 12 * static_cast<uint64_t>(n_glu), 5.0 * n_glu,
-          normwise_error(glu, want), 16 * u,
-          [&] { swiglu(gate.data(), up.data(), n_glu, glu.data()); }, out, progress, isa);
-    }
-    set_isa_override(Isa::kScalar);
+    // exp, 1 + e, the quotient and the product: a few roundings, relative to each element.
+    record_op_on_every_path(
+        o, "swiglu", glu_shape, 12 * static_cast<uint64_t>(n_glu), 5.0 * n_glu, glu, want, 16 * u,
+        [&] { swiglu(gate.data(), up.data(), n_glu, glu.data()); }, out, progress);
   }
   if (selected(o, "geglu", "f32", glu_shape)) {
     std::vector<double> want(glu.size());
@@ -528,15 +532,9 @@ void bench_ops(const KernelBenchOptions& o, std::mt19937_64& rng,
     // GELU goes through an fp16 table (ops.cpp): the input rounded to half (|Δx| <= 2^-11·|x|,
     // and |gelu'| < 1.13) and the output too (|gelu(x)| <= |x|), so |Δ| <= 2^-11·2.13·|g·up|.
     const double tol = (0x1p-11 * 2.13 * gu_max) / want_max + 8 * u;
-    for (Isa isa : isas_to_run()) {
-      set_isa_override(isa);
-      geglu(gate.data(), up.data(), n_glu, glu.data());
-      record_op(
-          o, "geglu", glu_shape, 12 * static_cast<uint64_t>(n_glu), 1.0 * n_glu,
-          normwise_error(glu, want), tol, [&] { geglu(gate.data(), up.data(), n_glu, glu.data()); },
-          out, progress, isa);
-    }
-    set_isa_override(Isa::kScalar);
+    record_op_on_every_path(
+        o, "geglu", glu_shape, 12 * static_cast<uint64_t>(n_glu), 1.0 * n_glu, glu, want, tol,
+        [&] { geglu(gate.data(), up.data(), n_glu, glu.data()); }, out, progress);
   }
 
   const int64_t pos = o.n_ctx - 1;

@@ -142,20 +142,12 @@ INFERA_LANES_AVX2 void q4_panel_times_tokens(const KLaneBlock* panel, int64_t nb
     __m256i isum[kNt];
     for (int t = 0; t < kNt; ++t) isum[t] = _mm256_setzero_si256();
     for (int s = 0; s < 8; ++s) {
-      // Vector g of the sub-block for every token before the next (keep_in_register).
       auto products = [&](int g, int t) INFERA_LANES_AVX2_LAMBDA {
         return _mm256_maddubs_epi16(load_rows(lb.quants[s][g]),
                                     broadcast32(x[t][b].qs + 32 * s + 4 * g));
       };
       __m256i p[kNt];
-      for (int t = 0; t < kNt; ++t) p[t] = products(0, t);
-#pragma GCC unroll 8
-      for (int g = 1; g < 8; ++g) {
-        for (int t = 0; t < kNt; ++t) {
-          p[t] = _mm256_add_epi16(p[t], products(g, t));
-          keep_in_register(p[t]);
-        }
-      }
+      sum_products<kNt, 0, 8>(products, Add16{}, p);
       const __m256i sc = load_rows(lb.scales[s]);
       for (int t = 0; t < kNt; ++t)
         isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(p[t], sc));

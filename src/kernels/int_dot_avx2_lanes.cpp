@@ -137,34 +137,19 @@ INFERA_LANES_AVX2 void panel_times_tokens(const LaneBlock* panel, int64_t nb,
   const __m256i ones = _mm256_set1_epi16(1);
   auto block_terms = [&](int64_t b, __m256* term) INFERA_LANES_AVX2_LAMBDA {
     const LaneBlock& lb = panel[b];
-    // Vector k of the block for every token before the next (keep_in_register): holding all 8
-    // weight vectors across the tokens spilled the tokens' accumulators.
     auto products = [&](int k, int t) INFERA_LANES_AVX2_LAMBDA {
       return _mm256_maddubs_epi16(load_rows(lb.quants[k]),
                                   broadcast32(token[t].quants + pair_quant_offset(b, k)));
     };
-    // Vectors [k0, k0 + n) in int16, for every token.
-    auto sums16 = [&](int k0, int n, __m256i* s) INFERA_LANES_AVX2_LAMBDA {
-      for (int t = 0; t < kNt; ++t) s[t] = products(k0, t);
-#pragma GCC unroll 8
-      for (int k = k0 + 1; k < k0 + n; ++k) {
-        for (int t = 0; t < kNt; ++t) {
-          s[t] = _mm256_add_epi16(s[t], products(k, t));
-          keep_in_register(s[t]);
-        }
-      }
-    };
-    __m256i isum32[kNt];
+    __m256i s[kNt], isum32[kNt];
     if constexpr (kFiveBit) {
-      __m256i s[kNt];
-      sums16(0, 4, s);
+      sum_products<kNt, 0, 4>(products, Add16{}, s);
       for (int t = 0; t < kNt; ++t) isum32[t] = _mm256_madd_epi16(s[t], ones);
-      sums16(4, 4, s);
+      sum_products<kNt, 4, 4>(products, Add16{}, s);
       for (int t = 0; t < kNt; ++t)
         isum32[t] = _mm256_add_epi32(isum32[t], _mm256_madd_epi16(s[t], ones));
     } else {
-      __m256i s[kNt];
-      sums16(0, 8, s);
+      sum_products<kNt, 0, 8>(products, Add16{}, s);
       for (int t = 0; t < kNt; ++t) isum32[t] = _mm256_madd_epi16(s[t], ones);
     }
     const __m256 wd = _mm256_loadu_ps(lb.d);
@@ -234,14 +219,7 @@ INFERA_LANES_AVX2 void q8_panel_times_tokens(const Q8LaneBlock* panel, int64_t n
       return _mm256_madd_epi16(_mm256_maddubs_epi16(load_rows(lb.abs[k]), signed_x), ones);
     };
     __m256i s[kNt];
-    for (int t = 0; t < kNt; ++t) s[t] = products(0, t);
-#pragma GCC unroll 8
-    for (int k = 1; k < 8; ++k) {
-      for (int t = 0; t < kNt; ++t) {
-        s[t] = _mm256_add_epi32(s[t], products(k, t));
-        keep_in_register(s[t]);
-      }
-    }
+    sum_products<kNt, 0, 8>(products, Add32{}, s);
     const __m256 wd = _mm256_loadu_ps(lb.d);
     const int64_t si = pair_scale_index(b);
     for (int t = 0; t < kNt; ++t) {

@@ -29,10 +29,37 @@ INFERA_LANES_AVX2 __m256 mul_rounded(__m256 a, __m256 b) {
   return p;
 }
 
-// Pins v to a register at this point of the program. The kernels take one weight vector at a time
-// through every token's int16 sum; GCC 12 otherwise hoisted all of a block's products ahead of
-// the adds and spilled them.
+// Pins v to a register at this point of the program: GCC 12 otherwise hoisted all of a block's
+// products ahead of their adds and spilled them.
 INFERA_LANES_AVX2 void keep_in_register(__m256i& v) { __asm__("" : "+x"(v)); }
+
+// The adds sum_products takes: int16 lanes (maddubs sums) or int32 (madd sums).
+struct Add16 {
+  INFERA_LANES_AVX2 __m256i operator()(__m256i a, __m256i b) const {
+    return _mm256_add_epi16(a, b);
+  }
+};
+struct Add32 {
+  INFERA_LANES_AVX2 __m256i operator()(__m256i a, __m256i b) const {
+    return _mm256_add_epi32(a, b);
+  }
+};
+
+// s[t] = product(kFirst, t) + … + product(kFirst + kCount − 1, t) for tokens t < kNt (add: Add16
+// or Add32), vector by vector, each token's sum pinned after every add: one weight vector is live
+// at a time (holding a block's 8 across the tokens spilled the tokens' accumulators).
+template <int kNt, int kFirst, int kCount, typename Product, typename Add>
+INFERA_LANES_AVX2_LAMBDA inline void sum_products(const Product& product, const Add& add,
+                                                  __m256i* s) {
+  for (int t = 0; t < kNt; ++t) s[t] = product(kFirst, t);
+#pragma GCC unroll 8
+  for (int k = kFirst + 1; k < kFirst + kCount; ++k) {
+    for (int t = 0; t < kNt; ++t) {
+      s[t] = add(s[t], product(k, t));
+      keep_in_register(s[t]);
+    }
+  }
+}
 
 // The 4 bytes at p in every lane.
 INFERA_LANES_AVX2 __m256i broadcast32(const void* p) {
