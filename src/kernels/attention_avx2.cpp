@@ -73,33 +73,36 @@ INFERA_AVX2 inline __m256 sum_lanes8(const __m256* a) {
   return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
 }
 
-template <int G>
-INFERA_AVX2 inline void accumulate_v(const uint16_t* const* vrow, int64_t n, const float* w,
-                                     int64_t dv, float* acc) {
+// acc[g] (dv wide) += Σ_j w[g][j] · V_j for G heads at once, V_j's chunk c from v_at(j, c): the
+// cache's fp16 rows, or the tile's rows converted to f32 once for the tokens of a call (the same
+// values and FMAs, so the same bits). The chunk of each head stays in a register across the keys.
+template <int G, typename VAt>
+INFERA_AVX2 inline void accumulate_v(const VAt& v_at, int64_t n, const float* w, int64_t dv,
+                                     float* acc) {
   for (int64_t c = 0; c < dv; c += 8) {
     __m256 o[G];
     for (int g = 0; g < G; ++g) o[g] = _mm256_loadu_ps(acc + g * dv + c);
     for (int64_t j = 0; j < n; ++j) {
-      const __m256 v = load_halves(vrow[j] + c);
+      const __m256 v = v_at(j, c);
       for (int g = 0; g < G; ++g) o[g] = _mm256_fmadd_ps(_mm256_set1_ps(w[g * kTile + j]), v, o[g]);
     }
     for (int g = 0; g < G; ++g) _mm256_storeu_ps(acc + g * dv + c, o[g]);
   }
 }
 
-// accumulate_v from the tile's V rows converted to f32 once (vf: n rows of dv floats) for the
-// tokens of a call: the same values and FMAs, so the same bits.
-template <int G>
-INFERA_AVX2 inline void accumulate_v_f32(const float* vf, int64_t n, const float* w, int64_t dv,
-                                         float* acc) {
-  for (int64_t c = 0; c < dv; c += 8) {
-    __m256 o[G];
-    for (int g = 0; g < G; ++g) o[g] = _mm256_loadu_ps(acc + g * dv + c);
-    for (int64_t j = 0; j < n; ++j) {
-      const __m256 v = _mm256_loadu_ps(vf + j * dv + c);
-      for (int g = 0; g < G; ++g) o[g] = _mm256_fmadd_ps(_mm256_set1_ps(w[g * kTile + j]), v, o[g]);
-    }
-    for (int g = 0; g < G; ++g) _mm256_storeu_ps(acc + g * dv + c, o[g]);
+// accumulate_v for `heads` (1 … 4) heads.
+template <typename VAt>
+INFERA_AVX2 inline void accumulate_v_heads(int64_t heads, const VAt& v_at, int64_t n,
+                                           const float* w, int64_t dv, float* acc) {
+  switch (heads) {
+    case 1:
+      return accumulate_v<1>(v_at, n, w, dv, acc);
+    case 2:
+      return accumulate_v<2>(v_at, n, w, dv, acc);
+    case 3:
+      return accumulate_v<3>(v_at, n, w, dv, acc);
+    default:
+      return accumulate_v<4>(v_at, n, w, dv, acc);
   }
 }
 
@@ -281,6 +284,11 @@ INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, co
     }
   }
 
+  auto v_f32 = [&](int64_t j, int64_t c)
+                   INFERA_AVX2_LAMBDA { return _mm256_loadu_ps(vf + j * dv + c); };
+  auto v_f16 = [&](int64_t j, int64_t c)
+                   INFERA_AVX2_LAMBDA { return load_halves(keys.vrow[j] + c); };
+
   // Pass 2: the normalised weights rounded to fp16, as the reference's, weight V.
   keys.restart();
   for (int64_t p0 = job.first; p0 <= last; p0 += kTile) {
@@ -307,35 +315,9 @@ INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, co
         const float* wg = ts.w + g0 * kTile;
         const int64_t heads = std::min<int64_t>(4, nh - g0);
         if (n_jobs > 1) {
-          switch (heads) {
-            case 1:
-              accumulate_v_f32<1>(vf, n, wg, dv, a);
-              break;
-            case 2:
-              accumulate_v_f32<2>(vf, n, wg, dv, a);
-              break;
-            case 3:
-              accumulate_v_f32<3>(vf, n, wg, dv, a);
-              break;
-            default:
-              accumulate_v_f32<4>(vf, n, wg, dv, a);
-              break;
-          }
+          accumulate_v_heads(heads, v_f32, n, wg, dv, a);
         } else {
-          switch (heads) {
-            case 1:
-              accumulate_v<1>(keys.vrow, n, wg, dv, a);
-              break;
-            case 2:
-              accumulate_v<2>(keys.vrow, n, wg, dv, a);
-              break;
-            case 3:
-              accumulate_v<3>(keys.vrow, n, wg, dv, a);
-              break;
-            default:
-              accumulate_v<4>(keys.vrow, n, wg, dv, a);
-              break;
-          }
+          accumulate_v_heads(heads, v_f16, n, wg, dv, a);
         }
       }
     }
