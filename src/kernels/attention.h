@@ -88,6 +88,18 @@ struct KeyRowCursor {
 // alone, bit for bit.
 constexpr int64_t kAttentionTokenGroup = 8;
 
+// A SIMD kernel's scratch for one token of a call, for its group of heads: q rounded to fp16
+// (group · dk), Σ weight · V (group · dv), a key tile's weights (group · tile), the softmax max
+// and sum (group each); dk and dv as the kernel lays rows out (padded or not).
+struct TokenScratch {
+  static int64_t floats(int64_t group, int64_t dk, int64_t dv, int64_t tile) {
+    return group * (dk + dv + tile + 2);
+  }
+  TokenScratch(float* base, int64_t group, int64_t dk, int64_t dv, int64_t tile)
+      : qs(base), acc(qs + group * dk), w(acc + group * dv), m(w + group * tile), l(m + group) {}
+  float *qs, *acc, *w, *m, *l;
+};
+
 // The scores a kernel keeps between its two passes, per thread: past this many bytes the tiles
 // that do not fit are scored again in pass 2 (the same bits), so that a long context costs
 // arithmetic instead of memory (1 MiB: 8192 keys of 8 tokens of a group of 4 heads).

@@ -108,11 +108,9 @@ INFERA_AVX2 inline void accumulate_v_heads(int64_t heads, const VAt& v_at, int64
 
 }  // namespace
 
-// Scratch of one token of a call: q rounded to fp16 (group · dk), Σ weight · V (group · dv), a
-// tile's weights (group · kTile), the softmax max and sum (group each).
+// Scratch of one token of a call (TokenScratch).
 int64_t token_floats_avx2(const AttentionShape& s) {
-  const int64_t group = s.n_head / s.n_head_kv;
-  return group * (s.head_dim_k + s.head_dim_v + kTile + 2);
+  return TokenScratch::floats(s.n_head / s.n_head_kv, s.head_dim_k, s.head_dim_v, kTile);
 }
 
 int64_t scratch_floats_avx2(const AttentionShape& s) {
@@ -200,13 +198,6 @@ INFERA_AVX2 inline __m256 tile_scores_f16(const float* qg, const uint16_t* const
 
 }  // namespace
 
-// Scratch of token u of a call, as token_floats_avx2 lays it out.
-struct TokenScratch {
-  float *qs, *acc, *w, *m, *l;
-  TokenScratch(float* base, int64_t group, int64_t dk, int64_t dv)
-      : qs(base), acc(qs + group * dk), w(acc + group * dv), m(w + group * kTile), l(m + group) {}
-};
-
 INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, const PagedKv& kv,
                                     const AttentionShape& s, float* scratch) {
   const AttentionJob& job = jobs[0];  // the keys, heads and first position every job shares
@@ -220,7 +211,7 @@ INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, co
   int64_t last = job.last;
   for (int64_t u = 0; u < n_jobs; ++u) last = std::max(last, jobs[u].last);
   auto token = [&](int64_t u) {
-    return TokenScratch(scratch + u * token_floats_avx2(s), group, dk, dv);
+    return TokenScratch(scratch + u * token_floats_avx2(s), group, dk, dv, kTile);
   };
   // One token of one head (decode splits a KV group's heads among the threads): its scores come
   // straight from the cache's fp16 K rows and its V from fp16 too, with no conversion to share.

@@ -109,11 +109,10 @@ INFERA_AVX512 inline void accumulate_v_f32(const float* vf, int64_t n, const flo
 
 }  // namespace
 
-// Scratch of one token of a job: q rounded to fp16 (group · dkp), Σ weight · V (group · dvp), a
-// tile's weights (group · kTile), the softmax max and sum (group each).
+// Scratch of one token of a job (TokenScratch), rows padded to 16 floats.
 int64_t token_floats(const AttentionShape& s) {
-  const int64_t group = s.n_head / s.n_head_kv;
-  return group * (pad16(s.head_dim_k) + pad16(s.head_dim_v) + kTile + 2);
+  return TokenScratch::floats(s.n_head / s.n_head_kv, pad16(s.head_dim_k), pad16(s.head_dim_v),
+                              kTile);
 }
 
 int64_t scratch_floats_avx512(const AttentionShape& s) {
@@ -186,13 +185,6 @@ INFERA_AVX512 inline __m512 tile_scores(const float* qg, const float* kf, int64_
 
 }  // namespace
 
-// Scratch of token u of a job, as token_floats() lays it out.
-struct TokenScratch {
-  float *qs, *acc, *w, *m, *l;
-  TokenScratch(float* base, int64_t group, int64_t dkp, int64_t dvp)
-      : qs(base), acc(qs + group * dkp), w(acc + group * dvp), m(w + group * kTile), l(m + group) {}
-};
-
 INFERA_AVX512 void attend_tokens_avx512(const AttentionJob* jobs, int64_t n_jobs, const PagedKv& kv,
                                         const AttentionShape& s, float* scratch) {
   const AttentionJob& job = jobs[0];  // the keys, heads and first position every job shares
@@ -208,7 +200,7 @@ INFERA_AVX512 void attend_tokens_avx512(const AttentionJob* jobs, int64_t n_jobs
   int64_t last = job.last;
   for (int64_t u = 0; u < n_jobs; ++u) last = std::max(last, jobs[u].last);
   auto token = [&](int64_t u) {
-    return TokenScratch(scratch + u * token_floats(s), group, dkp, dvp);
+    return TokenScratch(scratch + u * token_floats(s), group, dkp, dvp, kTile);
   };
 
   for (int64_t u = 0; u < n_jobs; ++u) {
