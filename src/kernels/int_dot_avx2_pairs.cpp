@@ -178,6 +178,31 @@ INFERA_AVX2_INLINE PairNibbles stored_pair(const typename Traits<K>::Block* w, b
   }
 }
 
+// d (and m) of a whole group's 8 blocks in lane order. Each block's first dword (d, then m or the
+// block's next bytes) goes in with one insert, on two independent chains of four (even blocks,
+// odd blocks); a byte shuffle splits d from m. Word by word (put_scales) the scales of Q4_1 took
+// 16 dependent inserts, about a quarter of the kernel's time on 576-column rows.
+template <W K>
+INFERA_AVX2_INLINE void full_group_scales(const typename Traits<K>::Block* w, __m128i* d,
+                                          __m128i* m) {
+  using Block = typename Traits<K>::Block;
+  static_assert(offsetof(Block, d) == 0 && sizeof(Block) >= 4);
+  if constexpr (kWithMin<K>) static_assert(offsetof(Block, m) == 2);
+  const auto* bytes = reinterpret_cast<const uint8_t*>(w);
+  auto head = [&](int b) {
+    int32_t v;
+    std::memcpy(&v, bytes + b * sizeof(Block), sizeof v);
+    return v;
+  };
+  // Words 0, 2, 4, 6 (the d) to the low 8 bytes, words 1, 3, 5, 7 (m) to the high 8.
+  const __m128i split = _mm_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+  const __m128i even = _mm_shuffle_epi8(_mm_setr_epi32(head(0), head(2), head(4), head(6)), split);
+  const __m128i odd = _mm_shuffle_epi8(_mm_setr_epi32(head(1), head(3), head(5), head(7)), split);
+  // Lane order kLaneBlock: the even blocks, then the odd ones.
+  *d = _mm_unpacklo_epi64(even, odd);
+  if constexpr (kWithMin<K>) *m = _mm_unpackhi_epi64(even, odd);
+}
+
 // Blocks [0, count) of a group as stored (Q4_0 or Q4_1): the scales are picked up one by one into
 // lane order (no gather: a gather cost more than the rest of the group here).
 template <W K>
@@ -189,7 +214,11 @@ INFERA_AVX2_INLINE void stored_group(const typename Traits<K>::Block* w, int cou
                             : stored_pair<K>(w + a, a + 1 < count);
   }
   __m128i d = _mm_setzero_si128(), m = _mm_setzero_si128();
-  put_scales<K, 0>(w, count, &d, &m);
+  if (count == 8) {
+    full_group_scales<K>(w, &d, &m);
+  } else {
+    put_scales<K, 0>(w, count, &d, &m);
+  }
   g->d = _mm256_cvtph_ps(d);
   g->m = _mm256_cvtph_ps(m);
 }
