@@ -1,7 +1,9 @@
-// AVX2 (+FMA, F16C) kernel of attention.h: the algorithm of attention_avx512.cpp on 8 lanes, with
+// AVX2 (+FMA, F16C) kernel of attention.h: the tiling of attention_avx512.cpp on 8 lanes, with
 // tiles of 8 keys, for head dims that are multiples of 8 (attention() sends other shapes to the
-// reference). See attention_avx512.cpp for the tiling and the two passes. As there, up to
-// kAttentionTokenGroup consecutive tokens of a prefill share each K and V tile's conversion.
+// reference). As there, up to kAttentionTokenGroup consecutive tokens of a prefill share each K
+// and V tile's conversion. The softmax, unlike there, is taken as the reference takes it (every
+// score, their max, then the exponentials and their sum) rather than online: see
+// attend_tokens_avx2.
 //
 // Compiled for the baseline target; only these functions use AVX2, and attention() calls them
 // only where cpu_features.h says the CPU and the OS have it.
@@ -79,6 +81,20 @@ INFERA_AVX2 inline __m256 sum_lanes8(const __m256* a) {
 template <int G, typename VAt>
 INFERA_AVX2 inline void accumulate_v(const VAt& v_at, int64_t n, const float* w, int64_t dv,
                                      float* acc) {
+  if (G == 1 && n == kTile && dv % 32 == 0) {
+    // One head, a whole tile: four chunks at a time, so that four chains of FMAs overlap instead
+    // of one chunk's eight dependent ones (the same FMAs in the same order for each element).
+    for (int64_t c = 0; c < dv; c += 32) {
+      __m256 o[4];
+      for (int u = 0; u < 4; ++u) o[u] = _mm256_loadu_ps(acc + c + 8 * u);
+      for (int j = 0; j < kTile; ++j) {
+        const __m256 wj = _mm256_set1_ps(w[j]);
+        for (int u = 0; u < 4; ++u) o[u] = _mm256_fmadd_ps(wj, v_at(j, c + 8 * u), o[u]);
+      }
+      for (int u = 0; u < 4; ++u) _mm256_storeu_ps(acc + c + 8 * u, o[u]);
+    }
+    return;
+  }
   for (int64_t c = 0; c < dv; c += 8) {
     __m256 o[G];
     for (int g = 0; g < G; ++g) o[g] = _mm256_loadu_ps(acc + g * dv + c);
@@ -185,10 +201,17 @@ INFERA_AVX2 inline __m256 tile_scores_f16(const float* qg, const uint16_t* const
                                           __m256 scale, int64_t n) {
   __m256 dots[kTile];
   for (int j = 0; j < kTile; ++j) dots[j] = _mm256_setzero_ps();
-  for (int64_t c = 0; c < dk; c += 8) {
-    const __m256 qc = _mm256_loadu_ps(qg + c);
-    for (int j = 0; j < kTile; ++j) {
-      if (j < n) dots[j] = _mm256_fmadd_ps(qc, load_halves(krow[j] + c), dots[j]);
+  if (n == kTile) {
+    // A whole tile: no test per key and chunk.
+    for (int64_t c = 0; c < dk; c += 8) {
+      const __m256 qc = _mm256_loadu_ps(qg + c);
+      for (int j = 0; j < kTile; ++j)
+        dots[j] = _mm256_fmadd_ps(qc, load_halves(krow[j] + c), dots[j]);
+    }
+  } else {
+    for (int64_t c = 0; c < dk; c += 8) {
+      const __m256 qc = _mm256_loadu_ps(qg + c);
+      for (int j = 0; j < n; ++j) dots[j] = _mm256_fmadd_ps(qc, load_halves(krow[j] + c), dots[j]);
     }
   }
   const __m256 valid = _mm256_castsi256_ps(_mm256_cmpgt_epi32(
@@ -217,6 +240,7 @@ INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, co
   // straight from the cache's fp16 K rows and its V from fp16 too, with no conversion to share.
   const bool lone = n_jobs == 1 && nh == 1;
 
+  // ts.w holds each head's running max of the scores, lane by lane, until the sums need it.
   for (int64_t u = 0; u < n_jobs; ++u) {
     const TokenScratch ts = token(u);
     for (int64_t g = 0; g < nh; ++g) {
@@ -225,8 +249,7 @@ INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, co
         _mm256_storeu_ps(ts.qs + g * dk + c, round_fp16(_mm256_loadu_ps(qh + c)));
       for (int64_t c = 0; c < dv; c += 8)
         _mm256_storeu_ps(ts.acc + g * dv + c, _mm256_setzero_ps());
-      ts.m[g] = -INFINITY;
-      ts.l[g] = 0.0f;
+      _mm256_storeu_ps(ts.w + g * kTile, _mm256_set1_ps(-INFINITY));
     }
   }
 
@@ -238,7 +261,8 @@ INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, co
                 : tile_scores(ts.qs + g * dk, kf, dk, scale, n);
   };
 
-  // The scores of every token and head of the first `stored` tiles, kept from pass 1 for pass 2.
+  // The scores of every token and head of the first `stored` tiles, kept from pass 1 (and from
+  // then on their exponentials) for pass 2.
   const int64_t n_tiles = (last - job.first) / kTile + 1;
   const int64_t stored = stored_score_tiles(n_tiles, n_jobs * nh * kTile);
   thread_local std::vector<float> score_store;
@@ -247,32 +271,81 @@ INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, co
   auto tile_of = [&](int64_t u, int64_t g, int64_t p0) {
     return score_store.data() + ((u * nh + g) * stored + tile_index(p0)) * kTile;
   };
-
-  // Pass 1: the scores, and the max and the sum of the softmax, online. Each token sees the tiles
-  // up to its own position; a tile's lanes past it are masked.
-  keys.restart();
-  for (int64_t p0 = job.first; p0 <= last; p0 += kTile) {
-    const int64_t n_tile = std::min(kTile, last - p0 + 1);
+  // Steps `keys` to the tile at p0 (n_tile keys) with its K rows as the scores read them.
+  auto to_tile = [&](int64_t n_tile) {
     if (lone) {
       keys.next(n_tile);
     } else {
       keys.load(n_tile, kf);
     }
+  };
+  // fn(u, ts, n) for every token that sees the tile at p0, n of its keys.
+  auto for_tokens_of = [&](int64_t p0, const auto& fn) INFERA_AVX2_LAMBDA {
     for (int64_t u = 0; u < n_jobs; ++u) {
       if (p0 > jobs[u].last) continue;
-      const TokenScratch ts = token(u);
-      const int64_t n = std::min(kTile, jobs[u].last - p0 + 1);
+      fn(u, token(u), std::min(kTile, jobs[u].last - p0 + 1));
+    }
+  };
+
+  // The softmax as the reference takes it: every score, then their max, the exponentials and
+  // their sum, then the weights. (An online max and sum, rescaled as the max grows, cost two
+  // horizontal reductions and two exponentials per tile of 8 keys and head, more than the tile's
+  // dot products for one head; and would give other bits for a token alone than in a batch.)
+  // Pass 1: the scores and each head's max. Each token sees the tiles up to its own position; a
+  // tile's lanes past it are masked (−inf, whose exponential is 0).
+  keys.restart();
+  for (int64_t p0 = job.first; p0 <= last; p0 += kTile) {
+    to_tile(std::min(kTile, last - p0 + 1));
+    for_tokens_of(p0, [&](int64_t u, const TokenScratch& ts, int64_t n) INFERA_AVX2_LAMBDA {
       for (int64_t g = 0; g < nh; ++g) {
         const __m256 scores = scores_of(ts, g, n);
         if (tile_index(p0) < stored) _mm256_storeu_ps(tile_of(u, g, p0), scores);
-        const float m_new = std::max(ts.m[g], max_lanes(scores));
-        if (m_new > ts.m[g]) {
-          ts.l[g] *= _mm256_cvtss_f32(exp_nonpositive(_mm256_set1_ps(ts.m[g] - m_new)));
-          ts.m[g] = m_new;
-        }
-        ts.l[g] += sum_lanes(exp_nonpositive(_mm256_sub_ps(scores, _mm256_set1_ps(ts.m[g]))));
+        float* high = ts.w + g * kTile;
+        _mm256_storeu_ps(high, _mm256_max_ps(_mm256_loadu_ps(high), scores));
       }
+    });
+  }
+
+  // The sums of e^(score − max), tile by tile in order, lane by lane in ts.w; the kept tiles'
+  // exponentials replace their scores, the others are scored again.
+  for (int64_t u = 0; u < n_jobs; ++u) {
+    const TokenScratch ts = token(u);
+    const int64_t kept = std::min(stored, tile_index(jobs[u].last) + 1);
+    for (int64_t g = 0; g < nh; ++g) {
+      ts.m[g] = max_lanes(_mm256_loadu_ps(ts.w + g * kTile));
+      const __m256 max = _mm256_set1_ps(ts.m[g]);
+      __m256 total = _mm256_setzero_ps();
+      float* e = score_store.data() + (u * nh + g) * stored * kTile;
+      for (int64_t i = 0; i < kept; ++i, e += kTile) {
+        const __m256 x = exp_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(e), max));
+        _mm256_storeu_ps(e, x);
+        total = _mm256_add_ps(total, x);
+      }
+      _mm256_storeu_ps(ts.w + g * kTile, total);
     }
+  }
+  if (stored < n_tiles) {
+    keys.restart();
+    for (int64_t p0 = job.first; p0 <= last; p0 += kTile) {
+      const int64_t n_tile = std::min(kTile, last - p0 + 1);
+      if (tile_index(p0) < stored) {
+        keys.next(n_tile);
+        continue;
+      }
+      to_tile(n_tile);
+      for_tokens_of(p0, [&](int64_t, const TokenScratch& ts, int64_t n) INFERA_AVX2_LAMBDA {
+        for (int64_t g = 0; g < nh; ++g) {
+          const __m256 x =
+              exp_nonpositive(_mm256_sub_ps(scores_of(ts, g, n), _mm256_set1_ps(ts.m[g])));
+          float* total = ts.w + g * kTile;
+          _mm256_storeu_ps(total, _mm256_add_ps(_mm256_loadu_ps(total), x));
+        }
+      });
+    }
+  }
+  for (int64_t u = 0; u < n_jobs; ++u) {
+    const TokenScratch ts = token(u);
+    for (int64_t g = 0; g < nh; ++g) ts.l[g] = sum_lanes(_mm256_loadu_ps(ts.w + g * kTile));
   }
 
   auto v_f32 = [&](int64_t j, int64_t c)
@@ -285,19 +358,17 @@ INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, co
   for (int64_t p0 = job.first; p0 <= last; p0 += kTile) {
     const int64_t n_tile = std::min(kTile, last - p0 + 1);
     const bool kept = tile_index(p0) < stored;
-    if (kept || lone) {
+    if (kept) {
       keys.next(n_tile);
     } else {
-      keys.load(n_tile, kf);  // as pass 1 did, to score the tile again
+      to_tile(n_tile);  // as pass 1 did, to score the tile again
     }
     if (n_jobs > 1) keys.load_v(n_tile, dv, vf);
-    for (int64_t u = 0; u < n_jobs; ++u) {
-      if (p0 > jobs[u].last) continue;
-      const TokenScratch ts = token(u);
-      const int64_t n = std::min(kTile, jobs[u].last - p0 + 1);
+    for_tokens_of(p0, [&](int64_t u, const TokenScratch& ts, int64_t n) INFERA_AVX2_LAMBDA {
       for (int64_t g = 0; g < nh; ++g) {
-        const __m256 scores = kept ? _mm256_loadu_ps(tile_of(u, g, p0)) : scores_of(ts, g, n);
-        const __m256 e = exp_nonpositive(_mm256_sub_ps(scores, _mm256_set1_ps(ts.m[g])));
+        const __m256 e =
+            kept ? _mm256_loadu_ps(tile_of(u, g, p0))
+                 : exp_nonpositive(_mm256_sub_ps(scores_of(ts, g, n), _mm256_set1_ps(ts.m[g])));
         _mm256_storeu_ps(ts.w + g * kTile,
                          round_fp16(_mm256_mul_ps(e, _mm256_set1_ps(1.0f / ts.l[g]))));
       }
@@ -311,7 +382,7 @@ INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, co
           accumulate_v_heads(heads, v_f16, n, wg, dv, a);
         }
       }
-    }
+    });
   }
 
   for (int64_t u = 0; u < n_jobs; ++u) {
