@@ -22,6 +22,7 @@ struct BenchOptions {
   std::string model;
   std::vector<int64_t> n_prompt{512};
   std::vector<int64_t> n_gen{128};
+  std::vector<int64_t> n_depth{0};
   int threads = 0;
   LoadOptions load;
   int reps = 3;
@@ -46,10 +47,12 @@ void bench(const BenchOptions& opt) {
 
   // Progress goes to stderr so that stdout holds only the table or the JSON.
   std::vector<BenchTest> tests;
-  for (const int64_t n : opt.n_prompt)
-    if (n > 0) tests.push_back({BenchKind::kPrompt, n});
-  for (const int64_t n : opt.n_gen)
-    if (n > 0) tests.push_back({BenchKind::kGenerate, n});
+  for (const int64_t depth : opt.n_depth) {
+    for (const int64_t n : opt.n_prompt)
+      if (n > 0) tests.push_back({BenchKind::kPrompt, n, depth});
+    for (const int64_t n : opt.n_gen)
+      if (n > 0) tests.push_back({BenchKind::kGenerate, n, depth});
+  }
   for (const BenchTest& test : tests) {
     std::fprintf(stderr, "infera bench: %s, 1 warm-up + %d runs...\n",
                  bench_test_name(test).c_str(), opt.reps);
@@ -80,6 +83,11 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("-n,--n-gen", opt->n_gen,
                   "Generated-token counts to time, comma-separated (0 = no tg test)")
+      ->delimiter(',')
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("-d,--n-depth", opt->n_depth,
+                  "Tokens already in the context when each test starts, comma-separated: every "
+                  "test runs at every depth (default 0)")
       ->delimiter(',')
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("-t,--threads", opt->threads, "Threads (default: all cores)")

@@ -141,6 +141,13 @@ void add_kernel_bench_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--n-ctx", opt->bench.n_ctx, "Keys an attention query sees (also softmax width)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--heads", opt->bench.n_head, "Attention query heads (default: SmolLM2's 9)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--kv-heads", opt->bench.n_head_kv,
+                  "Attention key/value heads, dividing --heads (default 3)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--head-dim", opt->bench.head_dim, "Attention head width (default 64)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("-s,--seed", opt->bench.seed, "Seed of the random weights and inputs");
   cmd->add_option_function<uint64_t>(
          "--weights-mib", [opt](uint64_t mib) { opt->bench.weights_bytes = mib << 20; },

@@ -160,6 +160,7 @@ std::string model_description(const Model& model, const ModelFootprint& footprin
 std::string bench_test_name(const BenchTest& test) {
   std::string name = test.kind == BenchKind::kPrompt ? "pp" : "tg";
   name += std::to_string(test.n_tokens);
+  if (test.depth > 0) name += " @ d" + std::to_string(test.depth);
   return name;
 }
 
@@ -175,6 +176,9 @@ BenchResult run_bench(const Model& model, ThreadPool& pool, const BenchTest& tes
   if (test.n_tokens <= 0)
     throw Error(ErrorKind::kInvalidArgument,
                 bench_test_name(test) + ": the token count must be positive");
+  if (test.depth < 0)
+    throw Error(ErrorKind::kInvalidArgument,
+                bench_test_name(test) + ": the depth must not be negative");
   if (reps < 1)
     throw Error(ErrorKind::kInvalidArgument,
                 "repetitions must be at least 1, got " + std::to_string(reps));
@@ -183,20 +187,27 @@ BenchResult run_bench(const Model& model, ThreadPool& pool, const BenchTest& tes
   std::vector<float> logits;
 
   // One repetition on a fresh session; returns tokens/s.
+  // The untimed context of a test at a depth.
+  auto fill = [&](Session& session, std::vector<int32_t> context) {
+    const std::vector<int32_t> more = random_tokens(test.depth, n_vocab, rng);
+    context.insert(context.end(), more.begin(), more.end());
+    if (!context.empty()) session.eval(context, LogitsFor::kNone, &logits);
+  };
   auto once = [&]() -> double {
     if (test.kind == BenchKind::kPrompt) {
       const std::vector<int32_t> prompt = random_tokens(test.n_tokens, n_vocab, rng);
-      Session session(model, test.n_tokens, pool);
+      Session session(model, test.depth + test.n_tokens, pool);
+      fill(session, {});
       const auto t0 = std::chrono::steady_clock::now();
       session.eval(prompt, LogitsFor::kLastToken, &logits);
       return static_cast<double>(test.n_tokens) / std::max(seconds_since(t0), 1e-12);
     }
     const std::vector<int32_t> steps = random_tokens(test.n_tokens, n_vocab, rng);
-    Session session(model, 1 + test.n_tokens, pool);
+    Session session(model, 1 + test.depth + test.n_tokens, pool);
     const uint64_t bos = model.file().get_u64_or("tokenizer.ggml.bos_token_id", UINT64_MAX);
     const int32_t first = bos < static_cast<uint64_t>(n_vocab) ? static_cast<int32_t>(bos)
                                                                : random_tokens(1, n_vocab, rng)[0];
-    session.eval(std::span<const int32_t>(&first, 1), LogitsFor::kLastToken, &logits);
+    fill(session, {first});
     const auto t0 = std::chrono::steady_clock::now();
     for (const int32_t& token : steps)
       session.eval(std::span<const int32_t>(&token, 1), LogitsFor::kLastToken, &logits);
@@ -289,7 +300,7 @@ std::string format_bench_table(const BenchReport& report) {
   out +=
       "generation roofline: " + format("%.1f tokens/s", roof) + " (bandwidth / bytes per token)\n";
   for (const BenchResult& r : report.results) {
-    if (r.test.kind != BenchKind::kGenerate || roof <= 0.0) continue;
+    if (r.test.kind != BenchKind::kGenerate || r.test.depth > 0 || roof <= 0.0) continue;
     out += bench_test_name(r.test) + ": " + format("%.2f tokens/s", r.stats.mean) + " = " +
            format("%.1f%% of the roofline", 100.0 * r.stats.mean / roof) + "\n";
   }
@@ -299,8 +310,8 @@ std::string format_bench_table(const BenchReport& report) {
 // Keys: model (path), model_desc, model_size (bytes), model_n_params, main_type, isa, n_threads,
 // decode_weight_bytes {total, layer_matrices, output, embedding_row}, membw (null, or
 // {gb_per_s, worst_gb_per_s, buffer_bytes, runs, threads, loop}), roofline_tokens_per_s (null
-// without a probe), tests: [{name, kind ("pp"/"tg"), n_tokens, avg_ts, stddev_ts, samples_ts,
-// roofline_fraction (tg with a probe, else null)}].
+// without a probe), tests: [{name, kind ("pp"/"tg"), n_tokens, n_depth, avg_ts, stddev_ts,
+// samples_ts, roofline_fraction (tg at depth 0 with a probe, else null)}].
 std::string format_bench_json(const BenchReport& report) {
   const ModelFootprint& f = report.footprint;
   const double roof = report.roofline_tokens_per_s();
@@ -336,6 +347,7 @@ std::string format_bench_json(const BenchReport& report) {
     o += "{\"name\":" + json_string(bench_test_name(r.test));
     o += ",\"kind\":" + json_string(tg ? "tg" : "pp");
     o += ",\"n_tokens\":" + json_number(r.test.n_tokens);
+    o += ",\"n_depth\":" + json_number(r.test.depth);
     o += ",\"avg_ts\":" + json_number(r.stats.mean);
     o += ",\"stddev_ts\":" + json_number(r.stats.stddev);
     o += ",\"samples_ts\":[";
@@ -344,8 +356,9 @@ std::string format_bench_json(const BenchReport& report) {
       o += json_number(r.tokens_per_s[k]);
     }
     o += "]";
-    o += ",\"roofline_fraction\":" +
-         (tg && roof > 0.0 ? json_number(r.stats.mean / roof) : std::string("null"));
+    o += ",\"roofline_fraction\":" + (tg && r.test.depth == 0 && roof > 0.0
+                                          ? json_number(r.stats.mean / roof)
+                                          : std::string("null"));
     o += "}";
   }
   o += "]}";

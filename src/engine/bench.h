@@ -47,8 +47,10 @@ enum class BenchKind { kPrompt, kGenerate };
 struct BenchTest {
   BenchKind kind = BenchKind::kPrompt;
   int64_t n_tokens = 0;  // prompt length (pp) or decode steps (tg), > 0
+  int64_t depth = 0;     // tokens already in the KV cache when the timed part starts, >= 0
 };
-std::string bench_test_name(const BenchTest& test);  // "pp512", "tg128"
+// "pp512", "tg128"; at a depth "pp512 @ d4096", "tg128 @ d4096" (as llama-bench names them).
+std::string bench_test_name(const BenchTest& test);
 
 struct BenchResult {
   BenchTest test;
@@ -60,11 +62,13 @@ struct BenchResult {
 std::vector<int32_t> random_tokens(int64_t n, int64_t n_vocab, std::mt19937_64& rng);
 
 // Runs `test` once untimed (warm-up: page in the weights, settle the clocks), then `reps` times
-// timed, each on a fresh session (the KV-cache allocation is not timed).
+// timed, each on a fresh session (the KV-cache allocation is not timed). At a depth, `depth`
+// random tokens are evaluated first, untimed, so that the timed part attends to that many more
+// keys (as in a long conversation).
 //   pp: one eval of n random tokens, logits for the last; tokens/s = n / time of that eval.
-//   tg: one untimed first token (BOS when the file names one, else random), then n single-token
-//       evals of random tokens; tokens/s = n / their total time.
-// Throws infera::Error (kInvalidArgument) for n_tokens ≤ 0 or reps < 1.
+//   tg: one untimed first token (BOS when the file names one, else random) before the depth's
+//       tokens, then n single-token evals of random tokens; tokens/s = n / their total time.
+// Throws infera::Error (kInvalidArgument) for n_tokens ≤ 0, depth < 0 or reps < 1.
 BenchResult run_bench(const Model& model, ThreadPool& pool, const BenchTest& test, int reps,
                       uint64_t seed);
 
@@ -84,7 +88,8 @@ struct BenchReport {
 };
 
 // llama-bench's Markdown table (model, size, params, backend, threads, test, t/s), then the
-// decode weight bytes, the probe and tg as a share of the roofline.
+// decode weight bytes, the probe and tg as a share of the roofline (tests at depth 0 only: the
+// roofline counts the weights, not the KV cache a deep context reads besides).
 std::string format_bench_table(const BenchReport& report);
 
 // The same as one JSON object (keys documented in bench.cpp).

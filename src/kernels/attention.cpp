@@ -24,11 +24,14 @@ using AttendTokensFn = void (*)(const AttentionJob*, int64_t, const PagedKv&, co
                                 float*);
 
 // attend_tokens (may be null) takes up to max_tokens consecutive tokens of one sequence that see
-// the same first key in one call; each token's result is the same either way.
+// the same first key in one call; each token's result is the same either way. With
+// join_group_heads, where jobs are single heads, a thread's consecutive jobs of one run and one
+// KV group go to attend_tokens as one call (each head's result is the same either way): their
+// heads share the K and V rows' loads and conversions.
 void attention_simd(AttendFn attend, AttendTokensFn attend_tokens, int64_t max_tokens,
-                    int64_t scratch_floats, const float* q, const int64_t* positions,
-                    const int32_t* const* block_tables, int64_t n_tokens, const PagedKv& kv,
-                    const AttentionShape& s, float* out, ThreadPool& pool) {
+                    bool join_group_heads, int64_t scratch_floats, const float* q,
+                    const int64_t* positions, const int32_t* const* block_tables, int64_t n_tokens,
+                    const PagedKv& kv, const AttentionShape& s, float* out, ThreadPool& pool) {
   const int64_t group = s.n_head / s.n_head_kv;
   // A job takes a whole KV group (K/V rows loaded once for all its heads) unless that leaves too
   // few jobs to keep every thread busy (decode). Either way each head goes through the same
@@ -54,6 +57,14 @@ void attention_simd(AttendFn attend, AttendTokensFn attend_tokens, int64_t max_t
       const int64_t slot = i / jobs_per_token;
       const int64_t r = slot % 2 == 0 ? slot / 2 : n_runs - 1 - slot / 2;
       const int64_t h = (i % jobs_per_token) * heads_per_job;
+      int64_t h_end = h + heads_per_job;
+      if (join_group_heads && heads_per_job == 1) {
+        // The next jobs of this chunk that are the next heads of the same run and KV group.
+        while (i + 1 < end && (i + 1) / jobs_per_token == slot && h_end % group != 0) {
+          ++i;
+          ++h_end;
+        }
+      }
       jobs.clear();
       for (int64_t t = starts[r]; t < starts[r + 1]; ++t) {
         AttentionJob job;
@@ -63,10 +74,10 @@ void attention_simd(AttendFn attend, AttendTokensFn attend_tokens, int64_t max_t
         job.last = positions[t];
         job.first = first_key(job.last, s.window);
         job.h_begin = h;
-        job.h_end = h + heads_per_job;
+        job.h_end = h_end;
         jobs.push_back(job);
       }
-      if (jobs.size() == 1) {
+      if (jobs.size() == 1 && h_end - h == heads_per_job) {
         attend(jobs[0], kv, s, scratch.data());
       } else {
         attend_tokens(jobs.data(), static_cast<int64_t>(jobs.size()), kv, s, scratch.data());
@@ -126,13 +137,13 @@ void attention(const float* q, const int64_t* positions, const int32_t* const* b
   namespace d = attention_detail;
   switch (active_isa()) {
     case Isa::kAvx512:
-      attention_simd(d::attend_avx512, d::attend_tokens_avx512, d::kAttentionTokenGroup,
+      attention_simd(d::attend_avx512, d::attend_tokens_avx512, d::kAttentionTokenGroup, false,
                      d::scratch_floats_avx512(s), q, positions, block_tables, n_tokens, kv, s, out,
                      pool);
       return;
     case Isa::kAvx2:
       if (!d::avx2_handles(s)) break;
-      attention_simd(d::attend_avx2, d::attend_tokens_avx2, d::kAttentionTokenGroup,
+      attention_simd(d::attend_avx2, d::attend_tokens_avx2, d::kAttentionTokenGroup, true,
                      d::scratch_floats_avx2(s), q, positions, block_tables, n_tokens, kv, s, out,
                      pool);
       return;

@@ -102,7 +102,8 @@ TEST(BenchRun, PromptAndGenerationOnTinyModel) {
   const auto model = Model::load(kTinyQ8);
   ThreadPool pool(2);
   for (const BenchTest test :
-       {BenchTest{BenchKind::kPrompt, 16}, BenchTest{BenchKind::kGenerate, 4}}) {
+       {BenchTest{BenchKind::kPrompt, 16}, BenchTest{BenchKind::kGenerate, 4},
+        BenchTest{BenchKind::kPrompt, 16, 40}, BenchTest{BenchKind::kGenerate, 4, 40}}) {
     const BenchResult r = run_bench(*model, pool, test, 2, 7);
     ASSERT_EQ(r.tokens_per_s.size(), 2u) << bench_test_name(test);
     for (const double tps : r.tokens_per_s) {
@@ -113,7 +114,9 @@ TEST(BenchRun, PromptAndGenerationOnTinyModel) {
   }
   EXPECT_EQ(bench_test_name({BenchKind::kPrompt, 512}), "pp512");
   EXPECT_EQ(bench_test_name({BenchKind::kGenerate, 128}), "tg128");
+  EXPECT_EQ(bench_test_name({BenchKind::kGenerate, 128, 4096}), "tg128 @ d4096");
   EXPECT_THROW(run_bench(*model, pool, {BenchKind::kPrompt, 0}, 1, 7), Error);
+  EXPECT_THROW(run_bench(*model, pool, {BenchKind::kGenerate, 4, -1}, 1, 7), Error);
   EXPECT_THROW(run_bench(*model, pool, {BenchKind::kGenerate, 4}, 0, 7), Error);
   std::mt19937_64 rng(1);
   for (const int32_t t : random_tokens(1000, 512, rng)) {
@@ -139,7 +142,10 @@ TEST(BenchReport, JsonParsesAndRoofline) {
   pp.test = {BenchKind::kPrompt, 512};
   pp.tokens_per_s = {100.0};
   pp.stats = sample_stats(pp.tokens_per_s);
-  report.results = {pp, tg};
+  // Deeper in the context generation also reads the KV cache: no share of the weights' roofline.
+  BenchResult deep = tg;
+  deep.test.depth = 1024;
+  report.results = {pp, tg, deep};
 
   // Without a probe: no roofline.
   EXPECT_EQ(report.roofline_tokens_per_s(), 0.0);
@@ -162,11 +168,17 @@ TEST(BenchReport, JsonParsesAndRoofline) {
   EXPECT_DOUBLE_EQ(j["tests"][1]["avg_ts"].get<double>(), 45.0);
   EXPECT_DOUBLE_EQ(j["tests"][1]["roofline_fraction"].get<double>(), 45.0);
   EXPECT_EQ(j["tests"][1]["samples_ts"].size(), 2u);
+  EXPECT_EQ(j["tests"][1]["n_depth"], 0);
+  EXPECT_EQ(j["tests"][2]["name"], "tg128 @ d1024");
+  EXPECT_EQ(j["tests"][2]["n_depth"], 1024);
+  EXPECT_TRUE(j["tests"][2]["roofline_fraction"].is_null());
 
   const std::string table = format_bench_table(report);
   EXPECT_NE(table.find("| llama 1M Q8_0"), std::string::npos);
   EXPECT_NE(table.find("45.00 ± 7.07"), std::string::npos);
   EXPECT_NE(table.find("4500.0% of the roofline"), std::string::npos);
+  EXPECT_NE(table.find("| tg128 @ d1024 |"), std::string::npos);
+  EXPECT_EQ(table.find("tg128 @ d1024: "), std::string::npos);
 }
 
 }  // namespace
