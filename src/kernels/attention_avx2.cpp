@@ -195,28 +195,56 @@ INFERA_AVX2 inline __m256 tile_scores(const float* qg, const float* kf, int64_t 
   return _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_mul_ps(sum_lanes8(dots), scale), valid);
 }
 
-// tile_scores straight from the cache's fp16 K rows (the same conversions and FMAs, so the same
-// bits): for a job of one head, converting the tile into kf first cost as much as the scores.
-INFERA_AVX2 inline __m256 tile_scores_f16(const float* qg, const uint16_t* const* krow, int64_t dk,
-                                          __m256 scale, int64_t n) {
-  __m256 dots[kTile];
-  for (int j = 0; j < kTile; ++j) dots[j] = _mm256_setzero_ps();
-  if (n == kTile) {
-    // A whole tile: no test per key and chunk.
-    for (int64_t c = 0; c < dk; c += 8) {
-      const __m256 qc = _mm256_loadu_ps(qg + c);
-      for (int j = 0; j < kTile; ++j)
-        dots[j] = _mm256_fmadd_ps(qc, load_halves(krow[j] + c), dots[j]);
+// tile_scores for G heads of one KV group straight from the cache's fp16 K rows, each converted
+// once for all G (the same conversions and FMAs as tile_scores, so the same bits): for a single
+// token, converting the tile into kf first cost as much as the scores. Four keys at a time, so
+// that the G · 4 sums stay in registers, q read by the FMAs from L1.
+template <int G>
+INFERA_AVX2 inline void tile_scores_f16(const float* qs, const uint16_t* const* krow, int64_t dk,
+                                        __m256 scale, int64_t n, __m256* scores) {
+  __m256 dots[G][kTile];
+  for (int j0 = 0; j0 < kTile; j0 += 4) {
+    __m256 acc[G][4];
+    for (int g = 0; g < G; ++g)
+      for (int j = 0; j < 4; ++j) acc[g][j] = _mm256_setzero_ps();
+    auto key = [&](int j, int64_t c) INFERA_AVX2_LAMBDA {
+      const __m256 k = load_halves(krow[j0 + j] + c);
+      for (int g = 0; g < G; ++g)
+        acc[g][j] = _mm256_fmadd_ps(_mm256_loadu_ps(qs + g * dk + c), k, acc[g][j]);
+    };
+    if (j0 + 4 <= n) {
+      // Whole: no test per key and chunk.
+      for (int64_t c = 0; c < dk; c += 8)
+        for (int j = 0; j < 4; ++j) key(j, c);
+    } else {
+      for (int64_t c = 0; c < dk; c += 8)
+        for (int j = 0; j < 4 && j0 + j < n; ++j) key(j, c);
     }
-  } else {
-    for (int64_t c = 0; c < dk; c += 8) {
-      const __m256 qc = _mm256_loadu_ps(qg + c);
-      for (int j = 0; j < n; ++j) dots[j] = _mm256_fmadd_ps(qc, load_halves(krow[j] + c), dots[j]);
-    }
+    for (int g = 0; g < G; ++g)
+      for (int j = 0; j < 4; ++j) dots[g][j0 + j] = acc[g][j];
   }
   const __m256 valid = _mm256_castsi256_ps(_mm256_cmpgt_epi32(
       _mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
-  return _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_mul_ps(sum_lanes8(dots), scale), valid);
+  for (int g = 0; g < G; ++g) {
+    scores[g] = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY),
+                                 _mm256_mul_ps(sum_lanes8(dots[g]), scale), valid);
+  }
+}
+
+// tile_scores_f16 for `heads` (1 … 4) heads.
+INFERA_AVX2 inline void tile_scores_f16_heads(int64_t heads, const float* qs,
+                                              const uint16_t* const* krow, int64_t dk, __m256 scale,
+                                              int64_t n, __m256* scores) {
+  switch (heads) {
+    case 1:
+      return tile_scores_f16<1>(qs, krow, dk, scale, n, scores);
+    case 2:
+      return tile_scores_f16<2>(qs, krow, dk, scale, n, scores);
+    case 3:
+      return tile_scores_f16<3>(qs, krow, dk, scale, n, scores);
+    default:
+      return tile_scores_f16<4>(qs, krow, dk, scale, n, scores);
+  }
 }
 
 }  // namespace
@@ -236,9 +264,9 @@ INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, co
   auto token = [&](int64_t u) {
     return TokenScratch(scratch + u * token_floats_avx2(s), group, dk, dv, kTile);
   };
-  // One token of one head (decode splits a KV group's heads among the threads): its scores come
-  // straight from the cache's fp16 K rows and its V from fp16 too, with no conversion to share.
-  const bool lone = n_jobs == 1 && nh == 1;
+  // One token (decode): its heads' scores come straight from the cache's fp16 K rows and V from
+  // fp16 too, with no conversion to share with other tokens. Up to 4 heads at a time.
+  const bool direct = n_jobs == 1 && nh <= 4;
 
   // ts.w holds each head's running max of the scores, lane by lane, until the sums need it.
   for (int64_t u = 0; u < n_jobs; ++u) {
@@ -256,9 +284,10 @@ INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, co
   KeyTiles keys{
       job, kv, dk, s.n_head_kv * dk, s.n_head_kv * dv, kv.k + kv_h * dk, kv.v + kv_h * dv};
   const __m256 scale = _mm256_set1_ps(s.scale);
+  // In direct mode the tile's scores of every head, taken when `keys` steps to the tile.
+  __m256 direct_scores[4];
   auto scores_of = [&](const TokenScratch& ts, int64_t g, int64_t n) INFERA_AVX2_LAMBDA {
-    return lone ? tile_scores_f16(ts.qs, keys.krow, dk, scale, n)
-                : tile_scores(ts.qs + g * dk, kf, dk, scale, n);
+    return direct ? direct_scores[g] : tile_scores(ts.qs + g * dk, kf, dk, scale, n);
   };
 
   // The scores of every token and head of the first `stored` tiles, kept from pass 1 (and from
@@ -272,9 +301,10 @@ INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, co
     return score_store.data() + ((u * nh + g) * stored + tile_index(p0)) * kTile;
   };
   // Steps `keys` to the tile at p0 (n_tile keys) with its K rows as the scores read them.
-  auto to_tile = [&](int64_t n_tile) {
-    if (lone) {
+  auto to_tile = [&](int64_t n_tile) INFERA_AVX2_LAMBDA {
+    if (direct) {
       keys.next(n_tile);
+      tile_scores_f16_heads(nh, token(0).qs, keys.krow, dk, scale, n_tile, direct_scores);
     } else {
       keys.load(n_tile, kf);
     }
@@ -289,8 +319,8 @@ INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, co
 
   // The softmax as the reference takes it: every score, then their max, the exponentials and
   // their sum, then the weights. (An online max and sum, rescaled as the max grows, cost two
-  // horizontal reductions and two exponentials per tile of 8 keys and head, more than the tile's
-  // dot products for one head; and would give other bits for a token alone than in a batch.)
+  // horizontal reductions and two exponentials per tile of 8 keys and head, more than a decode
+  // tile's dot products; and would give other bits for a token alone than in a batch.)
   // Pass 1: the scores and each head's max. Each token sees the tiles up to its own position; a
   // tile's lanes past it are masked (−inf, whose exponential is 0).
   keys.restart();
