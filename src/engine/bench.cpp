@@ -186,13 +186,13 @@ BenchResult run_bench(const Model& model, ThreadPool& pool, const BenchTest& tes
   std::mt19937_64 rng(seed);
   std::vector<float> logits;
 
-  // One repetition on a fresh session; returns tokens/s.
-  // The untimed context of a test at a depth.
+  // Evaluates, untimed, `context` and then the test's depth of random tokens.
   auto fill = [&](Session& session, std::vector<int32_t> context) {
     const std::vector<int32_t> more = random_tokens(test.depth, n_vocab, rng);
     context.insert(context.end(), more.begin(), more.end());
     if (!context.empty()) session.eval(context, LogitsFor::kNone, &logits);
   };
+  // One repetition on a fresh session; returns tokens/s.
   auto once = [&]() -> double {
     if (test.kind == BenchKind::kPrompt) {
       const std::vector<int32_t> prompt = random_tokens(test.n_tokens, n_vocab, rng);

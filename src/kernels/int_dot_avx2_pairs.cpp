@@ -203,8 +203,8 @@ INFERA_AVX2_INLINE void full_group_scales(const typename Traits<K>::Block* w, __
   if constexpr (kWithMin<K>) *m = _mm_unpackhi_epi64(even, odd);
 }
 
-// Blocks [0, count) of a group as stored (Q4_0 or Q4_1): the scales are picked up one by one into
-// lane order (no gather: a gather cost more than the rest of the group here).
+// Blocks [0, count) of a group as stored: the scales of a whole group by full_group_scales, of a
+// last partial one word by word (no gather: a gather cost more than the rest of the group here).
 template <W K>
 INFERA_AVX2_INLINE void stored_group(const typename Traits<K>::Block* w, int count,
                                      WeightGroup* g) {
