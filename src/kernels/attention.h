@@ -90,7 +90,8 @@ constexpr int64_t kAttentionTokenGroup = 8;
 
 // A SIMD kernel's scratch for one token of a call, for its group of heads: q rounded to fp16
 // (group · dk), Σ weight · V (group · dv), a key tile's weights (group · tile), the softmax max
-// and sum (group each); dk and dv as the kernel lays rows out (padded or not).
+// and sum, or the sum's inverse (group each); dk and dv as the kernel lays rows out (padded or
+// not).
 struct TokenScratch {
   static int64_t floats(int64_t group, int64_t dk, int64_t dv, int64_t tile) {
     return group * (dk + dv + tile + 2);

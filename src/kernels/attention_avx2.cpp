@@ -179,6 +179,14 @@ struct KeyTiles {
   }
 };
 
+// scale · (the sum of dots[j]'s lanes) in lane j for the tile's n keys, −inf in the lanes past
+// them.
+INFERA_AVX2 inline __m256 tile_of_sums(const __m256* dots, __m256 scale, int64_t n) {
+  const __m256 valid = _mm256_castsi256_ps(_mm256_cmpgt_epi32(
+      _mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+  return _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_mul_ps(sum_lanes8(dots), scale), valid);
+}
+
 // scale · q·k_j in lane j for the tile's n keys, −inf in the lanes past them.
 INFERA_AVX2 inline __m256 tile_scores(const float* qg, const float* kf, int64_t dk, __m256 scale,
                                       int64_t n) {
@@ -190,9 +198,7 @@ INFERA_AVX2 inline __m256 tile_scores(const float* qg, const float* kf, int64_t 
       dots[j] = _mm256_fmadd_ps(qc, _mm256_loadu_ps(kf + j * dk + c), dots[j]);
     }
   }
-  const __m256 valid = _mm256_castsi256_ps(_mm256_cmpgt_epi32(
-      _mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
-  return _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_mul_ps(sum_lanes8(dots), scale), valid);
+  return tile_of_sums(dots, scale, n);
 }
 
 // tile_scores for G heads of one KV group straight from the cache's fp16 K rows, each converted
@@ -223,12 +229,7 @@ INFERA_AVX2 inline void tile_scores_f16(const float* qs, const uint16_t* const* 
     for (int g = 0; g < G; ++g)
       for (int j = 0; j < 4; ++j) dots[g][j0 + j] = acc[g][j];
   }
-  const __m256 valid = _mm256_castsi256_ps(_mm256_cmpgt_epi32(
-      _mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
-  for (int g = 0; g < G; ++g) {
-    scores[g] = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY),
-                                 _mm256_mul_ps(sum_lanes8(dots[g]), scale), valid);
-  }
+  for (int g = 0; g < G; ++g) scores[g] = tile_of_sums(dots[g], scale, n);
 }
 
 // tile_scores_f16 for `heads` (1 … 4) heads.
@@ -288,6 +289,10 @@ INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, co
   __m256 direct_scores[4];
   auto scores_of = [&](const TokenScratch& ts, int64_t g, int64_t n) INFERA_AVX2_LAMBDA {
     return direct ? direct_scores[g] : tile_scores(ts.qs + g * dk, kf, dk, scale, n);
+  };
+  // e^(score − max) of a tile past the score store, scored again (once ts.m holds the max).
+  auto rescored_exp = [&](const TokenScratch& ts, int64_t g, int64_t n) INFERA_AVX2_LAMBDA {
+    return exp_nonpositive(_mm256_sub_ps(scores_of(ts, g, n), _mm256_set1_ps(ts.m[g])));
   };
 
   // The scores of every token and head of the first `stored` tiles, kept from pass 1 (and from
@@ -365,17 +370,16 @@ INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, co
       to_tile(n_tile);
       for_tokens_of(p0, [&](int64_t, const TokenScratch& ts, int64_t n) INFERA_AVX2_LAMBDA {
         for (int64_t g = 0; g < nh; ++g) {
-          const __m256 x =
-              exp_nonpositive(_mm256_sub_ps(scores_of(ts, g, n), _mm256_set1_ps(ts.m[g])));
           float* total = ts.w + g * kTile;
-          _mm256_storeu_ps(total, _mm256_add_ps(_mm256_loadu_ps(total), x));
+          _mm256_storeu_ps(total, _mm256_add_ps(_mm256_loadu_ps(total), rescored_exp(ts, g, n)));
         }
       });
     }
   }
+  // ts.l holds 1 / the sum, which pass 2 multiplies each tile's exponentials by.
   for (int64_t u = 0; u < n_jobs; ++u) {
     const TokenScratch ts = token(u);
-    for (int64_t g = 0; g < nh; ++g) ts.l[g] = sum_lanes(_mm256_loadu_ps(ts.w + g * kTile));
+    for (int64_t g = 0; g < nh; ++g) ts.l[g] = 1.0f / sum_lanes(_mm256_loadu_ps(ts.w + g * kTile));
   }
 
   auto v_f32 = [&](int64_t j, int64_t c)
@@ -396,11 +400,8 @@ INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, co
     if (n_jobs > 1) keys.load_v(n_tile, dv, vf);
     for_tokens_of(p0, [&](int64_t u, const TokenScratch& ts, int64_t n) INFERA_AVX2_LAMBDA {
       for (int64_t g = 0; g < nh; ++g) {
-        const __m256 e =
-            kept ? _mm256_loadu_ps(tile_of(u, g, p0))
-                 : exp_nonpositive(_mm256_sub_ps(scores_of(ts, g, n), _mm256_set1_ps(ts.m[g])));
-        _mm256_storeu_ps(ts.w + g * kTile,
-                         round_fp16(_mm256_mul_ps(e, _mm256_set1_ps(1.0f / ts.l[g]))));
+        const __m256 e = kept ? _mm256_loadu_ps(tile_of(u, g, p0)) : rescored_exp(ts, g, n);
+        _mm256_storeu_ps(ts.w + g * kTile, round_fp16(_mm256_mul_ps(e, _mm256_set1_ps(ts.l[g]))));
       }
       for (int64_t g0 = 0; g0 < nh; g0 += 4) {
         float* a = ts.acc + g0 * dv;
