@@ -43,6 +43,8 @@ check "chat handles several turns" 0 "reused" -- bash -c "printf 'Hi\nWhat is 2+
 # 4-bit weights read 66 MB of layer matrices per token; dequantized to f32 at load, 425 MB.
 check "bench reads f32 weights with --f32-weights" 0 '"layer_matrices":42[0-9]{7},' -- "$infera" bench -m "$model" -p 0 -n 1 -r 1 --no-probe --json --f32-weights
 check "bench reads the file's weights by default" 0 '"layer_matrices":66[0-9]{6},' -- "$infera" bench -m "$model" -p 0 -n 1 -r 1 --no-probe --json
+check "bench runs each test at each depth" 0 '"name":"tg2 @ d16","kind":"tg","n_tokens":2,"n_depth":16' -- "$infera" bench -m "$model" -p 0 -n 2 -d 0,16 -r 1 --no-probe --json
+check "bench rejects a negative depth" 105 "n-depth" -- "$infera" bench -m "$model" -p 0 -n 1 -d -1 --no-probe
 check "serve rejects a batch smaller than --parallel" 1 "batch-size must be at least --parallel" -- "$infera" serve -m "$model" --port 0 --parallel 8 --batch-size 4
 check "serve rejects a KV cache below one context" 1 "must hold at least one whole context" -- "$infera" serve -m "$model" --port 0 -c 1024 --kv-cache-tokens 100
 check "serve names a missing API key file" 1 "cannot read the API key file" -- "$infera" serve -m "$model" --port 0 --api-key-file "$tmp/no-such-key"
