@@ -62,8 +62,8 @@ bool k_rows_avx512(TensorType weight_type, const void* w_row, const block_q8_K* 
                    int64_t x_stride_blocks, int64_t n_rows, int64_t nb, float* y, int64_t y_stride);
 KUnpackFn k_unpack_avx2(TensorType weight_type);
 // AVX2 kernels of the Q4_0 … Q8_0 types, reading activation rows in the pair form of
-// pair_activations_avx2 (PanelTokenRow). Prompt processing: rows 8 at a time, row r in lane r
-// (int_dot_avx2_lanes.cpp); n_rows a multiple of 8.
+// pair_activations_avx2 (PanelTokenRow). Prompt processing: rows 16 at a time, as two panels of 8
+// with row r in lane r (int_dot_avx2_lanes.cpp); n_rows a multiple of 16.
 void lanes_rows_times_tokens_avx2(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
                                   int64_t n_rows, const uint8_t* x_rows, uint64_t x_stride,
                                   int64_t n_tokens, int64_t nb, float* y, int64_t y_stride,

@@ -61,6 +61,33 @@ INFERA_LANES_AVX2_LAMBDA inline void sum_products(const Product& product, const 
   }
 }
 
+// The same over kP panels side by side (kP · 8 rows): s[p][t] = product(p, kFirst, w, x(kFirst,
+// t)) + … for vectors k in [kFirst, kFirst + kCount), where w = rows(p, k) is panel p's vector k,
+// loaded once for all tokens, and x(k, t) token t's, taken once for all panels: the broadcasts
+// per row halve with two panels.
+template <int kP, int kNt, int kFirst, int kCount, typename Rows, typename Token, typename Product,
+          typename Add>
+INFERA_LANES_AVX2_LAMBDA inline void sum_panel_products(const Rows& rows, const Token& x,
+                                                        const Product& product, const Add& add,
+                                                        __m256i (*s)[kNt]) {
+#pragma GCC unroll 8
+  for (int k = kFirst; k < kFirst + kCount; ++k) {
+    __m256i w[kP];
+    for (int p = 0; p < kP; ++p) {
+      w[p] = rows(p, k);
+      keep_in_register(w[p]);
+    }
+    for (int t = 0; t < kNt; ++t) {
+      const __m256i xt = x(k, t);
+      for (int p = 0; p < kP; ++p) {
+        const __m256i prod = product(p, k, w[p], xt);
+        s[p][t] = k == kFirst ? prod : add(s[p][t], prod);
+        keep_in_register(s[p][t]);
+      }
+    }
+  }
+}
+
 // The 4 bytes at p in every lane.
 INFERA_LANES_AVX2 __m256i broadcast32(const void* p) {
   int32_t v;
@@ -101,9 +128,12 @@ INFERA_LANES_AVX2 void halves_to_floats(const uint16_t* h, float* out) {
 // For kNt tokens and nb blocks: block_terms(b, term) writes term[t], block b's terms of the
 // panel's 8 rows for token t; they go into lane b % 8 as the reference adds them, and
 // y[t · y_stride + r] gets row r's lanes summed in the reference's tree.
-template <int kNt, typename BlockTerms>
+// kNt counts (panel, token) pairs: with kPanels panels side by side, pair j is token j % kTokensOf
+// of panel j / kTokensOf, whose rows are 8 · (j / kTokensOf) further on in y.
+template <int kNt, typename BlockTerms, int kPanels = 1>
 INFERA_LANES_AVX2 void sum_in_block_lanes(int64_t nb, const BlockTerms& block_terms, float* y,
                                           int64_t y_stride) {
+  constexpr int kTokensOf = kNt / kPanels;
   __m256 lane[8][kNt];
   for (int l = 0; l < 8; ++l) {
     __m256 acc[kNt];
@@ -120,7 +150,7 @@ INFERA_LANES_AVX2 void sum_in_block_lanes(int64_t nb, const BlockTerms& block_te
         _mm256_add_ps(_mm256_add_ps(lane[0][t], lane[4][t]), _mm256_add_ps(lane[1][t], lane[5][t])),
         _mm256_add_ps(_mm256_add_ps(lane[2][t], lane[6][t]),
                       _mm256_add_ps(lane[3][t], lane[7][t])));
-    _mm256_storeu_ps(y + t * y_stride, sum);
+    _mm256_storeu_ps(y + (t % kTokensOf) * y_stride + kRows * (t / kTokensOf), sum);
   }
 }
 
