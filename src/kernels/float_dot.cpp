@@ -81,22 +81,25 @@ INFERA_AVX2 void dot_w_rows(const uint8_t* w, uint64_t w_row_bytes, const float*
   }
 }
 
-// Activation rows a tile takes (kTileTokens) and weight rows it takes at a time (up to two).
-constexpr int kTileTokens = 4;
-// Columns of a tile's activation rows multiplied before the next weight rows: 4 × 512 f32 = 8 KiB
-// of activations stay in L1 while every weight row pair of the chunk streams past them. Whole
-// 2048-column rows (32 KiB, all of L1 with the weights beside them) were read again from L2 for
-// each pair of weight rows.
-constexpr int64_t kColumnBlock = 512;
-// Weight rows whose partial sums a tile keeps between column blocks (4 KiB of lanes).
+// Activation rows a tile takes (kTileTokens) and weight rows it takes at a time (kTileRows, fewer
+// for the last rows of a chunk).
+constexpr int kTileTokens = 3;
+constexpr int kTileRows = 4;
+// Columns of a tile's activation rows multiplied before the next weight rows: 3 × 2048 f32 = 24
+// KiB of activations stay in L1 while every weight row of the chunk streams past them from L2.
+// Blocks of 512 columns (6 KiB) ran 5–10 % slower: each block reloads and stores the tile's sums.
+constexpr int64_t kColumnBlock = 2048;
+// Weight rows whose partial sums a tile keeps between column blocks (3 KiB of lanes).
 constexpr int64_t kChunkRows = 32;
 
-// R (1 or 2) weight rows times the kTileTokens activation rows over columns [begin, end) (whole
+// R (1 to 4) weight rows times the kTileTokens activation rows over columns [begin, end) (whole
 // vectors), continuing the eight-lane sums held in lanes[r][t] (R × kTileTokens × 8 floats): each
 // (row, token) is one chain of FMAs over the columns in order, so blocking the columns leaves the
-// bits as dot_f32's. Two rows × four tokens are eight independent chains (both FMA ports busy,
-// four were bound by the FMA latency); each weight vector is converted once for four tokens and
-// each activation vector loaded once for both rows.
+// bits as dot_f32's. Four rows × three tokens are twelve independent chains, where an FMA's
+// latency of 4 cycles on two ports needs eight in flight: with exactly eight (two rows × four
+// tokens) a late operand left a port idle, and the kernel ran 8–17 % slower (2 threads). The 12
+// sums, 3 activation vectors and the weight vector fill the 16 registers; each weight vector is
+// converted once for three tokens and each activation vector loaded once for four rows.
 template <TensorType T, int R>
 INFERA_AVX2 void fma_tile(const uint8_t* w, uint64_t w_row_bytes, const float* x, int64_t x_stride,
                           int64_t begin, int64_t end, float* lanes) {
@@ -108,9 +111,9 @@ INFERA_AVX2 void fma_tile(const uint8_t* w, uint64_t w_row_bytes, const float* x
     __m256 xv[kTileTokens];
     for (int t = 0; t < kTileTokens; ++t) xv[t] = _mm256_loadu_ps(x + t * x_stride + i);
     // Each loaded once into a register for all R rows: GCC 12 otherwise folds the load into each
-    // row's FMA, and 10 loads per 8 FMAs outran the two 256-bit loads a cycle.
-    static_assert(kTileTokens == 4);
-    if constexpr (R > 1) __asm__("" : "+x"(xv[0]), "+x"(xv[1]), "+x"(xv[2]), "+x"(xv[3]));
+    // row's FMA, and the loads outran the two 256-bit loads a cycle.
+    static_assert(kTileTokens == 3);
+    if constexpr (R > 1) __asm__("" : "+x"(xv[0]), "+x"(xv[1]), "+x"(xv[2]));
     for (int r = 0; r < R; ++r) {
       const __m256 wv = load8<T>(w + r * w_row_bytes, i);
       for (int t = 0; t < kTileTokens; ++t) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
@@ -132,10 +135,24 @@ INFERA_AVX2 void dot_tile_chunk(const uint8_t* w, uint64_t w_row_bytes, int64_t 
   for (int64_t begin = 0; begin < whole; begin += kColumnBlock) {
     const int64_t end = std::min(begin + kColumnBlock, whole);
     int64_t r = 0;
-    for (; r + 2 <= n_w_rows; r += 2)
-      fma_tile<T, 2>(w + r * w_row_bytes, w_row_bytes, x, x_stride, begin, end, &lanes[r][0][0]);
-    if (r < n_w_rows)
-      fma_tile<T, 1>(w + r * w_row_bytes, w_row_bytes, x, x_stride, begin, end, &lanes[r][0][0]);
+    for (; r + kTileRows <= n_w_rows; r += kTileRows)
+      fma_tile<T, kTileRows>(w + r * w_row_bytes, w_row_bytes, x, x_stride, begin, end,
+                             &lanes[r][0][0]);
+    float* rest = &lanes[r][0][0];
+    const uint8_t* wr = w + r * w_row_bytes;
+    switch (n_w_rows - r) {
+      case 3:
+        fma_tile<T, 3>(wr, w_row_bytes, x, x_stride, begin, end, rest);
+        break;
+      case 2:
+        fma_tile<T, 2>(wr, w_row_bytes, x, x_stride, begin, end, rest);
+        break;
+      case 1:
+        fma_tile<T, 1>(wr, w_row_bytes, x, x_stride, begin, end, rest);
+        break;
+      default:
+        break;
+    }
   }
   for (int64_t r = 0; r < n_w_rows; ++r) {
     for (int t = 0; t < kTileTokens; ++t) {
@@ -151,7 +168,7 @@ template <TensorType T>
 void dot_rows(const uint8_t* w, uint64_t w_row_bytes, int64_t n_w_rows, const float* x,
               int64_t x_stride, int64_t n_x_rows, int64_t n, float* y, int64_t y_stride) {
   int64_t t = 0;
-  // Four activation rows at a time, a chunk of weight rows at a time, ...
+  // Three activation rows at a time, a chunk of weight rows at a time, ...
   for (; t + kTileTokens <= n_x_rows; t += kTileTokens) {
     for (int64_t r = 0; r < n_w_rows; r += kChunkRows)
       dot_tile_chunk<T>(w + r * w_row_bytes, w_row_bytes, std::min(kChunkRows, n_w_rows - r),
