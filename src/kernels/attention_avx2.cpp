@@ -8,6 +8,7 @@
 // Compiled for the baseline target; only these functions use AVX2, and attention() calls them
 // only where cpu_features.h says the CPU and the OS have it.
 #include "kernels/attention.h"
+#include "kernels/row_stream_prefetch.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -23,6 +24,9 @@ namespace infera::attention_detail {
 namespace {
 
 constexpr int64_t kTile = 8;  // keys per tile: one score per lane
+// Keys ahead of a pass whose cache rows it requests (KeyTiles). Llama-1B Q4_0 tg32 at depth 2048,
+// best of 3: 22.6–23.1 t/s with none, 24–27 with 32, 64, 128 or 256 keys (alike within noise).
+constexpr int64_t kPrefetchKeys = 64;
 
 INFERA_AVX2 inline __m256 load_halves(const uint16_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
@@ -141,15 +145,41 @@ namespace {
 struct KeyTiles {
   const AttentionJob& job;
   const PagedKv& kv;
-  int64_t dk, k_stride, v_stride;
+  int64_t dk, dv, k_stride, v_stride;
   const uint16_t* kbase;
   const uint16_t* vbase;
   KeyRowCursor rows{job, kv.block_size};
   const uint16_t* vrow[kTile] = {};
-
-  void restart() { rows = KeyRowCursor(job, kv.block_size); }
-
   const uint16_t* krow[kTile] = {};
+  // The rows kPrefetchKeys keys ahead of `rows` (up to key `last`), whose K (or V) part a pass
+  // requests as it steps: a KV row apart, one head group's parts are too sparse for the hardware
+  // prefetchers, and in decode the cache comes from memory (the weights between two layers
+  // stream through the last-level cache).
+  KeyRowCursor ahead{job, kv.block_size};
+  int64_t ahead_key = 0, last = 0;
+  const uint16_t* ahead_base = nullptr;
+  int64_t ahead_stride = 0, ahead_bytes = 0;
+
+  // Back to the first key, requesting from now on the rows' K part (keys) or V part ahead.
+  void restart(bool keys, int64_t last_key) {
+    rows = KeyRowCursor(job, kv.block_size);
+    ahead = rows;
+    ahead_key = job.first;
+    last = last_key;
+    ahead_base = keys ? kbase : vbase;
+    ahead_stride = keys ? k_stride : v_stride;
+    ahead_bytes = static_cast<int64_t>(sizeof(uint16_t)) * (keys ? dk : dv);
+    request_ahead(kPrefetchKeys);
+  }
+
+  // Requests the parts of the next n rows of `ahead`.
+  void request_ahead(int64_t n) {
+    for (int64_t j = 0; j < n && ahead_key <= last; ++j, ++ahead_key) {
+      const auto part = reinterpret_cast<uintptr_t>(ahead_base + ahead.next() * ahead_stride);
+      for (uintptr_t line = part & ~uintptr_t{63}; line < part + ahead_bytes; line += 64)
+        prefetch_line(line);
+    }
+  }
 
   // Steps to the next n keys' cache rows.
   void next(int64_t n) {
@@ -158,6 +188,7 @@ struct KeyTiles {
       krow[j] = kbase + row * k_stride;
       vrow[j] = vbase + row * v_stride;
     }
+    request_ahead(n);
   }
 
   // The V rows of the last n keys as f32.
@@ -283,7 +314,7 @@ INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, co
   }
 
   KeyTiles keys{
-      job, kv, dk, s.n_head_kv * dk, s.n_head_kv * dv, kv.k + kv_h * dk, kv.v + kv_h * dv};
+      job, kv, dk, dv, s.n_head_kv * dk, s.n_head_kv * dv, kv.k + kv_h * dk, kv.v + kv_h * dv};
   const __m256 scale = _mm256_set1_ps(s.scale);
   // In direct mode the tile's scores of every head, taken when `keys` steps to the tile.
   __m256 direct_scores[4];
@@ -328,7 +359,7 @@ INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, co
   // tile's dot products; and would give other bits for a token alone than in a batch.)
   // Pass 1: the scores and each head's max. Each token sees the tiles up to its own position; a
   // tile's lanes past it are masked (−inf, whose exponential is 0).
-  keys.restart();
+  keys.restart(true, last);
   for (int64_t p0 = job.first; p0 <= last; p0 += kTile) {
     to_tile(std::min(kTile, last - p0 + 1));
     for_tokens_of(p0, [&](int64_t u, const TokenScratch& ts, int64_t n) INFERA_AVX2_LAMBDA {
@@ -360,7 +391,7 @@ INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, co
     }
   }
   if (stored < n_tiles) {
-    keys.restart();
+    keys.restart(true, last);
     for (int64_t p0 = job.first; p0 <= last; p0 += kTile) {
       const int64_t n_tile = std::min(kTile, last - p0 + 1);
       if (tile_index(p0) < stored) {
@@ -388,7 +419,7 @@ INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, co
                    INFERA_AVX2_LAMBDA { return load_halves(keys.vrow[j] + c); };
 
   // Pass 2: the normalised weights rounded to fp16, as the reference's, weight V.
-  keys.restart();
+  keys.restart(false, last);
   for (int64_t p0 = job.first; p0 <= last; p0 += kTile) {
     const int64_t n_tile = std::min(kTile, last - p0 + 1);
     const bool kept = tile_index(p0) < stored;
