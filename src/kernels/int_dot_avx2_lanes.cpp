@@ -8,13 +8,12 @@
 // dword lane r, the 4 quants 4k … 4k + 3 of row r's block b as unsigned bytes (4- and 5-bit
 // quants as stored; Q8_0 as |w|, with w kept beside it for its signs). An activation dword
 // broadcast to every lane times that vector (maddubs) gives each row its products (one broadcast
-// for both panels); the vectors of
-// a block add up in int16 as far as they cannot overflow (8 for 4-bit quants: 8 · 2 · 15 · 127 <
-// 2^15; 4 for 5-bit; 1 for Q8_0) and madds make the 8 rows' block sums: no reduction across lanes,
-// and the float steps run on 8 rows per instruction. Each (row, token) still adds block b's term
-// into lane b % 8 of the reference and sums those lanes in its tree, rounding each product as it
-// does: blocks are visited lane by lane (b = l, l + 8, …), so one accumulator per token serves a
-// whole lane. Same bits as dot_unpacked_q8_0/q8_1.
+// serves both panels); the vectors of a block add up in int16 as far as they cannot overflow (8
+// for 4-bit quants: 8 · 2 · 15 · 127 < 2^15; 4 for 5-bit; 1 for Q8_0) and madds make the 8 rows'
+// block sums: no reduction across lanes, and the float steps run on 8 rows per instruction. Each
+// (row, token) still adds block b's term into lane b % 8 of the reference and sums those lanes in
+// its tree, rounding each product as it does: blocks are visited lane by lane (b = l, l + 8, …),
+// so one accumulator per token serves a whole lane. Same bits as dot_unpacked_q8_0/q8_1.
 #include "kernels/int_dot.h"
 
 #if defined(__x86_64__) || defined(__i386__)

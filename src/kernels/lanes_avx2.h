@@ -61,10 +61,10 @@ INFERA_LANES_AVX2_LAMBDA inline void sum_products(const Product& product, const 
   }
 }
 
-// The same over kP panels side by side (kP · 8 rows): s[p][t] = product(p, kFirst, w, x(kFirst,
-// t)) + … for vectors k in [kFirst, kFirst + kCount), where w = rows(p, k) is panel p's vector k,
-// loaded once for all tokens, and x(k, t) token t's, taken once for all panels: the broadcasts
-// per row halve with two panels.
+// The same over kP panels side by side (kP · 8 rows): s[p][t] is the sum over vectors k in
+// [kFirst, kFirst + kCount) of product(p, k, w, xt), where w = rows(p, k) is panel p's vector k,
+// loaded once for all tokens, and xt = x(k, t) token t's, taken once for all panels: with two
+// panels, half the broadcasts per row.
 template <int kP, int kNt, int kFirst, int kCount, typename Rows, typename Token, typename Product,
           typename Add>
 INFERA_LANES_AVX2_LAMBDA inline void sum_panel_products(const Rows& rows, const Token& x,
