@@ -185,6 +185,7 @@ BenchResult run_bench(const Model& model, ThreadPool& pool, const BenchTest& tes
   const int64_t n_vocab = model.config().n_vocab;
   std::mt19937_64 rng(seed);
   std::vector<float> logits;
+  int64_t timed_from = 0;
 
   // Evaluates, untimed, `context` and then the test's depth of random tokens.
   auto fill = [&](Session& session, std::vector<int32_t> context) {
@@ -198,6 +199,7 @@ BenchResult run_bench(const Model& model, ThreadPool& pool, const BenchTest& tes
       const std::vector<int32_t> prompt = random_tokens(test.n_tokens, n_vocab, rng);
       Session session(model, test.depth + test.n_tokens, pool);
       fill(session, {});
+      timed_from = session.n_past();
       const auto t0 = std::chrono::steady_clock::now();
       session.eval(prompt, LogitsFor::kLastToken, &logits);
       return static_cast<double>(test.n_tokens) / std::max(seconds_since(t0), 1e-12);
@@ -208,6 +210,7 @@ BenchResult run_bench(const Model& model, ThreadPool& pool, const BenchTest& tes
     const int32_t first = bos < static_cast<uint64_t>(n_vocab) ? static_cast<int32_t>(bos)
                                                                : random_tokens(1, n_vocab, rng)[0];
     fill(session, {first});
+    timed_from = session.n_past();
     const auto t0 = std::chrono::steady_clock::now();
     for (const int32_t& token : steps)
       session.eval(std::span<const int32_t>(&token, 1), LogitsFor::kLastToken, &logits);
@@ -219,6 +222,7 @@ BenchResult run_bench(const Model& model, ThreadPool& pool, const BenchTest& tes
   once();  // warm-up
   for (int r = 0; r < reps; ++r) result.tokens_per_s.push_back(once());
   result.stats = sample_stats(result.tokens_per_s);
+  result.timed_from_position = timed_from;
   return result;
 }
 

@@ -56,6 +56,9 @@ struct BenchResult {
   BenchTest test;
   std::vector<double> tokens_per_s;  // one per timed repetition
   SampleStats stats;                 // of tokens_per_s
+  // Positions the session already held when each timed part began: the depth (and, for tg, the
+  // first token before it).
+  int64_t timed_from_position = 0;
 };
 
 // n ids drawn uniformly from [0, n_vocab): valid, though not text.

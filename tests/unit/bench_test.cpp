@@ -111,6 +111,10 @@ TEST(BenchRun, PromptAndGenerationOnTinyModel) {
       EXPECT_TRUE(std::isfinite(tps));
     }
     EXPECT_EQ(r.stats.n, 2);
+    // The depth's tokens went through the session before the clock started: pp at its depth,
+    // tg one further (the first token).
+    const int64_t first = test.kind == BenchKind::kGenerate ? 1 : 0;
+    EXPECT_EQ(r.timed_from_position, test.depth + first) << bench_test_name(test);
   }
   EXPECT_EQ(bench_test_name({BenchKind::kPrompt, 512}), "pp512");
   EXPECT_EQ(bench_test_name({BenchKind::kGenerate, 128}), "tg128");
