@@ -232,33 +232,51 @@ INFERA_AVX2 inline __m256 tile_scores(const float* qg, const float* kf, int64_t 
   return tile_of_sums(dots, scale, n);
 }
 
+// Keys tile_scores_f16 takes at a time for G heads: G · keys sums and the key vector in the 16
+// registers (four heads by four keys spilled two of the sums, whose FMA chains then went through
+// memory).
+template <int G>
+constexpr int kScoreKeys = G == 4 ? 3 : 4;
+
+// Keys [first, first + kKeys) of a tile for G heads: their sums of q · k into dots[g][j].
+template <int G, int kKeys>
+INFERA_AVX2 inline void score_keys(int first, const float* qs, const uint16_t* const* krow,
+                                   int64_t dk, int64_t n, __m256 (*dots)[kTile]) {
+  __m256 acc[G][kKeys];
+  for (int g = 0; g < G; ++g)
+    for (int j = 0; j < kKeys; ++j) acc[g][j] = _mm256_setzero_ps();
+  auto key = [&](int j, int64_t c) INFERA_AVX2_LAMBDA {
+    const __m256 k = load_halves(krow[first + j] + c);
+    for (int g = 0; g < G; ++g)
+      acc[g][j] = _mm256_fmadd_ps(_mm256_loadu_ps(qs + g * dk + c), k, acc[g][j]);
+  };
+  if (first + kKeys <= n) {
+    // Whole: no test per key and chunk.
+    for (int64_t c = 0; c < dk; c += 8)
+      for (int j = 0; j < kKeys; ++j) key(j, c);
+  } else {
+    for (int64_t c = 0; c < dk; c += 8)
+      for (int j = 0; j < kKeys && first + j < n; ++j) key(j, c);
+  }
+  for (int g = 0; g < G; ++g)
+    for (int j = 0; j < kKeys; ++j) dots[g][first + j] = acc[g][j];
+}
+
 // tile_scores for G heads of one KV group straight from the cache's fp16 K rows, each converted
 // once for all G (the same conversions and FMAs as tile_scores, so the same bits): for a single
-// token, converting the tile into kf first cost as much as the scores. Four keys at a time, so
-// that the G · 4 sums stay in registers, q read by the FMAs from L1.
+// token, converting the tile into kf first cost as much as the scores. A few keys at a time, so
+// that their sums stay in registers, q read by the FMAs from L1.
 template <int G>
 INFERA_AVX2 inline void tile_scores_f16(const float* qs, const uint16_t* const* krow, int64_t dk,
                                         __m256 scale, int64_t n, __m256* scores) {
   __m256 dots[G][kTile];
-  for (int j0 = 0; j0 < kTile; j0 += 4) {
-    __m256 acc[G][4];
-    for (int g = 0; g < G; ++g)
-      for (int j = 0; j < 4; ++j) acc[g][j] = _mm256_setzero_ps();
-    auto key = [&](int j, int64_t c) INFERA_AVX2_LAMBDA {
-      const __m256 k = load_halves(krow[j0 + j] + c);
-      for (int g = 0; g < G; ++g)
-        acc[g][j] = _mm256_fmadd_ps(_mm256_loadu_ps(qs + g * dk + c), k, acc[g][j]);
-    };
-    if (j0 + 4 <= n) {
-      // Whole: no test per key and chunk.
-      for (int64_t c = 0; c < dk; c += 8)
-        for (int j = 0; j < 4; ++j) key(j, c);
-    } else {
-      for (int64_t c = 0; c < dk; c += 8)
-        for (int j = 0; j < 4 && j0 + j < n; ++j) key(j, c);
-    }
-    for (int g = 0; g < G; ++g)
-      for (int j = 0; j < 4; ++j) dots[g][j0 + j] = acc[g][j];
+  static_assert(kTile == 8);
+  if constexpr (kScoreKeys<G> == 3) {
+    score_keys<G, 3>(0, qs, krow, dk, n, dots);
+    score_keys<G, 3>(3, qs, krow, dk, n, dots);
+    score_keys<G, 2>(6, qs, krow, dk, n, dots);
+  } else {
+    for (int first = 0; first < kTile; first += 4) score_keys<G, 4>(first, qs, krow, dk, n, dots);
   }
   for (int g = 0; g < G; ++g) scores[g] = tile_of_sums(dots[g], scale, n);
 }
