@@ -168,15 +168,19 @@ struct KeyTiles {
   const uint16_t* ahead_base = nullptr;
   int64_t ahead_stride = 0, ahead_bytes = 0;
 
-  // Back to the first key, requesting from now on the rows' K part (keys) or V part ahead.
-  void restart(bool keys, int64_t last_key) {
+  // The part of the rows a pass reads.
+  enum class Part { kK, kV };
+
+  // Back to the first key, requesting from now on the rows' `part` ahead.
+  void restart(Part part, int64_t last_key) {
+    const bool k_part = part == Part::kK;
     rows = KeyRowCursor(job, kv.block_size);
     ahead = rows;
     ahead_key = job.first;
     last = last_key;
-    ahead_base = keys ? kbase : vbase;
-    ahead_stride = keys ? k_stride : v_stride;
-    ahead_bytes = static_cast<int64_t>(sizeof(uint16_t)) * (keys ? dk : dv);
+    ahead_base = k_part ? kbase : vbase;
+    ahead_stride = k_part ? k_stride : v_stride;
+    ahead_bytes = static_cast<int64_t>(sizeof(uint16_t)) * (k_part ? dk : dv);
     request_ahead(kPrefetchKeys);
   }
 
@@ -385,7 +389,7 @@ INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, co
   // tile's dot products; and would give other bits for a token alone than in a batch.)
   // Pass 1: the scores and each head's max. Each token sees the tiles up to its own position; a
   // tile's lanes past it are masked (−inf, whose exponential is 0).
-  keys.restart(true, last);
+  keys.restart(KeyTiles::Part::kK, last);
   for (int64_t p0 = job.first; p0 <= last; p0 += kTile) {
     to_tile(std::min(kTile, last - p0 + 1));
     for_tokens_of(p0, [&](int64_t u, const TokenScratch& ts, int64_t n) INFERA_AVX2_LAMBDA {
@@ -417,7 +421,7 @@ INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, co
     }
   }
   if (stored < n_tiles) {
-    keys.restart(true, last);
+    keys.restart(KeyTiles::Part::kK, last);
     for (int64_t p0 = job.first; p0 <= last; p0 += kTile) {
       const int64_t n_tile = std::min(kTile, last - p0 + 1);
       if (tile_index(p0) < stored) {
@@ -445,7 +449,7 @@ INFERA_AVX2 void attend_tokens_avx2(const AttentionJob* jobs, int64_t n_jobs, co
                    INFERA_AVX2_LAMBDA { return load_halves(keys.vrow[j] + c); };
 
   // Pass 2: the normalised weights rounded to fp16, as the reference's, weight V.
-  keys.restart(false, last);
+  keys.restart(KeyTiles::Part::kV, last);
   for (int64_t p0 = job.first; p0 <= last; p0 += kTile) {
     const int64_t n_tile = std::min(kTile, last - p0 + 1);
     const bool kept = tile_index(p0) < stored;
