@@ -138,6 +138,7 @@ INFERA_AVX2 void dot_tile_chunk(const uint8_t* w, uint64_t w_row_bytes, int64_t 
     for (; r + kTileRows <= n_w_rows; r += kTileRows)
       fma_tile<T, kTileRows>(w + r * w_row_bytes, w_row_bytes, x, x_stride, begin, end,
                              &lanes[r][0][0]);
+    if (r == n_w_rows) continue;
     float* rest = &lanes[r][0][0];
     const uint8_t* wr = w + r * w_row_bytes;
     switch (n_w_rows - r) {
@@ -147,10 +148,8 @@ INFERA_AVX2 void dot_tile_chunk(const uint8_t* w, uint64_t w_row_bytes, int64_t 
       case 2:
         fma_tile<T, 2>(wr, w_row_bytes, x, x_stride, begin, end, rest);
         break;
-      case 1:
-        fma_tile<T, 1>(wr, w_row_bytes, x, x_stride, begin, end, rest);
-        break;
       default:
+        fma_tile<T, 1>(wr, w_row_bytes, x, x_stride, begin, end, rest);
         break;
     }
   }
