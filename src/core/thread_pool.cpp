@@ -6,10 +6,13 @@
 namespace infera {
 
 namespace {
-// Chunks per thread: more than one, so that a worker descheduled in the middle of a chunk (another
-// process on the core) holds back only a small share of the job; few enough that claiming, one
-// atomic compare-exchange per chunk, stays negligible.
-constexpr int64_t kChunksPerThread = 2;
+// Chunks per thread: several, so that the last chunk under way when the other threads run out is a
+// small share of the job. Chunks are equal in count, not in cost: a decode step's Q, K and V rows
+// share one job though V's Q6_K rows cost more than the Q4_K ones, and a thread descheduled by
+// another process falls behind mid-chunk. With 2 chunks per thread the caller of a Llama-1B
+// Q4_K_M decode step waited ~10 % of its time for the last chunk, with 8 ~6 %, and generation ran
+// ~9 % faster (interleaved runs). Claiming, one compare-exchange per chunk, stays negligible.
+constexpr int64_t kChunksPerThread = 8;
 // How long an idle worker spins for the next job before it sleeps: longer than the serial gaps
 // between the passes of a forward step (norms, rope, a small quantization: a few µs), short
 // enough that a worker left spinning between requests, or on a machine with more runnable threads
