@@ -86,32 +86,141 @@ INFERA_AVX2 inline __m256i lane_sums8(const __m256i* v) {
                           _mm256_permute2x128_si256(u0, u1, 0x31));
 }
 
-// One decoded block times x: its integer sums as 8 lanes (isum) and, with mins, the lanes of
-// Σ min · bsum (summs).
-INFERA_AVX2 inline void k_block_lanes(const Q4KBlock& b, const block_q8_K& x, __m256i* isum,
-                                      __m256i* summs) {
-  __m256i acc = _mm256_setzero_si256();
-  for (int c = 0; c < 8; ++c) acc = k_chunk_unsigned(acc, b.q[c], k_load32(x.qs + 32 * c), b.sc[c]);
-  *isum = acc;
-  *summs = _mm256_madd_epi16(k_load32(x.bsums), b.mins16);
+// Q4_K / Q5_K block by block, without the Q4KBlock of the row kernels: decode is bound by the
+// instructions per block as much as by memory, and Q4KBlock's scalar unpacking of the packed
+// scales and mins (k4_scales_mins) and its scalar d, dmin took about a third of them.
+// Bytes 0..15 of the block (d, dmin and the 12 packed scale bytes) are loaded into both 128-bit
+// halves; as k4_scales_mins, but in vectors, dwords 1 and 2 of `lo` then hold scales 0..3 and
+// mins 0..3, those of `hi` scales 4..7 and mins 4..7 (dword 0: d, dmin; dword 3: not used).
+struct K4ScalesMins {
+  __m256i lo, hi;
+};
+INFERA_AVX2 inline K4ScalesMins k4_scales_mins8(__m256i head) {
+  // Dwords [d|dmin, u0, u1, u2]: scales 0..3 = u0 & 0x3f.., mins 0..3 = u1 & 0x3f..; scales 4..7 =
+  // (u2 & 0x0f..) | (u0's top 2 bits of each byte at bits 4..5), mins 4..7 = ((u2 >> 4) & 0x0f..) |
+  // (u1's top bits likewise). The 16-bit shift by 2 moves bits 6..7 of each byte to its bits 4..5.
+  const __m256i u2 = _mm256_srlv_epi32(_mm256_shuffle_epi32(head, 0xff),
+                                       _mm256_setr_epi32(0, 0, 4, 0, 0, 0, 4, 0));
+  const __m256i top = _mm256_and_si256(_mm256_srli_epi16(head, 2), _mm256_set1_epi8(0x30));
+  return {_mm256_and_si256(head, _mm256_set1_epi8(0x3f)),
+          _mm256_or_si256(_mm256_and_si256(u2, _mm256_set1_epi8(0x0f)), top)};
 }
+
+// Scale byte `byte` of v zero-extended into every int16 (bit 7 of a shuffle index gives zero).
+INFERA_AVX2 inline __m256i k_scale16(__m256i v, int byte) {
+  return _mm256_shuffle_epi8(v, _mm256_set1_epi16(static_cast<int16_t>(0x8000 | byte)));
+}
+
+// A Q4_K (Q5_K) block times x: its integer sums as 8 lanes (isum; lanes 0..3 and 4..7 of chunk c
+// are its sub-blocks, scaled on the way) and the lanes of Σ min · bsum (summs).
+template <bool kFifthBit>
+INFERA_AVX2 inline void q45_k_block_lanes(const uint8_t* p, const block_q8_K& x, __m256i* isum,
+                                          __m256i* summs) {
+  using Block = std::conditional_t<kFifthBit, block_q5_K, block_q4_K>;
+  const K4ScalesMins sm = k4_scales_mins8(
+      _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  __m256i fifth[8];
+  if constexpr (kFifthBit) {
+    const __m256i qh = k_load32(p + offsetof(Block, qh));
+    fifth[0] = k_fifth_bits<0>(qh);
+    fifth[1] = k_fifth_bits<1>(qh);
+    fifth[2] = k_fifth_bits<2>(qh);
+    fifth[3] = k_fifth_bits<3>(qh);
+    fifth[4] = k_fifth_bits<4>(qh);
+    fifth[5] = k_fifth_bits<5>(qh);
+    fifth[6] = k_fifth_bits<6>(qh);
+    fifth[7] = k_fifth_bits<7>(qh);
+  }
+  // Two accumulators: chunks 2j (low nibbles) and 2j + 1 (high nibbles) of each 32 bytes.
+  __m256i acc[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+  for (int j = 0; j < 4; ++j) {
+    const __m256i raw = k_load32(p + offsetof(Block, qs) + 32 * j);
+    __m256i q[2] = {_mm256_and_si256(raw, low4), _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4)};
+    for (int k = 0; k < 2; ++k) {
+      const int c = 2 * j + k;
+      if constexpr (kFifthBit) q[k] = _mm256_or_si256(q[k], fifth[c]);
+      acc[k] = k_chunk_unsigned(acc[k], q[k], k_load32(x.qs + 32 * c),
+                                k_scale16(c < 4 ? sm.lo : sm.hi, 4 + c % 4));
+    }
+  }
+  *isum = _mm256_add_epi32(acc[0], acc[1]);
+  // Min s / 2 against bsums s: mins 0..3 (bytes 8..11 of lo) in the low half, 4..7 in the high.
+  const __m256i mins16 = _mm256_shuffle_epi8(
+      _mm256_blend_epi32(sm.lo, sm.hi, 0xf0),
+      _mm256_setr_epi8(8, -1, 8, -1, 9, -1, 9, -1, 10, -1, 10, -1, 11, -1, 11, -1,  //
+                       8, -1, 8, -1, 9, -1, 9, -1, 10, -1, 10, -1, 11, -1, 11, -1));
+  *summs = _mm256_madd_epi16(k_load32(x.bsums), mins16);
+}
+
 // Q6_K: the quants taken unsigned (0..63, |pair| <= 2 · 63 · 127), their −32 returned as
 // 32 · Σ scale · bsum: exact, and a maddubs per chunk fewer than subtracting 32 · x there.
-INFERA_AVX2 inline void k_block_lanes(const Q6KBlock& b, const block_q8_K& x, __m256i* isum,
-                                      __m256i*) {
+INFERA_AVX2 inline void q6_k_block_lanes(const uint8_t* p, const block_q8_K& x, __m256i* isum,
+                                         __m256i*) {
+  Q6KBlock b;
+  decode_q6_k(p, &b);
   __m256i acc = _mm256_setzero_si256();
   for (int c = 0; c < 8; ++c)
     acc = k_madd_scaled(acc, _mm256_maddubs_epi16(b.q[c], k_load32(x.qs + 32 * c)), b.sc[c]);
   const __m256i offset = _mm256_madd_epi16(b.scales16, k_load32(x.bsums));
   *isum = _mm256_sub_epi32(acc, _mm256_slli_epi32(offset, 5));
 }
-inline float k_block_dmin(const Q4KBlock& b) { return b.dmin; }
-inline float k_block_dmin(const Q6KBlock&) { return 0.0f; }
 
-template <typename Decoded, void (*kDecode)(const unsigned char*, Decoded*), bool kWithMin,
-          size_t kBlockBytes>
+// What the decode kernel needs of a K type: its block size, where d (and dmin) lie, its lanes.
+struct Q4KDecode {
+  using Block = block_q4_K;
+  static constexpr bool kWithMin = true;
+  static void lanes(const uint8_t* p, const block_q8_K& x, __m256i* isum, __m256i* summs) {
+    q45_k_block_lanes<false>(p, x, isum, summs);
+  }
+};
+struct Q5KDecode {
+  using Block = block_q5_K;
+  static constexpr bool kWithMin = true;
+  static void lanes(const uint8_t* p, const block_q8_K& x, __m256i* isum, __m256i* summs) {
+    q45_k_block_lanes<true>(p, x, isum, summs);
+  }
+};
+struct Q6KDecode {
+  using Block = block_q6_K;
+  static constexpr bool kWithMin = false;
+  static void lanes(const uint8_t* p, const block_q8_K& x, __m256i* isum, __m256i* summs) {
+    q6_k_block_lanes(p, x, isum, summs);
+  }
+};
+
+// d (and dmin) of the 8 blocks of a group from `first` on, in block order, as floats. Each
+// block's d sits in a dword read whole (Q4_K/Q5_K: d, dmin at bytes 0..3; Q6_K: d the high half
+// of its last 4 bytes, so the read stays inside the block); a byte shuffle splits the halves.
+template <typename K>
+INFERA_AVX2 inline void group_scales(const uint8_t* first, __m256* d, __m256* dmin) {
+  using Block = typename K::Block;
+  constexpr size_t kDword = K::kWithMin ? offsetof(Block, d) : sizeof(Block) - 4;
+  if constexpr (K::kWithMin) {
+    static_assert(offsetof(Block, dmin) == offsetof(Block, d) + 2);
+  } else {
+    static_assert(offsetof(Block, d) == sizeof(Block) - 2);
+  }
+  auto dword = [&](int b) {
+    int32_t v;
+    std::memcpy(&v, first + b * sizeof(Block) + kDword, sizeof v);
+    return v;
+  };
+  // The d of 4 blocks to the low 8 bytes, their dmin (or their other half) to the high 8.
+  const __m128i split = K::kWithMin
+                            ? _mm_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15)
+                            : _mm_setr_epi8(2, 3, 6, 7, 10, 11, 14, 15, 0, 1, 4, 5, 8, 9, 12, 13);
+  const __m128i a = _mm_shuffle_epi8(_mm_setr_epi32(dword(0), dword(1), dword(2), dword(3)), split);
+  const __m128i b = _mm_shuffle_epi8(_mm_setr_epi32(dword(4), dword(5), dword(6), dword(7)), split);
+  *d = _mm256_cvtph_ps(_mm_unpacklo_epi64(a, b));
+  *dmin = K::kWithMin ? _mm256_cvtph_ps(_mm_unpackhi_epi64(a, b)) : _mm256_setzero_ps();
+}
+
+template <typename K>
 INFERA_AVX2 void k_weight_rows_impl(const uint8_t* w, uint64_t w_row_bytes, int64_t n_rows,
                                     const block_q8_K* x, int64_t nb, float* y) {
+  using Block = typename K::Block;
+  constexpr size_t kBlockBytes = sizeof(Block);
   thread_local std::vector<float> x_d;
   x_d.resize(static_cast<size_t>(nb + 8));
   for (int64_t i = 0; i < nb; ++i) x_d[i] = x[i].d;
@@ -122,28 +231,34 @@ INFERA_AVX2 void k_weight_rows_impl(const uint8_t* w, uint64_t w_row_bytes, int6
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i += 8) {
       const int count = static_cast<int>(std::min<int64_t>(8, nb - i));
+      const uint8_t* first = row + i * kBlockBytes;
       prefetch(row, i * kBlockBytes, count * kBlockBytes);
       __m256i isum[8], summs[8];
-      alignas(32) float d[8] = {}, dmin[8] = {};
-      for (int k = 0; k < 8; ++k) {
-        if (k >= count) {
+      __m256 d, dmin;
+      if (count == 8) {
+        for (int k = 0; k < 8; ++k)
+          K::lanes(first + k * kBlockBytes, x[i + k], &isum[k], &summs[k]);
+        group_scales<K>(first, &d, &dmin);
+      } else {
+        alignas(32) float d_k[8] = {}, dmin_k[8] = {};
+        for (int k = 0; k < 8; ++k) {
           isum[k] = summs[k] = _mm256_setzero_si256();
-          continue;
+          if (k >= count) continue;
+          const uint8_t* p = first + k * kBlockBytes;
+          K::lanes(p, x[i + k], &isum[k], &summs[k]);
+          d_k[k] = k_half(p + offsetof(Block, d));
+          if constexpr (K::kWithMin) dmin_k[k] = k_half(p + offsetof(Block, dmin));
         }
-        Decoded b;
-        kDecode(row + (i + k) * kBlockBytes, &b);
-        k_block_lanes(b, x[i + k], &isum[k], &summs[k]);
-        d[k] = b.d;
-        dmin[k] = k_block_dmin(b);
+        d = _mm256_load_ps(d_k);
+        dmin = _mm256_load_ps(dmin_k);
       }
       const __m256 xd = _mm256_loadu_ps(x_d.data() + i);
       // As k_term / k_term_with_min: (d · d_x) · isum [− (dmin · d_x) · summs], each product
       // rounded.
-      __m256 terms =
-          mul_rounded8(mul_rounded8(_mm256_load_ps(d), xd), _mm256_cvtepi32_ps(lane_sums8(isum)));
-      if constexpr (kWithMin)
-        terms = _mm256_sub_ps(terms, mul_rounded8(mul_rounded8(_mm256_load_ps(dmin), xd),
-                                                  _mm256_cvtepi32_ps(lane_sums8(summs))));
+      __m256 terms = mul_rounded8(mul_rounded8(d, xd), _mm256_cvtepi32_ps(lane_sums8(isum)));
+      if constexpr (K::kWithMin)
+        terms = _mm256_sub_ps(
+            terms, mul_rounded8(mul_rounded8(dmin, xd), _mm256_cvtepi32_ps(lane_sums8(summs))));
       if (count == 8) {
         acc = _mm256_add_ps(acc, terms);
       } else {
@@ -300,16 +415,13 @@ bool k_weight_rows_avx2(TensorType weight_type, const void* w_rows, uint64_t w_r
   const auto* w = static_cast<const uint8_t*>(w_rows);
   switch (weight_type) {
     case TensorType::Q4_K:
-      k_weight_rows_impl<Q4KBlock, decode_q45_k<false>, true, sizeof(block_q4_K)>(w, w_row_bytes,
-                                                                                  n_rows, x, nb, y);
+      k_weight_rows_impl<Q4KDecode>(w, w_row_bytes, n_rows, x, nb, y);
       return true;
     case TensorType::Q5_K:
-      k_weight_rows_impl<Q4KBlock, decode_q45_k<true>, true, sizeof(block_q5_K)>(w, w_row_bytes,
-                                                                                 n_rows, x, nb, y);
+      k_weight_rows_impl<Q5KDecode>(w, w_row_bytes, n_rows, x, nb, y);
       return true;
     case TensorType::Q6_K:
-      k_weight_rows_impl<Q6KBlock, decode_q6_k, false, sizeof(block_q6_K)>(w, w_row_bytes, n_rows,
-                                                                           x, nb, y);
+      k_weight_rows_impl<Q6KDecode>(w, w_row_bytes, n_rows, x, nb, y);
       return true;
     default:
       return false;
