@@ -49,17 +49,29 @@ void print_table(const std::vector<KernelBenchResult>& results, int threads) {
   std::printf(
       "# check: ref = the scalar reference itself; exact = bit-identical to it; a number"
       " = error within tolerance (matmul: normwise, attention: abs, ops: vs f64)\n");
-  std::printf("%-10s %-22s %-6s %-7s %-12s %9s %9s %12s\n", "kernel", "shape", "type", "isa",
-              "check", "GB/s", "GFLOP/s", "µs/call");
+  bool probed = false;
+  for (const KernelBenchResult& r : results) probed = probed || r.of_probe > 0;
+  if (probed)
+    std::printf(
+        "# of probe: GB/s over the read-bandwidth probe's just before each repetition (median);"
+        " probe: its GB/s\n");
+  std::printf("%-10s %-22s %-6s %-7s %-12s %9s %9s %12s", "kernel", "shape", "type", "isa", "check",
+              "GB/s", "GFLOP/s", "µs/call");
+  if (probed) std::printf(" %9s %8s", "of probe", "probe");
+  std::printf("\n");
   for (const KernelBenchResult& r : results) {
-    std::printf("%-10s %-22s %-6s %-7s %-12s %9.2f %9.2f %12.2f\n", r.kernel.c_str(),
-                r.shape.c_str(), r.type.c_str(), r.isa.c_str(), check_cell(r).c_str(), r.gb_per_s(),
-                r.gop_per_s(), r.seconds_per_call * 1e6);
+    std::printf("%-10s %-22s %-6s %-7s %-12s %9.2f %9.2f %12.2f", r.kernel.c_str(), r.shape.c_str(),
+                r.type.c_str(), r.isa.c_str(), check_cell(r).c_str(), r.gb_per_s(), r.gop_per_s(),
+                r.seconds_per_call * 1e6);
+    if (probed && r.of_probe > 0)
+      std::printf(" %8.1f%% %8.2f", 100.0 * r.of_probe, r.probe_gb_per_s);
+    std::printf("\n");
   }
 }
 
 // Keys: kernel, shape, type, isa, threads, check ("ref", "exact", "ok", "FAIL"), error,
-// tolerance, bytes, ops, us_per_call, gb_per_s, gop_per_s, reps, calls_per_rep.
+// tolerance, bytes, ops, us_per_call, gb_per_s, gop_per_s, reps, calls_per_rep; with
+// --weights-mib, matmul rows also probe_gb_per_s and of_probe (KernelBenchResult).
 std::string results_json(const std::vector<KernelBenchResult>& results, int threads) {
   nlohmann::json rows = nlohmann::json::array();
   for (const KernelBenchResult& r : results) {
@@ -78,6 +90,10 @@ std::string results_json(const std::vector<KernelBenchResult>& results, int thre
                     {"gop_per_s", r.gop_per_s()},
                     {"reps", r.reps},
                     {"calls_per_rep", r.calls_per_rep}});
+    if (r.of_probe > 0) {
+      rows.back()["probe_gb_per_s"] = r.probe_gb_per_s;
+      rows.back()["of_probe"] = r.of_probe;
+    }
   }
   const nlohmann::json doc = {
       {"best_isa", std::string(isa_name(best_isa()))}, {"threads", threads}, {"results", rows}};
@@ -152,7 +168,8 @@ void add_kernel_bench_command(CLI::App& app) {
   cmd->add_option_function<uint64_t>(
          "--weights-mib", [opt](uint64_t mib) { opt->bench.weights_bytes = mib << 20; },
          "matmul: cycle through copies of the weights filling this many MiB, so that past the "
-         "last-level cache each call reads them from memory, as decode does (e.g. 1024)")
+         "last-level cache each call reads them from memory, as decode does (e.g. 1024); a read-"
+         "bandwidth probe of that size runs before each repetition, for the 'of probe' column")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20));
   cmd->add_flag("--json", opt->json, "Print one JSON object instead of the table");
   cmd->callback([opt]() { bench_kernels(*opt); });

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <memory>
 #include <new>
 #include <string>
 
@@ -20,10 +19,6 @@ namespace {
 // The buffer is read in units of 32 bytes (four words, one AVX2 load).
 constexpr uint64_t kUnitBytes = 32;
 constexpr uint64_t kWordsPerUnit = kUnitBytes / sizeof(uint64_t);
-
-struct AlignedFree {
-  void operator()(uint64_t* p) const { ::operator delete[](p, std::align_val_t{64}); }
-};
 
 // Σ words[0, n) mod 2^64 with four independent accumulators, so the adds never wait on one
 // another and the loads are the only limit.
@@ -70,59 +65,65 @@ uint64_t expected_membw_checksum(uint64_t n_words) {
   return n_words % 2 == 0 ? (n_words / 2) * (n_words - 1) : n_words * ((n_words - 1) / 2);
 }
 
-MemBwResult measure_read_bandwidth(ThreadPool& pool, uint64_t buffer_bytes, int runs) {
+ReadBandwidthProbe::ReadBandwidthProbe(ThreadPool& pool, uint64_t buffer_bytes)
+    : pool_(pool), n_units_(buffer_bytes / kUnitBytes), words_(nullptr), loop_("scalar") {
   if (buffer_bytes < kUnitBytes)
     throw Error(ErrorKind::kInvalidArgument,
                 "the bandwidth probe needs at least 32 bytes, got " + std::to_string(buffer_bytes));
-  if (runs < 1)
-    throw Error(ErrorKind::kInvalidArgument,
-                "the bandwidth probe needs at least one run, got " + std::to_string(runs));
-  const uint64_t n_units = buffer_bytes / kUnitBytes;
-  const uint64_t n_words = n_units * kWordsPerUnit;
-  std::unique_ptr<uint64_t[], AlignedFree> buffer(
-      static_cast<uint64_t*>(::operator new[](n_words * sizeof(uint64_t), std::align_val_t{64})));
-  uint64_t* const words = buffer.get();
-
+  words_ = static_cast<uint64_t*>(::operator new[](n_units_* kUnitBytes, std::align_val_t{64}));
+  uint64_t* const words = words_;
   // First touch by the thread that will read the slice (same split as the reads below), so on a
   // multi-socket machine each slice sits in its reader's local memory.
-  pool.parallel_for(static_cast<int64_t>(n_units), [words](int64_t begin, int64_t end) {
+  pool_.parallel_for(static_cast<int64_t>(n_units_), [words](int64_t begin, int64_t end) {
     for (uint64_t i = static_cast<uint64_t>(begin) * kWordsPerUnit;
          i < static_cast<uint64_t>(end) * kWordsPerUnit; ++i)
       words[i] = i;
   });
+#ifdef INFERA_MEMBW_X86
+  if (have_avx2()) loop_ = "avx2";
+#endif
+}
 
-  MemBwResult result;
-  result.buffer_bytes = n_words * sizeof(uint64_t);
-  result.runs = runs;
-  result.threads = pool.size();
-  result.loop = "scalar";
+ReadBandwidthProbe::~ReadBandwidthProbe() { ::operator delete[](words_, std::align_val_t{64}); }
+
+uint64_t ReadBandwidthProbe::buffer_bytes() const { return n_units_ * kUnitBytes; }
+
+double ReadBandwidthProbe::read_once() {
   auto sum = sum_scalar;
 #ifdef INFERA_MEMBW_X86
-  if (have_avx2()) {
-    sum = sum_avx2;
-    result.loop = "avx2";
-  }
+  if (have_avx2()) sum = sum_avx2;
 #endif
+  const uint64_t* const words = words_;
+  // Wrapping addition is commutative, so the total does not depend on which slice ends first.
+  std::atomic<uint64_t> total{0};
+  const auto t0 = std::chrono::steady_clock::now();
+  pool_.parallel_for(static_cast<int64_t>(n_units_), [&](int64_t begin, int64_t end) {
+    const uint64_t first = static_cast<uint64_t>(begin) * kWordsPerUnit;
+    const uint64_t count = static_cast<uint64_t>(end - begin) * kWordsPerUnit;
+    total.fetch_add(sum(words + first, count), std::memory_order_relaxed);
+  });
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  checksum_ = total.load();
+  return static_cast<double>(buffer_bytes()) / std::max(seconds, 1e-9) * 1e-9;
+}
 
-  double best = 0.0, worst = 0.0;
+MemBwResult measure_read_bandwidth(ThreadPool& pool, uint64_t buffer_bytes, int runs) {
+  if (runs < 1)
+    throw Error(ErrorKind::kInvalidArgument,
+                "the bandwidth probe needs at least one run, got " + std::to_string(runs));
+  ReadBandwidthProbe probe(pool, buffer_bytes);
+  MemBwResult result;
+  result.buffer_bytes = probe.buffer_bytes();
+  result.runs = runs;
+  result.threads = pool.size();
+  result.loop = probe.loop();
   for (int r = 0; r < runs; ++r) {
-    // Wrapping addition is commutative, so the total does not depend on which slice ends first.
-    std::atomic<uint64_t> total{0};
-    const auto t0 = std::chrono::steady_clock::now();
-    pool.parallel_for(static_cast<int64_t>(n_units), [&](int64_t begin, int64_t end) {
-      const uint64_t first = static_cast<uint64_t>(begin) * kWordsPerUnit;
-      const uint64_t count = static_cast<uint64_t>(end - begin) * kWordsPerUnit;
-      total.fetch_add(sum(words + first, count), std::memory_order_relaxed);
-    });
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double gbs = static_cast<double>(result.buffer_bytes) / std::max(seconds, 1e-9) * 1e-9;
-    best = r == 0 ? gbs : std::max(best, gbs);
-    worst = r == 0 ? gbs : std::min(worst, gbs);
-    result.checksum = total.load();
+    const double gbs = probe.read_once();
+    result.gb_per_s = r == 0 ? gbs : std::max(result.gb_per_s, gbs);
+    result.worst_gb_per_s = r == 0 ? gbs : std::min(result.worst_gb_per_s, gbs);
   }
-  result.gb_per_s = best;
-  result.worst_gb_per_s = worst;
+  result.checksum = probe.checksum();
   return result;
 }
 

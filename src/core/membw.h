@@ -20,10 +20,38 @@ struct MemBwResult {
   uint64_t checksum = 0;  // Σ of the buffer's 64-bit words (mod 2^64): proves the reads happened
 };
 
-// Fills a buffer of `buffer_bytes` (rounded down to a multiple of 32, at least 32) with word i = i,
-// each thread first touching the pages it will read, then reads it `runs` times (≥ 1) with every
-// thread of `pool`, one contiguous slice each. Throws infera::Error (kInvalidArgument) for a
-// buffer under 32 bytes or runs < 1, and lets std::bad_alloc through when memory is short.
+// The probe's buffer, kept to be read again: a caller that compares a kernel's streaming rate with
+// the machine's reads it right before each of its own timings, so that both see the same state of
+// a shared host whose bandwidth drifts by tens of percent within seconds (bench-kernels).
+class ReadBandwidthProbe {
+ public:
+  // Fills a buffer of `buffer_bytes` (rounded down to a multiple of 32, at least 32) with word
+  // i = i, each thread of `pool` first touching the pages it will read. Throws infera::Error
+  // (kInvalidArgument) for a buffer under 32 bytes, and lets std::bad_alloc through when memory is
+  // short.
+  ReadBandwidthProbe(ThreadPool& pool, uint64_t buffer_bytes);
+  ~ReadBandwidthProbe();
+  ReadBandwidthProbe(const ReadBandwidthProbe&) = delete;
+  ReadBandwidthProbe& operator=(const ReadBandwidthProbe&) = delete;
+
+  // Reads the whole buffer once with every thread of the pool, one contiguous slice each; returns
+  // bytes read / seconds in 1e9 bytes per second.
+  double read_once();
+
+  uint64_t buffer_bytes() const;
+  std::string_view loop() const { return loop_; }  // "avx2" or "scalar"
+  uint64_t checksum() const { return checksum_; }  // Σ of the words at the last read
+
+ private:
+  ThreadPool& pool_;
+  uint64_t n_units_;
+  uint64_t* words_;
+  std::string_view loop_;
+  uint64_t checksum_ = 0;
+};
+
+// A ReadBandwidthProbe read `runs` times (≥ 1): the best and slowest rates. Throws
+// infera::Error (kInvalidArgument) for a buffer under 32 bytes or runs < 1.
 MemBwResult measure_read_bandwidth(ThreadPool& pool, uint64_t buffer_bytes, int runs);
 
 // Σ_{i<n} i mod 2^64: what checksum must be for a buffer of n words.

@@ -7,9 +7,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <random>
 
 #include "core/error.h"
+#include "core/membw.h"
 #include "kernels/attention.h"
 #include "kernels/cpu_features.h"
 #include "kernels/matmul.h"
@@ -75,8 +77,17 @@ std::vector<Isa> isas_to_run() {
 // Median time of one call. A first batch, grown until it lasts min_time / min_reps, settles
 // caches and clocks and sizes the batches; then batches run until both minimums are met. Batches
 // rather than single calls keep the clock's resolution out of microsecond kernels.
-void time_calls(const std::function<void()>& fn, const KernelBenchOptions& o,
-                KernelBenchResult* r) {
+// The median of v (not empty); sorts it.
+double median(std::vector<double>& v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Times fn in repetitions of a batch of calls; the median repetition is r's time per call. With a
+// probe, the probe reads its buffer before each repetition (r's probe_gb_per_s and of_probe).
+void time_calls(const std::function<void()>& fn, const KernelBenchOptions& o, KernelBenchResult* r,
+                ReadBandwidthProbe* probe = nullptr) {
   using Clock = std::chrono::steady_clock;
   const int min_reps = std::max(1, o.min_reps);
   const double batch_target = o.min_time_s / min_reps;
@@ -93,19 +104,26 @@ void time_calls(const std::function<void()>& fn, const KernelBenchOptions& o,
     const double want = t > 0 ? static_cast<double>(calls) * batch_target * 1.2 / t : 1e300;
     calls = std::max(calls * 2, static_cast<int64_t>(std::min(want, 100.0 * calls)));
   }
-  std::vector<double> per_call;
+  std::vector<double> per_call, probe_rates, of_probe;
   double total = 0.0;
   while (static_cast<int>(per_call.size()) < min_reps ||
          (total < o.min_time_s && per_call.size() < 1000)) {
+    const double probe_rate = probe != nullptr ? probe->read_once() : 0.0;
     const double t = run_batch(calls);
     total += t;
     per_call.push_back(t / static_cast<double>(calls));
+    if (probe != nullptr && t > 0 && probe_rate > 0) {
+      probe_rates.push_back(probe_rate);
+      of_probe.push_back(static_cast<double>(r->bytes) / per_call.back() * 1e-9 / probe_rate);
+    }
   }
-  std::sort(per_call.begin(), per_call.end());
-  const size_t n = per_call.size();
-  r->seconds_per_call = n % 2 ? per_call[n / 2] : 0.5 * (per_call[n / 2 - 1] + per_call[n / 2]);
-  r->reps = static_cast<int>(n);
+  r->reps = static_cast<int>(per_call.size());
+  r->seconds_per_call = median(per_call);
   r->calls_per_rep = calls;
+  if (!probe_rates.empty()) {
+    r->probe_gb_per_s = median(probe_rates);
+    r->of_probe = median(of_probe);
+  }
 }
 
 bool selected(const KernelBenchOptions& o, const std::string& kernel, const std::string& type,
@@ -185,9 +203,11 @@ std::vector<double> row_norms(const WeightMatrix& w) {
   return norms;
 }
 
+// `probe`: the read-bandwidth probe timings with weight copies are set beside, made on first use.
 void bench_matmul(const KernelBenchOptions& o, ThreadPool& pool, TensorType type, int64_t n_tokens,
                   const std::string& shape, std::mt19937_64& rng,
-                  std::vector<KernelBenchResult>* out, const KernelBenchProgress& progress) {
+                  std::unique_ptr<ReadBandwidthProbe>* probe, std::vector<KernelBenchResult>* out,
+                  const KernelBenchProgress& progress) {
   uint64_t row_bytes = 0;
   if (!tensor_row_bytes(type, static_cast<uint64_t>(o.cols), &row_bytes))
     throw Error(ErrorKind::kInvalidArgument,
@@ -201,6 +221,8 @@ void bench_matmul(const KernelBenchOptions& o, ThreadPool& pool, TensorType type
   const uint64_t n_copies =
       std::max<uint64_t>(1, (o.weights_bytes + matrix_bytes - 1) / matrix_bytes);
   std::vector<std::vector<uint8_t>> copies(n_copies - 1, data);
+  if (n_copies > 1 && *probe == nullptr)
+    *probe = std::make_unique<ReadBandwidthProbe>(pool, o.weights_bytes);
   const std::vector<float> x = uniform_floats(rng, n_tokens * o.cols, -1.0f, 1.0f);
   const size_t y_size = static_cast<size_t>(n_tokens * o.rows);
 
@@ -295,7 +317,7 @@ void bench_matmul(const KernelBenchOptions& o, ThreadPool& pool, TensorType type
           matmul(ws[next], x.data(), n_tokens, y.data(), pool);
           next = (next + 1) % ws.size();
         },
-        o, &r);
+        o, &r, ws.size() > 1 ? probe->get() : nullptr);
     if (progress) progress(r);
     out->push_back(std::move(r));
   };
@@ -580,19 +602,22 @@ std::vector<KernelBenchResult> run_kernel_benchmarks(const KernelBenchOptions& o
   const KernelBenchOptions& o = options;
   if (o.rows <= 0 || o.cols <= 0 || o.prefill_tokens <= 0 || o.n_ctx <= 0 || o.n_head <= 0)
     throw Error(ErrorKind::kInvalidArgument, "bench-kernels: every size must be positive");
-  // The copies of the weights exist twice at once for Q4_0 (as stored and regrouped): past the
-  // machine's memory the copying would not fail cleanly but be killed.
+  // The copies of the weights exist twice at once for Q4_0 (as stored and regrouped), beside the
+  // bandwidth probe's buffer of the same size: past the machine's memory the copying would not
+  // fail cleanly but be killed.
   const uint64_t memory = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
                           static_cast<uint64_t>(sysconf(_SC_PAGE_SIZE));
-  if (o.weights_bytes > memory / 4)
+  if (o.weights_bytes > memory / 5)
     throw Error(ErrorKind::kInvalidArgument,
                 "bench-kernels: weights of " + std::to_string(o.weights_bytes >> 20) +
-                    " MiB (--weights-mib) exceed a quarter of this machine's memory (" +
-                    std::to_string(memory >> 20) + " MiB): up to two sets of copies are made");
+                    " MiB (--weights-mib) exceed a fifth of this machine's memory (" +
+                    std::to_string(memory >> 20) +
+                    " MiB): two sets of copies and a bandwidth probe of that size are made");
   std::mt19937_64 rng(o.seed);
   std::vector<KernelBenchResult> results;
   const std::vector<TensorType> types = o.types.empty() ? kernel_bench_types() : o.types;
   const std::string dims = std::to_string(o.rows) + "x" + std::to_string(o.cols);
+  std::unique_ptr<ReadBandwidthProbe> probe;
   for (TensorType type : types) {
     const std::string name(tensor_type_name(type));
     for (int64_t n_tokens : {int64_t{1}, o.prefill_tokens}) {
@@ -602,7 +627,7 @@ std::vector<KernelBenchResult> run_kernel_benchmarks(const KernelBenchOptions& o
       shape += ' ';
       shape += dims;
       if (selected(o, "matmul", name, shape))
-        bench_matmul(o, pool, type, n_tokens, shape, rng, &results, progress);
+        bench_matmul(o, pool, type, n_tokens, shape, rng, &probe, &results, progress);
       if (o.prefill_tokens == 1) break;
     }
   }

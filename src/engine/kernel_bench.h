@@ -37,7 +37,8 @@ struct KernelBenchOptions {
   uint64_t seed = 1234;
   // matmul: copies of the weights filling this many bytes, a call taking the next copy each time,
   // so that, past the last-level cache, each call reads its weights from memory as decode does.
-  // 0: one copy (which then stays in cache if it fits).
+  // 0: one copy (which then stays in cache if it fits). With copies, a read-bandwidth probe of
+  // this many bytes (core/membw.h) also runs right before each timed repetition.
   uint64_t weights_bytes = 0;
 };
 
@@ -73,6 +74,13 @@ struct KernelBenchResult {
   double seconds_per_call = 0.0;  // median of the timed repetitions
   int reps = 0;                   // timed repetitions
   int64_t calls_per_rep = 0;
+
+  // matmul with weight copies: the probe's rate (median over the repetitions) and the median over
+  // repetitions of the kernel's GB/s divided by the probe's just before it; how close a kernel
+  // streams to the machine's read bandwidth, measured in the same state of a shared host. 0: not
+  // measured.
+  double probe_gb_per_s = 0.0;
+  double of_probe = 0.0;
 
   bool passed() const { return check != CheckStatus::kFailed; }
   double gb_per_s() const;
