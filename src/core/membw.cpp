@@ -70,7 +70,8 @@ ReadBandwidthProbe::ReadBandwidthProbe(ThreadPool& pool, uint64_t buffer_bytes)
   if (buffer_bytes < kUnitBytes)
     throw Error(ErrorKind::kInvalidArgument,
                 "the bandwidth probe needs at least 32 bytes, got " + std::to_string(buffer_bytes));
-  words_ = static_cast<uint64_t*>(::operator new[](n_units_* kUnitBytes, std::align_val_t{64}));
+  const uint64_t bytes = kUnitBytes * n_units_;
+  words_ = static_cast<uint64_t*>(::operator new[](bytes, std::align_val_t{64}));
   uint64_t* const words = words_;
   // First touch by the thread that will read the slice (same split as the reads below), so on a
   // multi-socket machine each slice sits in its reader's local memory.

@@ -74,9 +74,6 @@ std::vector<Isa> isas_to_run() {
   return isas;
 }
 
-// Median time of one call. A first batch, grown until it lasts min_time / min_reps, settles
-// caches and clocks and sizes the batches; then batches run until both minimums are met. Batches
-// rather than single calls keep the clock's resolution out of microsecond kernels.
 // The median of v (not empty); sorts it.
 double median(std::vector<double>& v) {
   std::sort(v.begin(), v.end());
@@ -84,8 +81,10 @@ double median(std::vector<double>& v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-// Times fn in repetitions of a batch of calls; the median repetition is r's time per call. With a
-// probe, the probe reads its buffer before each repetition (r's probe_gb_per_s and of_probe).
+// Median time of one call. A first batch, grown until it lasts min_time / min_reps, settles
+// caches and clocks and sizes the batches; then batches run until both minimums are met. Batches
+// rather than single calls keep the clock's resolution out of microsecond kernels. With a probe,
+// the probe reads its buffer right before each batch (r's probe_gb_per_s and of_probe).
 void time_calls(const std::function<void()>& fn, const KernelBenchOptions& o, KernelBenchResult* r,
                 ReadBandwidthProbe* probe = nullptr) {
   using Clock = std::chrono::steady_clock;

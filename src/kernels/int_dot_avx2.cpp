@@ -86,9 +86,10 @@ INFERA_AVX2 inline __m256i lane_sums8(const __m256i* v) {
                           _mm256_permute2x128_si256(u0, u1, 0x31));
 }
 
-// Q4_K / Q5_K block by block, without the Q4KBlock of the row kernels: decode is bound by the
-// instructions per block as much as by memory, and Q4KBlock's scalar unpacking of the packed
-// scales and mins (k4_scales_mins) and its scalar d, dmin took about a third of them.
+// Q4_K / Q5_K block by block, without the Q4KBlock of the row kernels: from cache the kernel ran
+// at the core's dispatch width, so its instructions per block were its limit, and Q4KBlock's
+// scalar unpacking of the packed scales and mins (k4_scales_mins) and its scalar d, dmin took
+// about a third of them.
 // Bytes 0..15 of the block (d, dmin and the 12 packed scale bytes) are loaded into both 128-bit
 // halves; as k4_scales_mins, but in vectors, dwords 1 and 2 of `lo` then hold scales 0..3 and
 // mins 0..3, those of `hi` scales 4..7 and mins 4..7 (dword 0: d, dmin; dword 3: not used).
