@@ -57,6 +57,18 @@ bool have_avx2() {
 }
 #endif
 
+// The read loop this CPU runs, and its name.
+struct SumLoop {
+  uint64_t (*sum)(const uint64_t*, uint64_t);
+  std::string_view name;
+};
+SumLoop sum_loop() {
+#ifdef INFERA_MEMBW_X86
+  if (have_avx2()) return {sum_avx2, "avx2"};
+#endif
+  return {sum_scalar, "scalar"};
+}
+
 }  // namespace
 
 uint64_t expected_membw_checksum(uint64_t n_words) {
@@ -66,13 +78,13 @@ uint64_t expected_membw_checksum(uint64_t n_words) {
 }
 
 ReadBandwidthProbe::ReadBandwidthProbe(ThreadPool& pool, uint64_t buffer_bytes)
-    : pool_(pool), n_units_(buffer_bytes / kUnitBytes), words_(nullptr), loop_("scalar") {
+    : pool_(pool), n_units_(buffer_bytes / kUnitBytes) {
   if (buffer_bytes < kUnitBytes)
     throw Error(ErrorKind::kInvalidArgument,
                 "the bandwidth probe needs at least 32 bytes, got " + std::to_string(buffer_bytes));
   const uint64_t bytes = kUnitBytes * n_units_;
-  words_ = static_cast<uint64_t*>(::operator new[](bytes, std::align_val_t{64}));
-  uint64_t* const words = words_;
+  words_.reset(static_cast<uint64_t*>(::operator new[](bytes, std::align_val_t{64})));
+  uint64_t* const words = words_.get();
   // First touch by the thread that will read the slice (same split as the reads below), so on a
   // multi-socket machine each slice sits in its reader's local memory.
   pool_.parallel_for(static_cast<int64_t>(n_units_), [words](int64_t begin, int64_t end) {
@@ -80,21 +92,19 @@ ReadBandwidthProbe::ReadBandwidthProbe(ThreadPool& pool, uint64_t buffer_bytes)
          i < static_cast<uint64_t>(end) * kWordsPerUnit; ++i)
       words[i] = i;
   });
-#ifdef INFERA_MEMBW_X86
-  if (have_avx2()) loop_ = "avx2";
-#endif
 }
 
-ReadBandwidthProbe::~ReadBandwidthProbe() { ::operator delete[](words_, std::align_val_t{64}); }
+void ReadBandwidthProbe::AlignedFree::operator()(uint64_t* p) const {
+  ::operator delete[](p, std::align_val_t{64});
+}
 
 uint64_t ReadBandwidthProbe::buffer_bytes() const { return n_units_ * kUnitBytes; }
 
+std::string_view ReadBandwidthProbe::loop() const { return sum_loop().name; }
+
 double ReadBandwidthProbe::read_once() {
-  auto sum = sum_scalar;
-#ifdef INFERA_MEMBW_X86
-  if (have_avx2()) sum = sum_avx2;
-#endif
-  const uint64_t* const words = words_;
+  const auto sum = sum_loop().sum;
+  const uint64_t* const words = words_.get();
   // Wrapping addition is commutative, so the total does not depend on which slice ends first.
   std::atomic<uint64_t> total{0};
   const auto t0 = std::chrono::steady_clock::now();

@@ -4,6 +4,7 @@
 // much larger than the last-level cache, summing it as 64-bit integers (AVX2 loads where the CPU
 // has them), so that every byte is really loaded and the sum cannot be optimised away.
 #include <cstdint>
+#include <memory>
 #include <string_view>
 
 #include "core/thread_pool.h"
@@ -30,7 +31,6 @@ class ReadBandwidthProbe {
   // (kInvalidArgument) for a buffer under 32 bytes, and lets std::bad_alloc through when memory is
   // short.
   ReadBandwidthProbe(ThreadPool& pool, uint64_t buffer_bytes);
-  ~ReadBandwidthProbe();
   ReadBandwidthProbe(const ReadBandwidthProbe&) = delete;
   ReadBandwidthProbe& operator=(const ReadBandwidthProbe&) = delete;
 
@@ -39,14 +39,16 @@ class ReadBandwidthProbe {
   double read_once();
 
   uint64_t buffer_bytes() const;
-  std::string_view loop() const { return loop_; }  // "avx2" or "scalar"
+  std::string_view loop() const;                   // "avx2" or "scalar"
   uint64_t checksum() const { return checksum_; }  // Σ of the words at the last read
 
  private:
+  struct AlignedFree {
+    void operator()(uint64_t* p) const;
+  };
   ThreadPool& pool_;
   uint64_t n_units_;
-  uint64_t* words_;
-  std::string_view loop_;
+  std::unique_ptr<uint64_t[], AlignedFree> words_;
   uint64_t checksum_ = 0;
 };
 
