@@ -48,12 +48,14 @@ TEST_P(FloatDot, EqualsDequantizeThenDotBitForBit) {
   ASSERT_TRUE(float_dot_simd_available(type));
   std::mt19937 rng(11);
   std::normal_distribution<float> dist(0.0f, 1.0f);
-  // 37 weight rows: a whole chunk of 32 that a tile of four tokens keeps sums for, then an odd 5.
+  // 37 weight rows: a whole chunk of 32 that a tile keeps sums for, then an odd 5. Past 2048
+  // columns the sums go through memory between column blocks: 4104 is three blocks, the last of
+  // one vector, and 4100 ends in a tail of four columns.
   constexpr int64_t kMaxWRows = 37;
-  for (int64_t n : {1, 7, 8, 9, 15, 16, 63, 64, 65, 576, 1000, 2048}) {
+  for (int64_t n : {1, 7, 8, 9, 15, 16, 63, 64, 65, 576, 1000, 2048, 4100, 4104}) {
     const WeightRows w = random_weight_rows(type, n, kMaxWRows, rng);
     for (int64_t w_rows : {1, 2, 3, 4, 5, 6, 37}) {
-      // 70 activation rows: a chunk of 16 tiles of four, a partial chunk of one, then two alone.
+      // Tiles of three activation rows, then two left together (5) or one alone (4, 70).
       for (int64_t rows : {1, 3, 4, 5, 9, 70}) {
         std::vector<float> x(static_cast<size_t>(rows * n));
         for (float& v : x) v = dist(rng);
