@@ -48,9 +48,20 @@ void attention_simd(AttendFn attend, AttendTokensFn attend_tokens, int64_t max_t
   }
   const auto n_runs = static_cast<int64_t>(starts.size());
   starts.push_back(n_tokens);
-  pool.parallel_for(n_runs * jobs_per_token, [&](int64_t begin, int64_t end) {
-    std::vector<float> scratch(static_cast<size_t>(scratch_floats));
-    std::vector<AttentionJob> jobs;
+  // Single-head jobs (decode) go in one contiguous part per thread: a thread's heads of one KV
+  // group then share its K and V rows (join_group_heads), and a hand-off costs one claim per
+  // thread instead of one per head.
+  const int64_t n_jobs = n_runs * jobs_per_token;
+  const int64_t parts = heads_per_job == 1 ? std::min<int64_t>(n_jobs, pool.size()) : n_jobs;
+  pool.parallel_for(parts, [&](int64_t part_begin, int64_t part_end) {
+    const int64_t begin = part_begin * n_jobs / parts;
+    const int64_t end = part_end * n_jobs / parts;
+    // Kept by the thread from call to call: a decode step's few heads per chunk made a fresh,
+    // zeroed scratch (~16 KiB) cost more than attending to a short context.
+    thread_local std::vector<float> scratch;
+    thread_local std::vector<AttentionJob> jobs;
+    if (scratch.size() < static_cast<size_t>(scratch_floats))
+      scratch.resize(static_cast<size_t>(scratch_floats));
     for (int64_t i = begin; i < end; ++i) {
       // Runs are taken first, last, second, second last...: in a causal prefill the work per
       // token grows with its position, and this keeps the contiguous chunks of parallel_for even.
