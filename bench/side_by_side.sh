@@ -3,7 +3,8 @@
 # 2 threads, under real-time priority when allowed (chrt -f 1 shields the runs from other load on a
 # shared host; without root it falls back to normal priority). Prints both tools' tables.
 #
-#   bench/side_by_side.sh [MODEL:N_GEN:REPS ...]
+#   bench/side_by_side.sh [MODEL:N_GEN:REPS[:DEPTH] ...]
+# DEPTH: tokens already in the context for both tools' tests (-d), 0 when left out.
 # Default: the models of bench/RESULTS.md "Latest" (synthetic ones from
 # tools/make_synthetic_model.py --arch-preset P --type T --seed 1 --out /tmp/<name>.gguf).
 set -euo pipefail
@@ -24,14 +25,15 @@ fi
 echo "=== read bandwidth"
 "${PRIO[@]}" "$INFERA" bench -m "${1%%:*}" -p 0 -n 16 -t 2 -r 1 2>/dev/null | tail -4
 for spec in "$@"; do
-  IFS=: read -r model n_gen reps <<<"$spec"
+  IFS=: read -r model n_gen reps depth <<<"$spec"
+  depth=${depth:-0}
   if [ ! -f "$model" ]; then
     echo "=== $model: not found, skipped" >&2
     continue
   fi
-  echo "=== $model pp512 tg$n_gen r$reps $(date -u +%H:%M:%S)"
-  "${PRIO[@]}" "$INFERA" bench -m "$model" -p 512 -n "$n_gen" -t 2 -r "$reps" --no-probe 2>/dev/null |
-    grep "|"
-  "${PRIO[@]}" "$PY" "$ROOT/tools/bench_llama_cpp.py" -m "$model" -p 512 -n "$n_gen" -t 2 \
-    -r "$reps" 2>/dev/null | grep -E "pp|tg"
+  echo "=== $model pp512 tg$n_gen r$reps d$depth $(date -u +%H:%M:%S)"
+  "${PRIO[@]}" "$INFERA" bench -m "$model" -p 512 -n "$n_gen" -d "$depth" -t 2 -r "$reps" \
+    --no-probe 2>/dev/null | grep "|"
+  "${PRIO[@]}" "$PY" "$ROOT/tools/bench_llama_cpp.py" -m "$model" -p 512 -n "$n_gen" -d "$depth" \
+    -t 2 -r "$reps" 2>/dev/null | grep -E "pp|tg"
 done
