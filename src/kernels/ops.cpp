@@ -115,6 +115,13 @@ void geglu(const float* gate, const float* up, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = geglu_element(table, gate[i], up[i]);
 }
 
+void fp32_to_fp16_row(const float* x, uint16_t* y, int64_t n) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (active_isa() != Isa::kScalar) return fp32_to_fp16_row_avx2(x, y, n);
+#endif
+  for (int64_t i = 0; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
+}
+
 void add_in_place(float* y, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
 }

@@ -32,6 +32,9 @@ void swiglu(const float* gate, const float* up, int64_t n, float* out);
 // out[i] = gelu_tanh(gate[i]) * up[i]   (GeGLU with the tanh approximation of GELU)
 void geglu(const float* gate, const float* up, int64_t n, float* out);
 
+// y[i] = fp32_to_fp16(x[i]) (float16.h): the KV cache's rows.
+void fp32_to_fp16_row(const float* x, uint16_t* y, int64_t n);
+
 // y[i] += x[i]
 void add_in_place(float* y, const float* x, int64_t n);
 // y[i] *= s

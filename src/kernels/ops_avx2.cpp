@@ -106,6 +106,21 @@ INFERA_AVX2 void geglu_avx2(const float* gate, const float* up, int64_t n, float
   for (; i < n; ++i) out[i] = geglu_element(table, gate[i], up[i]);
 }
 
+INFERA_AVX2 void fp32_to_fp16_row_avx2(const float* x, uint16_t* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    // vcvtps2ph rounds to nearest even as fp32_to_fp16 does, but quiets a NaN: those go scalar.
+    if (_mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)) != 0) {
+      for (int64_t j = i; j < i + 8; ++j) y[j] = fp32_to_fp16(x[j]);
+      continue;
+    }
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
+                     _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  for (; i < n; ++i) y[i] = fp32_to_fp16(x[i]);
+}
+
 }  // namespace infera
 
 #endif  // x86

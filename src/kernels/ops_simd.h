@@ -36,6 +36,9 @@ float rms_norm_scale(double sum_of_squares, int64_t n, float eps);
 void rms_norm_avx2(const float* x, const float* weight, int64_t n, float eps, float* out);
 void geglu_avx2(const float* gate, const float* up, int64_t n, float* out);
 
+// fp32_to_fp16_row (ops.h) with F16C (every CPU with AVX2 here has it).
+void fp32_to_fp16_row_avx2(const float* x, uint16_t* y, int64_t n);
+
 // swiglu (ops.h) with AVX-512: exp_f32 8 doubles at a time.
 void swiglu_avx512(const float* gate, const float* up, int64_t n, float* out);
 // ... and with AVX2: 4 doubles at a time.

@@ -8,7 +8,6 @@
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
-#include "quant/float16.h"
 
 namespace infera {
 namespace {
@@ -196,8 +195,8 @@ void BatchForward::attention_block(int64_t l, int64_t T) {
       const int64_t cache_row = tables_[t][p / bs] * bs + p % bs;
       const float* kt = k_.data() + t * k_dim;
       const float* vt = v_.data() + t * v_dim;
-      for (int64_t i = 0; i < k_dim; ++i) kc[cache_row * k_dim + i] = fp32_to_fp16(kt[i]);
-      for (int64_t i = 0; i < v_dim; ++i) vc[cache_row * v_dim + i] = fp32_to_fp16(vt[i]);
+      fp32_to_fp16_row(kt, kc + cache_row * k_dim, k_dim);
+      fp32_to_fp16_row(vt, vc + cache_row * v_dim, v_dim);
     }
   });
 

@@ -13,6 +13,7 @@
 #include "kernels/cpu_features.h"
 #include "kernels/exp_f32.h"
 #include "kernels/ops.h"
+#include "quant/float16.h"
 
 namespace infera {
 namespace {
@@ -142,6 +143,54 @@ TEST_P(OpsSimd, RmsNormEqualsReferenceBitForBit) {
             << "n " << n << " i " << i << (weight ? " weighted" : "");
     }
   }
+}
+
+TEST_P(OpsSimd, Fp16RowEqualsReferenceBitForBit) {
+  const Isa isa = GetParam();
+  if (!isa_supported(isa)) GTEST_SKIP() << isa_name(isa) << " not on this CPU";
+  // Every kind of value the rounding treats apart: zeros, fp16 subnormals and the values that
+  // round to zero or to the smallest one, ties, the largest finite fp16 and what overflows it,
+  // infinities, and NaNs (quiet and signalling, whose vectors go scalar); then random floats of
+  // every exponent, in rows whose lengths leave tails.
+  std::vector<float> x = {0.0f,
+                          -0.0f,
+                          5.96e-8f,
+                          2.98e-8f,
+                          2.99e-8f,
+                          -6.1e-5f,
+                          6.097e-5f,
+                          1.0f + 1.0f / 2048,
+                          1.0f + 3.0f / 2048,
+                          65504.0f,
+                          65519.99f,
+                          65520.0f,
+                          -1e9f,
+                          std::numeric_limits<float>::infinity(),
+                          -std::numeric_limits<float>::infinity(),
+                          std::numeric_limits<float>::quiet_NaN(),
+                          std::bit_cast<float>(0x7f800001u),
+                          std::bit_cast<float>(0xffa00000u)};
+  std::mt19937 rng(9);
+  std::uniform_int_distribution<uint32_t> bits;
+  for (int i = 0; i < 20000; ++i) x.push_back(std::bit_cast<float>(bits(rng)));
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  for (int i = 0; i < 5000; ++i) x.push_back(normal(rng));
+  for (const int64_t n : {int64_t{1}, int64_t{7}, int64_t{9}, static_cast<int64_t>(x.size())}) {
+    std::vector<uint16_t> ref(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+    set_isa_override(Isa::kScalar);
+    fp32_to_fp16_row(x.data(), ref.data(), n);
+    set_isa_override(isa);
+    fp32_to_fp16_row(x.data(), got.data(), n);
+    clear_isa_override();
+    for (int64_t i = 0; i < n; ++i)
+      ASSERT_EQ(got[static_cast<size_t>(i)], ref[static_cast<size_t>(i)])
+          << "n " << n << " x " << x[static_cast<size_t>(i)] << " bits " << std::hex
+          << std::bit_cast<uint32_t>(x[static_cast<size_t>(i)]);
+  }
+  // The scalar reference itself on a few exact cases.
+  EXPECT_EQ(fp32_to_fp16(65504.0f), 0x7bffu);
+  EXPECT_EQ(fp32_to_fp16(65520.0f), 0x7c00u);
+  EXPECT_EQ(fp32_to_fp16(5.96e-8f), 0x0001u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Isas, OpsSimd, ::testing::Values(Isa::kAvx2, Isa::kAvx512),
