@@ -51,13 +51,17 @@ constexpr int64_t kInlineQuantizeTokens = 2;
 // SmolLM2 decode from ~50 to ~78 t/s on one core (2048 and 8192 did about as well).
 constexpr uint64_t kPrefetchBytes = 4096;
 
-// Asks for the bytes kPrefetchBytes past the start of row r of w, up to the end of w. Offsets,
-// not pointers: with a pointer past the end of w as the bound, GCC 12 dropped the whole loop.
+// Requests `bytes` of w from offset `begin` on, up to the end of w. Offsets, not pointers: with a
+// pointer past the end of w as the bound, GCC 12 dropped the whole loop.
+inline void request_weight_bytes(const WeightMatrix& w, uint64_t begin, uint64_t bytes) {
+  const uint64_t end = std::min(begin + bytes, static_cast<uint64_t>(w.rows) * w.row_bytes);
+  const auto base = reinterpret_cast<uintptr_t>(w.data);
+  for (uint64_t off = begin; off < end; off += 64) prefetch_line(base + off);
+}
+
+// Asks for the bytes kPrefetchBytes past the start of row r of w (a row's worth).
 inline void prefetch_ahead_of_row(const WeightMatrix& w, int64_t r) {
-  const uint64_t size = static_cast<uint64_t>(w.rows) * w.row_bytes;
-  const uint64_t begin = static_cast<uint64_t>(r) * w.row_bytes + kPrefetchBytes;
-  const uint64_t end = std::min(begin + w.row_bytes, size);
-  for (uint64_t off = begin; off < end; off += 64) __builtin_prefetch(w.data + off, 0, 3);
+  request_weight_bytes(w, static_cast<uint64_t>(r) * w.row_bytes + kPrefetchBytes, w.row_bytes);
 }
 
 // Requests the first kDecodeRowLeadBytes of w from row r on, where a thread starts a run of rows
@@ -66,11 +70,7 @@ inline void prefetch_ahead_of_row(const WeightMatrix& w, int64_t r) {
 // (pool chunks) are 13–70 KiB, that start held every matrix up by ~1–4 µs per step (2 threads).
 // Requested at once, those lines arrive in about one memory latency.
 inline void prefetch_run_start(const WeightMatrix& w, int64_t r) {
-  const uint64_t size = static_cast<uint64_t>(w.rows) * w.row_bytes;
-  const uint64_t begin = static_cast<uint64_t>(r) * w.row_bytes;
-  const uint64_t end = std::min(begin + kDecodeRowLeadBytes, size);
-  const auto base = reinterpret_cast<uintptr_t>(w.data);
-  for (uint64_t off = begin; off < end; off += 64) prefetch_line(base + off);
+  request_weight_bytes(w, static_cast<uint64_t>(r) * w.row_bytes, kDecodeRowLeadBytes);
 }
 
 bool integer_dot_type(TensorType weight_type) {
