@@ -261,8 +261,9 @@ void bench_matmul(const KernelBenchOptions& o, ThreadPool& pool, TensorType type
     return m;
   };
   const std::vector<WeightMatrix> stored = matrices_of(w, copies);
-  // Where this CPU's kernels read the rows faster regrouped (weight_regroup.h), as a model loads
-  // them, that layout is measured too: the same bits are required of it.
+  // Where this CPU's kernels read the rows faster rewritten (weight_regroup.h: interleaved or
+  // regrouped), as a model loads them, that layout is measured too: the same bits are required
+  // of it.
   std::vector<uint8_t> regrouped_data;
   std::vector<std::vector<uint8_t>> regrouped_copies;
   std::vector<WeightMatrix> regrouped;
@@ -272,7 +273,7 @@ void bench_matmul(const KernelBenchOptions& o, ThreadPool& pool, TensorType type
     KernelBenchResult r;
     r.kernel = "matmul";
     r.type = std::string(tensor_type_name(type)) +
-             (wm.layout == WeightLayout::kAsStored ? "" : " regrouped");
+             (wm.layout == WeightLayout::kAsStored ? "" : " ") + layout_name(wm.layout);
     r.shape = shape;
     if (ws.size() > 1) r.shape += " (" + std::to_string(ws.size()) + " copies)";
     r.isa = std::string(isa_name(isa));
@@ -323,11 +324,12 @@ void bench_matmul(const KernelBenchOptions& o, ThreadPool& pool, TensorType type
   for (Isa isa : isas_to_run()) {
     IsaScope scope(isa);
     run(isa, stored);
-    if (regrouping_pays(w)) {
-      if (regrouped.empty()) {
+    const WeightLayout layout = layout_that_pays(w);
+    if (layout != WeightLayout::kAsStored) {
+      if (regrouped.empty() || regrouped[0].layout != layout) {
         regrouped_data = data;
         WeightMatrix first = w;
-        regroup_in_place(first, regrouped_data.data());
+        regroup_in_place(first, regrouped_data.data(), layout);
         regrouped_copies.assign(n_copies - 1, regrouped_data);
         regrouped = matrices_of(first, regrouped_copies);
       }

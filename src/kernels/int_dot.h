@@ -79,6 +79,11 @@ void pair_activations_avx2(TensorType weight_type, const void* x_row, int64_t nb
 void pair_weight_rows_avx2(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
                            int64_t n_rows, const uint8_t* x_pair_row, int64_t nb, float* y,
                            WeightLayout layout);
+// Decode on Q4_0 or Q4_1 rows interleaved 8 at a time (interleaved_rows.h; n_rows a multiple of
+// 8, w_rows the start of a run; int_dot_avx2_interleaved.cpp).
+void interleaved_weight_rows_avx2(TensorType weight_type, const uint8_t* w_rows,
+                                  uint64_t w_row_bytes, int64_t n_rows, const uint8_t* x_pair_row,
+                                  int64_t nb, float* y);
 KDotFn k_kernel_avx512(KDotKind kind);
 bool k_weight_rows_avx512(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
                           int64_t n_rows, const block_q8_K* x, int64_t nb, float* y);
@@ -168,8 +173,9 @@ inline int64_t pair_quant_offset(int64_t b, int k) {
 // by row. For decode: the rows share every activation load. x_panel_row, where not null, is x in
 // the panel form of the selected ISA (PanelTokenRow): AVX-512 reads its float block scales
 // instead of gathering them from x's blocks; the AVX2 kernel needs it. `layout` kQ4_0Groups for
-// Q4_0 rows regrouped (q4_0_groups.h), with the same bits as on the rows as stored. Returns false,
-// writing nothing, where the selected ISA has no such kernel or the type is not one of these.
+// Q4_0 rows regrouped (q4_0_groups.h), kInterleaved8 for Q4_0 or Q4_1 rows interleaved (AVX2
+// only; interleaved_rows.h), with the same bits as on the rows as stored. Returns false, writing
+// nothing, where the selected ISA has no such kernel for the type and layout.
 inline bool int_dot_q8_weight_rows(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
                                    int64_t n_w_rows, const uint8_t* x, int64_t nb, float* y,
                                    const uint8_t* x_panel_row = nullptr,
@@ -178,11 +184,16 @@ inline bool int_dot_q8_weight_rows(TensorType weight_type, const void* w_rows, u
   if (!int_dot_q8_type(weight_type)) return false;
   if (active_isa() == Isa::kAvx2) {
     if (x_panel_row == nullptr) return false;
-    int_dot_detail::pair_weight_rows_avx2(weight_type, w_rows, w_row_bytes, n_w_rows, x_panel_row,
-                                          nb, y, layout);
+    if (layout == WeightLayout::kInterleaved8) {
+      int_dot_detail::interleaved_weight_rows_avx2(weight_type, static_cast<const uint8_t*>(w_rows),
+                                                   w_row_bytes, n_w_rows, x_panel_row, nb, y);
+    } else {
+      int_dot_detail::pair_weight_rows_avx2(weight_type, w_rows, w_row_bytes, n_w_rows, x_panel_row,
+                                            nb, y, layout);
+    }
     return true;
   }
-  if (active_isa() != Isa::kAvx512) return false;
+  if (active_isa() != Isa::kAvx512 || layout == WeightLayout::kInterleaved8) return false;
   const PanelTokenRow p =
       x_panel_row != nullptr ? panel_token_row(x_panel_row, nb) : PanelTokenRow{};
   if (layout == WeightLayout::kQ4_0Groups) {
@@ -218,7 +229,8 @@ inline bool int_dot_panel_available(TensorType weight_type) {
 // int_dot_q8_rows or int_dot_k_rows takes it) times n_rows activation rows x_stride bytes apart
 // (for Q4_0 … Q8_0 in the PanelTokenRow layout, for the K-quants Q8_K rows as they are) of n
 // elements, writing y[t * y_stride + r] for row r: the same bits as the row kernels row by row.
-// Only where int_dot_panel_available says so; `layout` kQ4_0Groups for Q4_0 rows regrouped.
+// Only where int_dot_panel_available says so; `layout` kQ4_0Groups for Q4_0 rows regrouped,
+// kInterleaved8 for rows interleaved (AVX2 only).
 inline void int_dot_panels16(TensorType weight_type, const void* w, uint64_t w_row_bytes,
                              int64_t n_w_rows, const uint8_t* x_rows, uint64_t x_stride,
                              int64_t n_rows, int64_t n, float* y, int64_t y_stride,

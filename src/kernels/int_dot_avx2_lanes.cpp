@@ -26,6 +26,7 @@
 
 #include "kernels/lanes_avx2.h"
 #include "quant/float16.h"
+#include "quant/interleaved_rows.h"
 #include "quant/q4_0_groups.h"
 
 namespace infera::int_dot_detail {
@@ -94,13 +95,34 @@ StoredBlock stored_block(TensorType type, const uint8_t* row, int64_t nb, int64_
   return s;
 }
 
-// Rows [0, 8) of w (w_row_bytes apart) rewritten into nb LaneBlocks.
+// Rows [0, 8) of w (w_row_bytes apart; with kInterleaved8 the run of 8 at w) rewritten into nb
+// LaneBlocks.
 INFERA_LANES_AVX2 void rewrite_panel(TensorType type, const uint8_t* w, uint64_t w_row_bytes,
                                      int64_t nb, WeightLayout layout, LaneBlock* out) {
   const __m256i low4 = _mm256_set1_epi8(0x0f);
   const bool five_bit = type == TensorType::Q5_0 || type == TensorType::Q5_1;
+  const uint64_t tile_bytes =
+      layout == WeightLayout::kInterleaved8 ? interleaved_tile_bytes(type) : 0;
   for (int64_t b = 0; b < nb; ++b) {
     LaneBlock& lb = out[b];
+    if (layout == WeightLayout::kInterleaved8) {
+      // The tile holds the 8 rows' dwords already side by side (interleaved_rows.h).
+      const uint8_t* tile = w + b * tile_bytes;
+      for (int k = 0; k < 8; ++k) {
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 32 * (k % 4)));
+        _mm256_storeu_si256(
+            reinterpret_cast<__m256i*>(lb.quants[k]),
+            k < 4 ? _mm256_and_si256(q, low4) : _mm256_and_si256(_mm256_srli_epi16(q, 4), low4));
+      }
+      const auto* halves = reinterpret_cast<const uint16_t*>(tile + 32 * 4);
+      halves_to_floats(halves, lb.d);
+      if (type == TensorType::Q4_1) {
+        halves_to_floats(halves + kLanes, lb.m);
+      } else {
+        std::memset(lb.m, 0, sizeof lb.m);
+      }
+      continue;
+    }
     const uint8_t* qs[kLanes];
     alignas(32) uint32_t qh[kLanes];
     uint16_t d[kLanes], m[kLanes];

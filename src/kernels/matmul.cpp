@@ -10,8 +10,8 @@
 #include "kernels/float_dot.h"
 #include "kernels/quantized_dot.h"
 #include "kernels/row_stream_prefetch.h"
+#include "kernels/weight_regroup.h"
 #include "quant/dequantize.h"
-#include "quant/q4_0_groups.h"
 
 namespace infera {
 
@@ -26,9 +26,9 @@ INFERA_FMA_CLONES float dot_f32(const float* a, const float* b, int64_t n) {
 }
 
 void dequantize_matrix_row(const WeightMatrix& w, int64_t r, float* out) {
-  if (w.layout == WeightLayout::kQ4_0Groups) {
-    std::vector<block_q4_0> stored(static_cast<size_t>(w.cols / QK4_0));
-    q4_0_restore_row(w.row(r), w.cols / QK4_0, stored.data());
+  if (w.layout != WeightLayout::kAsStored) {
+    std::vector<uint8_t> stored(w.row_bytes);
+    restore_rows(w, r, 1, stored.data());
     dequantize_row(w.type, stored.data(), out, w.cols);
     return;
   }
@@ -87,15 +87,16 @@ int64_t panel_min_tokens(TensorType type) {
 }
 
 // Whether the decode kernel (vec_dot_activations_weight_rows) multiplies w's rows at this many
-// tokens, token by token: at one, and for regrouped Q4_0 rows below the panels' threshold (a few
-// sequences decoding in one batch), which the many-token row kernels would have to restore first.
+// tokens, token by token: at one, and for regrouped or interleaved rows below the panels'
+// threshold (a few sequences decoding in one batch), which the many-token row kernels would have
+// to restore first.
 // After the first token the rows come from L1/L2. bench-kernels --prefill N, one core, 2048 ×
 // 2048, µs per call, row kernel on the rows as stored → decode kernel on them regrouped: t2 385 →
 // 192, t4 629 → 375, t7 1038 → 695. On rows as stored the decode kernel token by token won for
 // Q4_0 too, but not steadily for Q8_0, Q4_K and Q6_K, which keep their row kernels.
 bool decode_kernel_takes(const WeightMatrix& w, int64_t n_tokens) {
   return n_tokens == 1 ||
-         (w.layout == WeightLayout::kQ4_0Groups && n_tokens < panel_min_tokens(w.type));
+         (w.layout != WeightLayout::kAsStored && n_tokens < panel_min_tokens(w.type));
 }
 
 // Weight rows the panel kernel takes at a time for w at this many tokens; 0: no panels.
@@ -145,19 +146,28 @@ struct RowScratch {
   std::vector<uint8_t> restored;  // regrouped rows as stored, for the kernels that read those
 };
 
-// Whether the decode kernel of w's type and layout (vec_dot_activations_weight_rows) takes the
-// rows [r0, r0 + nr) at these many tokens: then it has, token by token, and written y.
-bool decode_kernel_per_token(const WeightMatrix& w, const Activations& a, int64_t n_tokens,
-                             int64_t r0, int64_t nr, float* y) {
+// Whether the decode kernel of w's type (vec_dot_activations_weight_rows) takes the rows
+// [r0, r0 + nr), starting at `first` in `layout`, at these many tokens: then it has, token by
+// token, and written y.
+bool decode_kernel_per_token(const WeightMatrix& w, const uint8_t* first, WeightLayout layout,
+                             const Activations& a, int64_t n_tokens, int64_t r0, int64_t nr,
+                             float* y) {
   if (!decode_kernel_takes(w, n_tokens)) return false;
   for (int64_t t = 0; t < n_tokens; ++t) {
     const uint8_t* panel = a.panel.empty() ? nullptr : a.panel.data() + t * a.panel_row_bytes;
-    if (!vec_dot_activations_weight_rows(w.type, w.row(r0), w.row_bytes, nr,
+    if (!vec_dot_activations_weight_rows(w.type, first, w.row_bytes, nr,
                                          a.data.data() + t * a.row_bytes, w.cols,
-                                         y + t * w.rows + r0, panel, w.layout))
+                                         y + t * w.rows + r0, panel, layout))
       return false;  // no such kernel: nothing written (the first token)
   }
   return true;
+}
+
+// Rows [r0, r0 + nr) of w as stored, in the thread's scratch.
+const uint8_t* restored_rows(const WeightMatrix& w, int64_t r0, int64_t nr, RowScratch* scratch) {
+  scratch->restored.resize(static_cast<size_t>(nr) * w.row_bytes);
+  restore_rows(w, r0, nr, scratch->restored.data());
+  return scratch->restored.data();
 }
 
 // Rows [r0, r0 + nr) of w times every token's activations.
@@ -171,28 +181,31 @@ void rows_times_tokens(const WeightMatrix& w, const Activations& a, int64_t n_to
   const int64_t panel = panel_rows(w, n_tokens);
   const int64_t in_panels = panel > 0 ? nr - nr % panel : 0;
   if (integer_dot_type(w.type)) {
+    // Rows in a layout the selected ISA's kernels do not read (interleaved for AVX2, with the
+    // scalar reference or AVX-512 selected) are restored first.
+    const uint8_t* first = w.row(r0);
+    WeightLayout layout = w.layout;
+    if (!kernels_read_layout(layout)) {
+      first = restored_rows(w, r0, nr, scratch);
+      layout = WeightLayout::kAsStored;
+    }
     if (in_panels > 0) {
       const bool rewritten = panel_reads_rewritten_activations(w.type);
       vec_dot_activations_panel(
-          w.type, w.row(r0), w.row_bytes, in_panels, rewritten ? a.panel.data() : act,
-          rewritten ? a.panel_row_bytes : act_bytes, n_tokens, cols, y + r0, rows, w.layout);
+          w.type, first, w.row_bytes, in_panels, rewritten ? a.panel.data() : act,
+          rewritten ? a.panel_row_bytes : act_bytes, n_tokens, cols, y + r0, rows, layout);
+      first += in_panels * w.row_bytes;
       r0 += in_panels;
       nr -= in_panels;
       if (nr == 0) return;
     }
     // Decode: the rows together where a kernel shares the activation loads among them (it
     // prefetches ahead itself).
-    if (decode_kernel_per_token(w, a, n_tokens, r0, nr, y)) return;
-    // The row kernels read rows as stored: regrouped ones are restored first (the last rows of a
+    if (decode_kernel_per_token(w, first, layout, a, n_tokens, r0, nr, y)) return;
+    // The row kernels read rows as stored: others are restored first (the last rows of a
     // prefill, short of a panel, and every row where the ISA selected has no kernel for them).
-    const uint8_t* first_row = w.row(r0);
-    if (w.layout == WeightLayout::kQ4_0Groups) {
-      scratch->restored.resize(static_cast<size_t>(nr) * w.row_bytes);
-      for (int64_t k = 0; k < nr; ++k)
-        q4_0_restore_row(w.row(r0 + k), cols / QK4_0,
-                         reinterpret_cast<block_q4_0*>(scratch->restored.data() + k * w.row_bytes));
-      first_row = scratch->restored.data();
-    }
+    const uint8_t* first_row =
+        layout == WeightLayout::kAsStored ? first : restored_rows(w, r0, nr, scratch);
     for (int64_t k = 0; k < nr; ++k) {
       prefetch_ahead_of_row(w, r0 + k);
       vec_dot_activations_rows(w.type, first_row + k * w.row_bytes, act, act_bytes, n_tokens, cols,

@@ -274,6 +274,18 @@ bool panel_reads_rewritten_activations(TensorType weight_type) {
   return int_dot_q8_type(weight_type);
 }
 
+bool kernels_read_layout(WeightLayout layout) {
+  switch (layout) {
+    case WeightLayout::kQ4_0Groups:
+      return active_isa() == Isa::kAvx512 || active_isa() == Isa::kAvx2;
+    case WeightLayout::kInterleaved8:
+      return active_isa() == Isa::kAvx2;
+    case WeightLayout::kAsStored:
+      break;
+  }
+  return true;
+}
+
 bool weight_rows_read_panel_scales(TensorType weight_type) {
   return int_dot_q8_type(weight_type) &&
          (active_isa() == Isa::kAvx512 || active_isa() == Isa::kAvx2);

@@ -52,7 +52,8 @@ int64_t activation_panel_bytes(int64_t n);
 // activation rows (rewritten by panel_activations where panel_reads_rewritten_activations says so,
 // else as quantize_activations made them), writing y[t · y_stride + r] for row r: equal,
 // bit for bit, to vec_dot_activations_rows row by row, and faster when many activation rows share
-// the weights. `layout`: that of the weight rows (Q4_0 rows regrouped too).
+// the weights. `layout`: that of the weight rows (rows regrouped or interleaved too, where
+// kernels_read_layout says so).
 void vec_dot_activations_panel(TensorType weight_type, const void* w, uint64_t w_row_bytes,
                                int64_t n_w_rows, const uint8_t* x_rows, uint64_t x_stride,
                                int64_t n_rows, int64_t n, float* y, int64_t y_stride,
@@ -72,12 +73,16 @@ void vec_dot_activations_rows(TensorType weight_type, const void* w_row, const u
 // Q6_K with AVX-512 VNNI); then vec_dot_activations_rows serves each row.
 // x_panel_row, where not null, is the same activation row in the panel layout
 // (panel_activations), whose float block scales the kernel then reads instead of gathering them
-// from x_row's blocks (see weight_rows_read_panel_scales). `layout`: that of the weight rows; for
-// Q4_0 rows regrouped (kQ4_0Groups) the only kernel is AVX-512's.
+// from x_row's blocks (see weight_rows_read_panel_scales). `layout`: that of the weight rows
+// (kQ4_0Groups: AVX2 and AVX-512 kernels; kInterleaved8: AVX2's).
 bool vec_dot_activations_weight_rows(TensorType weight_type, const void* w_rows,
                                      uint64_t w_row_bytes, int64_t n_w_rows, const uint8_t* x_row,
                                      int64_t n, float* y, const uint8_t* x_panel_row = nullptr,
                                      WeightLayout layout = WeightLayout::kAsStored);
+
+// Whether this CPU's selected kernels (panels, and decode where it has a kernel) read weight rows
+// in `layout`; where not, the rows are restored as stored first.
+bool kernels_read_layout(WeightLayout layout);
 
 // Whether vec_dot_activations_weight_rows uses an x_panel_row for `weight_type` on this CPU (the
 // Q4_0 … Q8_0 decode kernel does, with AVX-512); matmul then makes one per token.

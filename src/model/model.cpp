@@ -1,6 +1,6 @@
 #include "model/model.h"
 
-#include <set>
+#include <map>
 #include <string>
 
 #include "core/error.h"
@@ -61,13 +61,16 @@ class Binder {
     w.row_bytes = t->n_bytes / static_cast<uint64_t>(rows);
     w.data = t->data;
     if (dequantized_ && w.type != TensorType::F32) return to_f32(w);
-    if (regroup_ && regrouping_pays(w)) {
-      // A tensor bound twice is regrouped once.
-      if (regrouped_.insert(w.data).second) {
-        regroup_in_place(w, const_cast<uint8_t*>(t->data));
-      } else {
-        w.layout = WeightLayout::kQ4_0Groups;
-      }
+    if (!regroup_) return w;
+    // A tensor bound twice is rewritten once.
+    if (const auto done = regrouped_.find(w.data); done != regrouped_.end()) {
+      w.layout = done->second;
+      return w;
+    }
+    const WeightLayout layout = layout_that_pays(w);
+    if (layout != WeightLayout::kAsStored) {
+      regroup_in_place(w, const_cast<uint8_t*>(t->data), layout);
+      regrouped_.emplace(w.data, layout);
     }
     return w;
   }
@@ -100,7 +103,7 @@ class Binder {
   const gguf::GgufFile& f_;
   std::vector<std::vector<float>>* dequantized_;
   bool regroup_;
-  std::set<const uint8_t*> regrouped_;
+  std::map<const uint8_t*, WeightLayout> regrouped_;
 };
 
 }  // namespace

@@ -67,9 +67,9 @@ const GoldenCase kCases[] = {
     {"tiny-qwen3-f32", false, kEngineBar},
     {"tiny-llama-q8_0", false, {0.98, 0.005, 8, 0.25}},
     {"tiny-llama-k-q4_k_m", false, {0.97, 0.005, 5, 0.25}},
-    // Q4_0, its rows regrouped at load where AVX-512 runs it: 5 of 10 greedy continuations
-    // identical on every ISA (the scalar reference too), each divergence at a top-2 margin of at
-    // most 0.131 — random weights quantized to 4 bits leave many near-ties.
+    // Q4_0, its rows interleaved (AVX2) or regrouped (AVX-512) at load: 5 of 10 greedy
+    // continuations identical on every ISA (the scalar reference too), each divergence at a top-2
+    // margin of at most 0.131 — random weights quantized to 4 bits leave many near-ties.
     {"tiny-llama-k-q4_0", false, {0.98, 0.005, 3, 0.25}},
 };
 

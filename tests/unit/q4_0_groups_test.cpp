@@ -1,7 +1,8 @@
 // Q4_0 rows regrouped at load (quant/q4_0_groups.h, WeightLayout::kQ4_0Groups): the bytes sit
 // where the header says, restoring gives the stored row back, and matmul and the embedding lookup
-// give the same bits on either layout on every ISA this CPU runs (the AVX-512 decode kernel reads
-// the regrouped rows; every other path restores them first).
+// give the same bits on either layout on every ISA this CPU runs (the AVX2 and AVX-512 kernels
+// read the regrouped rows; the scalar reference restores them first). Which layout a model's
+// matrices get: interleaved_rows_test.cpp.
 #include "quant/q4_0_groups.h"
 
 #include <gtest/gtest.h>
@@ -100,7 +101,7 @@ Matrices make_matrices(int64_t rows, int64_t cols, uint32_t seed) {
               bytes(m.stored_blocks)};
   m.grouped = m.stored;
   m.grouped.data = m.grouped_bytes.data();
-  regroup_in_place(m.grouped, m.grouped_bytes.data());
+  regroup_in_place(m.grouped, m.grouped_bytes.data(), WeightLayout::kQ4_0Groups);
   return m;
 }
 
@@ -154,24 +155,6 @@ INSTANTIATE_TEST_SUITE_P(Isas, Q4_0GroupsOnIsa,
                          [](const ::testing::TestParamInfo<Isa>& info) {
                            return std::string(isa_name(info.param));
                          });
-
-TEST(Q4_0Groups, RegroupingPaysForQ4_0RowsOfAWholeGroupWithSimd) {
-  const Matrices m = make_matrices(4, 256, 1);
-  WeightMatrix narrow = m.stored;
-  narrow.cols = 224;  // 7 blocks: no whole group
-  WeightMatrix other = m.stored;
-  other.type = TensorType::Q8_0;
-  for (const Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
-    if (!isa_supported(isa)) continue;
-    set_isa_override(isa);
-    SCOPED_TRACE(isa_name(isa));
-    EXPECT_EQ(regrouping_pays(m.stored), isa != Isa::kScalar);
-    EXPECT_FALSE(regrouping_pays(m.grouped));  // already regrouped
-    EXPECT_FALSE(regrouping_pays(narrow));
-    EXPECT_FALSE(regrouping_pays(other));
-  }
-  clear_isa_override();
-}
 
 }  // namespace
 }  // namespace infera

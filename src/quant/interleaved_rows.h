@@ -1,0 +1,41 @@
+#pragma once
+// Q4_0 and Q4_1 rows interleaved eight at a time for the AVX2 decode kernel
+// (WeightLayout::kInterleaved8).
+//
+// A decode step multiplies every weight row by one activation row. Row by row, each row's block
+// sums have to be reduced across the lanes of a vector, and a row of a few hundred bytes (576 or
+// 896 columns) ends in a partial group of blocks and a horizontal sum: on SmolLM2's matrices the
+// kernel was bound by those instructions, not by memory. With 8 rows side by side, row r in lane
+// r, the products of a block need no reduction across lanes and a row's end costs nothing extra.
+// So each run of 8 rows (8 · row_bytes bytes) is rewritten in place as nb tiles, one per block b:
+//   bytes 0 … 127: quants of the 8 rows' block b, dword k (quant bytes 4k … 4k + 3) of row r at
+//                  32 k + 4 r: one load gives elements 4k … 4k + 3 (low nibbles) and
+//                  16 + 4k … 16 + 4k + 3 (high nibbles) of all 8 rows;
+//   then d of rows 0 … 7 (16 bytes), then, for Q4_1, m of rows 0 … 7 (16 bytes).
+// A tile is the 8 blocks' bytes (144 or 160): a run keeps its size and place, and the numbers are
+// the same, so every kernel gives the same bits on either layout. Row r is no longer at
+// data + r · row_bytes: it lies spread over the tiles of its run of 8 (restore_interleaved_row).
+#include <cstdint>
+
+#include "quant/tensor_type.h"
+
+namespace infera {
+
+inline constexpr int64_t kInterleavedRows = 8;
+
+// Whether rows of this type can be interleaved: Q4_0 and Q4_1.
+bool interleavable_type(TensorType type);
+
+// Bytes of one tile: kInterleavedRows blocks of `type`.
+uint64_t interleaved_tile_bytes(TensorType type);
+
+// The kInterleavedRows rows at `rows` (each nb blocks, row_bytes apart, as stored) interleaved
+// into `out` (kInterleavedRows · row_bytes bytes; must not overlap `rows`).
+void interleave_rows(TensorType type, const uint8_t* rows, uint64_t row_bytes, int64_t nb,
+                     uint8_t* out);
+
+// Row r (0 … kInterleavedRows − 1) of the interleaved run at `run`, as stored, into `out`
+// (nb blocks; must not overlap `run`).
+void restore_interleaved_row(TensorType type, const uint8_t* run, int64_t nb, int r, uint8_t* out);
+
+}  // namespace infera
