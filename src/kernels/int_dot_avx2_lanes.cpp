@@ -103,43 +103,46 @@ INFERA_LANES_AVX2 void rewrite_panel(TensorType type, const uint8_t* w, uint64_t
   const bool five_bit = type == TensorType::Q5_0 || type == TensorType::Q5_1;
   const uint64_t tile_bytes =
       layout == WeightLayout::kInterleaved8 ? interleaved_tile_bytes(type) : 0;
+  const bool with_min = type == TensorType::Q4_1 || type == TensorType::Q5_1;
   for (int64_t b = 0; b < nb; ++b) {
     LaneBlock& lb = out[b];
+    RowDwords q;
+    // The fifth bits: the rows' qh dwords, or an interleaved tile's bit planes.
+    __m256i high_bits = _mm256_setzero_si256(), planes = _mm256_setzero_si256();
+    uint16_t d[kLanes], m[kLanes] = {};
     if (layout == WeightLayout::kInterleaved8) {
-      // The tile holds the 8 rows' dwords already side by side (interleaved_rows.h).
+      // The tile holds the 8 rows' dwords side by side, then d, m and qh (interleaved_rows.h).
       const uint8_t* tile = w + b * tile_bytes;
-      for (int k = 0; k < 8; ++k) {
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 32 * (k % 4)));
-        _mm256_storeu_si256(
-            reinterpret_cast<__m256i*>(lb.quants[k]),
-            k < 4 ? _mm256_and_si256(q, low4) : _mm256_and_si256(_mm256_srli_epi16(q, 4), low4));
+      for (int k = 0; k < 4; ++k)
+        q.k[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 32 * k));
+      const uint8_t* scales = tile + 32 * 4;
+      std::memcpy(d, scales, sizeof d);
+      scales += sizeof d;
+      if (with_min) {
+        std::memcpy(m, scales, sizeof m);
+        scales += sizeof m;
       }
-      const auto* halves = reinterpret_cast<const uint16_t*>(tile + 32 * 4);
-      halves_to_floats(halves, lb.d);
-      if (type == TensorType::Q4_1) {
-        halves_to_floats(halves + kLanes, lb.m);
-      } else {
-        std::memset(lb.m, 0, sizeof lb.m);
+      if (five_bit) planes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales));
+    } else {
+      const uint8_t* qs[kLanes];
+      alignas(32) uint32_t qh[kLanes];
+      for (int r = 0; r < kLanes; ++r) {
+        const StoredBlock s = stored_block(type, w + r * w_row_bytes, nb, b, layout);
+        qs[r] = s.qs;
+        qh[r] = s.qh;
+        d[r] = s.d;
+        m[r] = s.m;
       }
-      continue;
+      q = transpose_rows(qs);
+      high_bits = _mm256_load_si256(reinterpret_cast<const __m256i*>(qh));
     }
-    const uint8_t* qs[kLanes];
-    alignas(32) uint32_t qh[kLanes];
-    uint16_t d[kLanes], m[kLanes];
-    for (int r = 0; r < kLanes; ++r) {
-      const StoredBlock s = stored_block(type, w + r * w_row_bytes, nb, b, layout);
-      qs[r] = s.qs;
-      qh[r] = s.qh;
-      d[r] = s.d;
-      m[r] = s.m;
-    }
-    const RowDwords q = transpose_rows(qs);
-    const __m256i high_bits = _mm256_load_si256(reinterpret_cast<const __m256i*>(qh));
     for (int k = 0; k < 8; ++k) {
       // Elements 4k … 4k + 3: low nibbles of dword k, then (k >= 4) high nibbles of dword k − 4.
       __m256i v = k < 4 ? _mm256_and_si256(q.k[k], low4)
                         : _mm256_and_si256(_mm256_srli_epi16(q.k[k - 4], 4), low4);
-      if (five_bit) {
+      if (five_bit && layout == WeightLayout::kInterleaved8) {
+        v = _mm256_or_si256(v, interleaved_fifth_bits(planes, k));
+      } else if (five_bit) {
         // Bits 4k … 4k + 3 of qh to bit 4 of bytes 0..3: the four shifted copies the product
         // makes of them do not overlap, so there are no carries.
         const __m256i bits = _mm256_and_si256(_mm256_srl_epi32(high_bits, _mm_cvtsi32_si128(4 * k)),
@@ -214,23 +217,35 @@ struct Q8LaneBlock {
   float d[kLanes];
 };
 
+// Rows [0, 8) of w (w_row_bytes apart; with kInterleaved8 the run of 8 at w) rewritten.
 INFERA_LANES_AVX2 void rewrite_q8_panel(const uint8_t* w, uint64_t w_row_bytes, int64_t nb,
-                                        Q8LaneBlock* out) {
+                                        WeightLayout layout, Q8LaneBlock* out) {
+  constexpr uint64_t kTileBytes = kLanes * sizeof(block_q8_0);
   for (int64_t b = 0; b < nb; ++b) {
     Q8LaneBlock& lb = out[b];
-    const uint8_t* qs[kLanes];
     uint16_t d[kLanes];
-    for (int r = 0; r < kLanes; ++r) {
-      const uint8_t* block = w + r * w_row_bytes + b * sizeof(block_q8_0);
-      qs[r] = block + offsetof(block_q8_0, qs);
-      std::memcpy(&d[r], block + offsetof(block_q8_0, d), sizeof d[r]);
+    __m256i dwords[8];
+    if (layout == WeightLayout::kInterleaved8) {
+      // The tile holds the 8 rows' dwords side by side, then d (interleaved_rows.h).
+      const uint8_t* tile = w + b * kTileBytes;
+      for (int k = 0; k < 8; ++k)
+        dwords[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 32 * k));
+      std::memcpy(d, tile + 32 * 8, sizeof d);
+    } else {
+      const uint8_t* qs[kLanes];
+      for (int r = 0; r < kLanes; ++r) {
+        const uint8_t* block = w + r * w_row_bytes + b * sizeof(block_q8_0);
+        qs[r] = block + offsetof(block_q8_0, qs);
+        std::memcpy(&d[r], block + offsetof(block_q8_0, d), sizeof d[r]);
+      }
+      // Bytes 0..15 of each row, then 16..31: dwords k and 4 + k.
+      const uint8_t* upper[kLanes];
+      for (int r = 0; r < kLanes; ++r) upper[r] = qs[r] + 16;
+      const RowDwords halves[2] = {transpose_rows(qs), transpose_rows(upper)};
+      for (int k = 0; k < 8; ++k) dwords[k] = halves[k / 4].k[k % 4];
     }
-    // Bytes 0..15 of each row, then 16..31: dwords k and 4 + k.
-    const uint8_t* upper[kLanes];
-    for (int r = 0; r < kLanes; ++r) upper[r] = qs[r] + 16;
-    const RowDwords halves[2] = {transpose_rows(qs), transpose_rows(upper)};
     for (int k = 0; k < 8; ++k) {
-      const __m256i q = halves[k / 4].k[k % 4];
+      const __m256i q = dwords[k];
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(lb.sign[k]), q);
       // |−128| = 128 as an unsigned byte, as maddubs reads it.
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(lb.abs[k]), _mm256_abs_epi8(q));
@@ -303,7 +318,7 @@ void lanes_rows_times_tokens_avx2(TensorType weight_type, const void* w_rows, ui
     panel_pairs_times_tokens<Q8LaneBlock>(
         w, w_row_bytes, n_rows, nb, n_tokens, x_rows, x_stride, y, y_stride,
         [&](const uint8_t* rows, Q8LaneBlock* out) {
-          rewrite_q8_panel(rows, w_row_bytes, nb, out);
+          rewrite_q8_panel(rows, w_row_bytes, nb, layout, out);
         },
         [&](auto tile, const Q8LaneBlock* const* panels, const PanelTokenRow* token, float* yt) {
           q8_panels_times_tokens<decltype(tile)::value>(panels, nb, token, yt, y_stride);

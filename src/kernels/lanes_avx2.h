@@ -118,6 +118,14 @@ INFERA_LANES_AVX2 RowDwords transpose_rows(const uint8_t* const* qs) {
            _mm256_unpacklo_epi64(ab_hi, cd_hi), _mm256_unpackhi_epi64(ab_hi, cd_hi)}};
 }
 
+// The fifth bits of quant vector k (0 … 7) of a Q5_0/Q5_1 tile of interleaved rows, from its bit
+// planes (interleaved_rows.h), as 0x10 in the bytes of the elements whose bit is set: bit k of
+// each plane byte moved to bit 4 (within its byte: shifts of at most 4 in 16-bit lanes).
+INFERA_LANES_AVX2 __m256i interleaved_fifth_bits(__m256i planes, int k) {
+  const __m256i v = k < 4 ? _mm256_slli_epi16(planes, 4 - k) : _mm256_srli_epi16(planes, k - 4);
+  return _mm256_and_si256(v, _mm256_set1_epi8(0x10));
+}
+
 // 8 fp16 values to f32, exactly.
 INFERA_LANES_AVX2 void halves_to_floats(const uint16_t* h, float* out) {
   __m128i v;

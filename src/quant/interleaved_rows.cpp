@@ -8,33 +8,69 @@
 namespace infera {
 namespace {
 
-constexpr uint64_t kQuantBytes = 16;  // of one Q4_0 or Q4_1 block
-constexpr uint64_t kTileQuantBytes = kInterleavedRows * kQuantBytes;
 constexpr uint64_t kHalf = sizeof(uint16_t);
+constexpr uint64_t kNone = ~uint64_t{0};
 
-// Where a block keeps its quants, its d and (Q4_1) its m.
+// Where a block keeps its quants, its d (first, in every type), m and qh (kNone: none).
 struct BlockShape {
-  uint64_t bytes, qs, m;
-  bool with_min;
+  uint64_t bytes, qs, qs_bytes, m, qh;
 };
 BlockShape shape_of(TensorType type) {
-  if (type == TensorType::Q4_1)
-    return {sizeof(block_q4_1), offsetof(block_q4_1, qs), offsetof(block_q4_1, m), true};
-  return {sizeof(block_q4_0), offsetof(block_q4_0, qs), 0, false};
+  switch (type) {
+    case TensorType::Q4_1:
+      return {sizeof(block_q4_1), offsetof(block_q4_1, qs), 16, offsetof(block_q4_1, m), kNone};
+    case TensorType::Q5_0:
+      return {sizeof(block_q5_0), offsetof(block_q5_0, qs), 16, kNone, offsetof(block_q5_0, qh)};
+    case TensorType::Q5_1:
+      return {sizeof(block_q5_1), offsetof(block_q5_1, qs), 16, offsetof(block_q5_1, m),
+              offsetof(block_q5_1, qh)};
+    case TensorType::Q8_0:
+      return {sizeof(block_q8_0), offsetof(block_q8_0, qs), 32, kNone, kNone};
+    default:
+      return {sizeof(block_q4_0), offsetof(block_q4_0, qs), 16, kNone, kNone};
+  }
 }
 
-// Calls move(tile byte offset, block byte offset, bytes) for every piece of block b of row r.
-template <typename Move>
-void for_each_piece(const BlockShape& s, int r, const Move& move) {
-  for (uint64_t k = 0; k < kQuantBytes / 4; ++k) move(32 * k + 4 * r, s.qs + 4 * k, 4);
-  move(kTileQuantBytes + kHalf * r, 0, kHalf);  // d comes first in both block types
-  if (s.with_min) move(kTileQuantBytes + kHalf * (kInterleavedRows + r), s.m, kHalf);
+// The element whose fifth bit bit k of a plane byte j holds (interleaved_rows.h).
+constexpr int fifth_bit_element(int k, int j) { return k < 4 ? 4 * k + j : 16 + 4 * (k - 4) + j; }
+
+// A row's qh word (bit i: element i's fifth bit) as its 4 plane bytes, and back.
+void qh_to_planes(const uint8_t* qh, uint8_t* planes) {
+  uint32_t word;
+  std::memcpy(&word, qh, sizeof word);
+  for (int j = 0; j < 4; ++j) {
+    uint8_t byte = 0;
+    for (int k = 0; k < 8; ++k) byte |= ((word >> fifth_bit_element(k, j)) & 1u) << k;
+    planes[j] = byte;
+  }
+}
+void planes_to_qh(const uint8_t* planes, uint8_t* qh) {
+  uint32_t word = 0;
+  for (int j = 0; j < 4; ++j)
+    for (int k = 0; k < 8; ++k) word |= uint32_t{(planes[j] >> k) & 1u} << fifth_bit_element(k, j);
+  std::memcpy(qh, &word, sizeof word);
+}
+
+// Calls move(tile byte offset, block byte offset, bytes) for every piece of block b of row r
+// kept as it is, and fifth(tile byte offset, block byte offset) for its qh.
+template <typename Move, typename Fifth>
+void for_each_piece(const BlockShape& s, int r, const Move& move, const Fifth& fifth) {
+  for (uint64_t k = 0; k < s.qs_bytes / 4; ++k) move(32 * k + 4 * r, s.qs + 4 * k, 4);
+  uint64_t at = kInterleavedRows * s.qs_bytes;
+  move(at + kHalf * r, 0, kHalf);
+  at += kInterleavedRows * kHalf;
+  if (s.m != kNone) {
+    move(at + kHalf * r, s.m, kHalf);
+    at += kInterleavedRows * kHalf;
+  }
+  if (s.qh != kNone) fifth(at + 4 * r, s.qh);
 }
 
 }  // namespace
 
 bool interleavable_type(TensorType type) {
-  return type == TensorType::Q4_0 || type == TensorType::Q4_1;
+  return type == TensorType::Q4_0 || type == TensorType::Q4_1 || type == TensorType::Q5_0 ||
+         type == TensorType::Q5_1 || type == TensorType::Q8_0;
 }
 
 uint64_t interleaved_tile_bytes(TensorType type) { return kInterleavedRows * shape_of(type).bytes; }
@@ -46,9 +82,10 @@ void interleave_rows(TensorType type, const uint8_t* rows, uint64_t row_bytes, i
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* block = rows + r * row_bytes + b * s.bytes;
       uint8_t* tile = out + b * kInterleavedRows * s.bytes;
-      for_each_piece(s, r, [&](uint64_t at, uint64_t from, uint64_t n) {
-        std::memcpy(tile + at, block + from, n);
-      });
+      for_each_piece(
+          s, r,
+          [&](uint64_t at, uint64_t from, uint64_t n) { std::memcpy(tile + at, block + from, n); },
+          [&](uint64_t at, uint64_t from) { qh_to_planes(block + from, tile + at); });
     }
   }
 }
@@ -58,9 +95,10 @@ void restore_interleaved_row(TensorType type, const uint8_t* run, int64_t nb, in
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* tile = run + b * kInterleavedRows * s.bytes;
     uint8_t* block = out + b * s.bytes;
-    for_each_piece(s, r, [&](uint64_t at, uint64_t from, uint64_t n) {
-      std::memcpy(block + from, tile + at, n);
-    });
+    for_each_piece(
+        s, r,
+        [&](uint64_t at, uint64_t from, uint64_t n) { std::memcpy(block + from, tile + at, n); },
+        [&](uint64_t at, uint64_t from) { planes_to_qh(tile + at, block + from); });
   }
 }
 

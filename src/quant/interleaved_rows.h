@@ -1,18 +1,23 @@
 #pragma once
-// Q4_0 and Q4_1 rows interleaved eight at a time for the AVX2 decode kernel
+// Q4_0 … Q8_0 rows interleaved eight at a time for the AVX2 decode kernel
 // (WeightLayout::kInterleaved8).
 //
 // A decode step multiplies every weight row by one activation row. Row by row, each row's block
-// sums have to be reduced across the lanes of a vector, and a row of a few hundred bytes (576 or
-// 896 columns) ends in a partial group of blocks and a horizontal sum: on SmolLM2's matrices the
-// kernel was bound by those instructions, not by memory. With 8 rows side by side, row r in lane
-// r, the products of a block need no reduction across lanes and a row's end costs nothing extra.
-// So each run of 8 rows (8 · row_bytes bytes) is rewritten in place as nb tiles, one per block b:
-//   bytes 0 … 127: quants of the 8 rows' block b, dword k (quant bytes 4k … 4k + 3) of row r at
-//                  32 k + 4 r: one load gives elements 4k … 4k + 3 (low nibbles) and
-//                  16 + 4k … 16 + 4k + 3 (high nibbles) of all 8 rows;
-//   then d of rows 0 … 7 (16 bytes), then, for Q4_1, m of rows 0 … 7 (16 bytes).
-// A tile is the 8 blocks' bytes (144 or 160): a run keeps its size and place, and the numbers are
+// sums have to be reduced across the lanes of a vector, and a row of a few hundred bytes (576,
+// 640 or 896 columns) ends in a partial group of blocks and a horizontal sum: on SmolLM2's
+// matrices the kernel was bound by those instructions, not by memory. With 8 rows side by side,
+// row r in lane r, the products of a block need no reduction across lanes and a row's end costs
+// nothing extra. So each run of 8 rows (8 · row_bytes bytes) is rewritten in place as nb tiles,
+// one per block b, each holding the 8 rows' block b:
+//   quants: dword k (quant bytes 4k … 4k + 3) of row r at 32 k + 4 r, for k < 4 (Q4, Q5: one
+//           load gives elements 4k … 4k + 3 in the low nibbles and 16 + 4k … in the high ones of
+//           all 8 rows) or k < 8 (Q8_0: elements 4k … 4k + 3);
+//   then d of rows 0 … 7 (8 halves); m of rows 0 … 7 (Q4_1, Q5_1); for Q5_0 and Q5_1 the fifth
+//   bits of rows 0 … 7 as bit planes, 4 bytes a row: bit k of byte 4 r + j is the fifth bit of
+//   row r's element 4k + j (k < 4) or 16 + 4(k − 4) + j (k >= 4), the element that byte j of
+//   lane r of quant vector k holds. A 16-bit shift by 4 − k and a mask by 0x10 put every row's
+//   bits for vector k in place (three instructions, where spreading qh's bits took six).
+// A tile is the 8 blocks' bytes (144 … 272): a run keeps its size and place, and the numbers are
 // the same, so every kernel gives the same bits on either layout. Row r is no longer at
 // data + r · row_bytes: it lies spread over the tiles of its run of 8 (restore_interleaved_row).
 #include <cstdint>
@@ -23,7 +28,7 @@ namespace infera {
 
 inline constexpr int64_t kInterleavedRows = 8;
 
-// Whether rows of this type can be interleaved: Q4_0 and Q4_1.
+// Whether rows of this type can be interleaved: Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0.
 bool interleavable_type(TensorType type);
 
 // Bytes of one tile: kInterleavedRows blocks of `type`.

@@ -1,4 +1,4 @@
-// Q4_0 and Q4_1 rows interleaved 8 at a time at load (quant/interleaved_rows.h,
+// Q4_0 … Q8_0 rows interleaved 8 at a time at load (quant/interleaved_rows.h,
 // WeightLayout::kInterleaved8): the bytes sit where the header says, restoring gives the stored
 // rows back, matmul and the embedding lookup give the same bits on either layout on every ISA
 // this CPU runs (AVX2's decode and prompt kernels read the interleaved rows; the other ISAs
@@ -21,30 +21,25 @@
 namespace infera {
 namespace {
 
-uint64_t block_bytes(TensorType type) {
-  return type == TensorType::Q4_1 ? sizeof(block_q4_1) : sizeof(block_q4_0);
-}
+constexpr TensorType kTypes[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
+                                 TensorType::Q5_1, TensorType::Q8_0};
 
-// rows × nb random blocks of `type`: any quants, scales (and mins) of either sign and several
-// magnitudes.
+uint64_t block_bytes(TensorType type) { return traits_of(type).block_bytes; }
+
+// rows × nb random blocks of `type`: any quants (and fifth bits), scales (and mins) of either sign
+// and several magnitudes. Every block type starts with its d; Q4_1 and Q5_1 follow it with m.
 std::vector<uint8_t> random_rows(TensorType type, int64_t rows, int64_t nb, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> scale(-0.05f, 0.05f);
+  const bool with_min = type == TensorType::Q4_1 || type == TensorType::Q5_1;
   std::vector<uint8_t> bytes(static_cast<size_t>(rows * nb) * block_bytes(type));
+  for (uint8_t& v : bytes) v = static_cast<uint8_t>(rng());
   for (int64_t i = 0; i < rows * nb; ++i) {
     uint8_t* block = bytes.data() + i * block_bytes(type);
-    if (type == TensorType::Q4_1) {
-      block_q4_1 b;
-      b.d = fp32_to_fp16(scale(rng));
-      b.m = fp32_to_fp16(scale(rng));
-      for (auto& q : b.qs) q = static_cast<uint8_t>(rng());
-      std::memcpy(block, &b, sizeof b);
-    } else {
-      block_q4_0 b;
-      b.d = fp32_to_fp16(scale(rng));
-      for (auto& q : b.qs) q = static_cast<uint8_t>(rng());
-      std::memcpy(block, &b, sizeof b);
-    }
+    const uint16_t d = fp32_to_fp16(scale(rng));
+    const uint16_t m = fp32_to_fp16(scale(rng));
+    std::memcpy(block, &d, sizeof d);
+    if (with_min) std::memcpy(block + sizeof d, &m, sizeof m);
   }
   return bytes;
 }
@@ -71,8 +66,54 @@ TEST(InterleavedRows, BytesSitWhereTheLayoutSays) {
   }
 }
 
+TEST(InterleavedRows, FifthBitsAndEightBitQuantsSitWhereTheLayoutSays) {
+  const int64_t nb = 2;
+  ASSERT_EQ(interleaved_tile_bytes(TensorType::Q5_0), 176u);
+  ASSERT_EQ(interleaved_tile_bytes(TensorType::Q5_1), 192u);
+  ASSERT_EQ(interleaved_tile_bytes(TensorType::Q8_0), 272u);
+  const uint64_t q5_bytes = nb * sizeof(block_q5_1);
+  const auto q5 = random_rows(TensorType::Q5_1, kInterleavedRows, nb, 4);
+  std::vector<uint8_t> out(q5.size());
+  interleave_rows(TensorType::Q5_1, q5.data(), q5_bytes, nb, out.data());
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* tile = out.data() + b * 192;
+    for (int r = 0; r < kInterleavedRows; ++r) {
+      block_q5_1 blk;
+      std::memcpy(&blk, q5.data() + r * q5_bytes + b * sizeof blk, sizeof blk);
+      for (int k = 0; k < 4; ++k)
+        EXPECT_EQ(std::memcmp(tile + 32 * k + 4 * r, blk.qs + 4 * k, 4), 0);
+      EXPECT_EQ(std::memcmp(tile + 128 + 2 * r, &blk.d, 2), 0);
+      EXPECT_EQ(std::memcmp(tile + 144 + 2 * r, &blk.m, 2), 0);
+      // The fifth bits as bit planes: bit k of byte j the element quant vector k has in byte j.
+      uint32_t qh;
+      std::memcpy(&qh, blk.qh, sizeof qh);
+      for (int j = 0; j < 4; ++j) {
+        for (int k = 0; k < 8; ++k) {
+          const int element = k < 4 ? 4 * k + j : 16 + 4 * (k - 4) + j;
+          EXPECT_EQ((tile[160 + 4 * r + j] >> k) & 1, (qh >> element) & 1)
+              << "block " << b << " row " << r << " byte " << j << " bit " << k;
+        }
+      }
+    }
+  }
+  const uint64_t q8_bytes = nb * sizeof(block_q8_0);
+  const auto q8 = random_rows(TensorType::Q8_0, kInterleavedRows, nb, 5);
+  out.assign(q8.size(), 0);
+  interleave_rows(TensorType::Q8_0, q8.data(), q8_bytes, nb, out.data());
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* tile = out.data() + b * 272;
+    for (int r = 0; r < kInterleavedRows; ++r) {
+      block_q8_0 blk;
+      std::memcpy(&blk, q8.data() + r * q8_bytes + b * sizeof blk, sizeof blk);
+      for (int k = 0; k < 8; ++k)
+        EXPECT_EQ(std::memcmp(tile + 32 * k + 4 * r, blk.qs + 4 * k, 4), 0);
+      EXPECT_EQ(std::memcmp(tile + 256 + 2 * r, &blk.d, 2), 0);
+    }
+  }
+}
+
 TEST(InterleavedRows, RestoreGivesTheStoredRowsBack) {
-  for (const TensorType type : {TensorType::Q4_0, TensorType::Q4_1}) {
+  for (const TensorType type : kTypes) {
     for (const int64_t nb : {1, 3, 8, 9, 18, 28}) {
       SCOPED_TRACE(::testing::Message() << tensor_type_name(type) << ", " << nb << " blocks");
       const uint64_t row_bytes = static_cast<uint64_t>(nb) * block_bytes(type);
@@ -124,7 +165,7 @@ TEST_P(InterleavedOnIsa, MatmulGivesTheSameBitsOnEitherLayout) {
   // Columns: one block, fewer than a group of 8, whole groups, groups and a partial one (576:
   // SmolLM2; 896: Qwen2.5-0.5B). Rows: one run, a decode group of 16, and runs past it. Tokens:
   // decode, a few (token by token), and enough for the panel kernels (with rows left over).
-  for (const TensorType type : {TensorType::Q4_0, TensorType::Q4_1}) {
+  for (const TensorType type : kTypes) {
     for (const int64_t cols : {32, 96, 256, 288, 576, 896}) {
       for (const int64_t rows : {8, 16, 24, 40}) {
         const Matrices m = make_matrices(type, rows, cols, static_cast<uint32_t>(cols + rows));
@@ -146,7 +187,7 @@ TEST_P(InterleavedOnIsa, MatmulGivesTheSameBitsOnEitherLayout) {
 }
 
 TEST_P(InterleavedOnIsa, EmbeddingRowsAreTheSameOnEitherLayout) {
-  for (const TensorType type : {TensorType::Q4_0, TensorType::Q4_1}) {
+  for (const TensorType type : kTypes) {
     const Matrices m = make_matrices(type, 16, 576, 3);
     std::vector<float> want(576), got(576);
     for (int64_t r = 0; r < 16; ++r) {
@@ -175,7 +216,9 @@ TEST(InterleavedRows, EachIsaGetsTheLayoutItsKernelsReadFastest) {
   narrow.cols = 224;  // 7 blocks: no whole group to regroup
   narrow.rows = 15;
   WeightMatrix other = q4_0.stored;
-  other.type = TensorType::Q8_0;
+  other.type = TensorType::Q4_K;
+  WeightMatrix q8_0 = q4_0.stored;
+  q8_0.type = TensorType::Q8_0;
   for (const Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
     if (!isa_supported(isa)) continue;
     set_isa_override(isa);
@@ -185,6 +228,8 @@ TEST(InterleavedRows, EachIsaGetsTheLayoutItsKernelsReadFastest) {
                                                            : WeightLayout::kAsStored;
     EXPECT_EQ(layout_that_pays(q4_0.stored), q4_0_layout);
     EXPECT_EQ(layout_that_pays(q4_1.stored),
+              isa == Isa::kAvx2 ? WeightLayout::kInterleaved8 : WeightLayout::kAsStored);
+    EXPECT_EQ(layout_that_pays(q8_0),
               isa == Isa::kAvx2 ? WeightLayout::kInterleaved8 : WeightLayout::kAsStored);
     EXPECT_EQ(layout_that_pays(odd_rows),
               isa == Isa::kScalar ? WeightLayout::kAsStored : WeightLayout::kQ4_0Groups);

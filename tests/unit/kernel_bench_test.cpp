@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernels/cpu_features.h"
+#include "kernels/weight_regroup.h"
 #include "quant/tensor_type.h"
 
 namespace infera {
@@ -42,11 +43,19 @@ TEST(KernelBench, EveryCheckPassesOnSmallShapes) {
   const int n_isas = supported_isas();
   const size_t n_types = kernel_bench_types().size();
   // matmul: every type at two shapes; attention: two shapes; ops: five, softmax and rope on the
-  // scalar path, rms_norm, swiglu and geglu on every path; on each SIMD path, the layouts its
-  // kernels read faster at both shapes too: Q4_0 and Q4_1 interleaved (AVX2), Q4_0 regrouped
-  // (AVX-512).
-  const size_t rewritten =
-      (isa_supported(Isa::kAvx2) ? 2 * 2 : 0) + (isa_supported(Isa::kAvx512) ? 2 : 0);
+  // scalar path, rms_norm, swiglu and geglu on every path; on each SIMD path, each type at both
+  // shapes in the layout a model loads it in where that is not as stored (weight_regroup.h).
+  size_t rewritten = 0;
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+    if (!isa_supported(isa)) continue;
+    set_isa_override(isa);
+    for (TensorType type : kernel_bench_types()) {
+      const WeightMatrix w{type, small_options().cols, small_options().rows, 0, nullptr};
+      if (layout_that_pays(w) != WeightLayout::kAsStored) rewritten += 2;
+    }
+    clear_isa_override();
+  }
+  if (isa_supported(Isa::kAvx2)) EXPECT_GE(rewritten, 2u * 5);  // Q4_0 … Q8_0 interleaved
   EXPECT_EQ(results.size(), (n_types * 2 + 2) * n_isas + 2 + 3 * n_isas + rewritten);
 
   std::set<std::string> kernels;
