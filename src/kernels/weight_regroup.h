@@ -8,10 +8,11 @@
 namespace infera {
 
 // The layout this CPU's kernels multiply w's rows fastest in; kAsStored where none pays or w is
-// already rewritten. With AVX2: Q4_0 and Q4_1 rows interleaved 8 at a time (a multiple of 8 rows;
-// SmolLM2's 576-column Q4_1 matrices from ~12–17 to ~25–30 GB/s on two cores, bench/RESULTS.md),
-// else Q4_0 rows of at least one whole group regrouped. With AVX-512: Q4_0 rows regrouped (the
-// decode kernel from ~20 to ~26 GB/s on one core from L2, ~16.5 to ~18 GB/s on two from memory).
+// already rewritten. With AVX2: Q4_0 … Q8_0 rows interleaved 8 at a time (a multiple of 8 rows;
+// two cores from memory, of the read probe: Q4_1 3072 × 576 60 → 77 %, 4864 × 896 53 → 85 %;
+// SmolLM2 tg 155 → 192 t/s, bench/RESULTS.md), else Q4_0 rows of at least one whole group
+// regrouped. With AVX-512: Q4_0 rows regrouped (the decode kernel from ~20 to ~26 GB/s on one core
+// from L2, ~16.5 to ~18 GB/s on two from memory).
 WeightLayout layout_that_pays(const WeightMatrix& w);
 
 // Rewrites the rows of w, as stored, in place into `layout` (one layout_that_pays gives for w):
