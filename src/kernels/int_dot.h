@@ -73,7 +73,7 @@ bool k_lanes_kernel_avx2(TensorType weight_type);
 void k_lanes_rows_times_tokens_avx2(TensorType weight_type, const void* w_rows,
                                     uint64_t w_row_bytes, int64_t n_rows, const block_q8_K* x,
                                     int64_t x_stride_blocks, int64_t n_tokens, int64_t nb, float* y,
-                                    int64_t y_stride);
+                                    int64_t y_stride, WeightLayout layout);
 void pair_activations_avx2(TensorType weight_type, const void* x_row, int64_t nb, uint8_t* dst);
 // Decode: many rows times one activation row (int_dot_avx2_pairs.cpp).
 void pair_weight_rows_avx2(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
@@ -89,6 +89,11 @@ bool k_weight_rows_avx512(TensorType weight_type, const void* w_rows, uint64_t w
                           int64_t n_rows, const block_q8_K* x, int64_t nb, float* y);
 bool k_weight_rows_avx2(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
                         int64_t n_rows, const block_q8_K* x, int64_t nb, float* y);
+// Decode on Q4_K or Q6_K rows interleaved 8 at a time (int_dot_avx2_k_interleaved.cpp; n_rows a
+// multiple of 8, w_rows the start of a run).
+bool k_interleaved_weight_rows_avx2(TensorType weight_type, const uint8_t* w_rows,
+                                    uint64_t w_row_bytes, int64_t n_rows, const block_q8_K* x,
+                                    int64_t nb, float* y);
 // n_panels panels of 16 weight rows each, consecutive, times the activation rows.
 void q8_panels16_avx512(TensorType weight_type, const uint8_t* w, uint64_t w_row_bytes,
                         int64_t n_panels, const uint8_t* x_rows, uint64_t x_stride,
@@ -241,7 +246,7 @@ inline void int_dot_panels16(TensorType weight_type, const void* w, uint64_t w_r
   if (active_isa() == Isa::kAvx2 && int_dot_detail::k_lanes_kernel_avx2(weight_type)) {
     int_dot_detail::k_lanes_rows_times_tokens_avx2(
         weight_type, wb, w_row_bytes, n_w_rows, reinterpret_cast<const block_q8_K*>(x_rows),
-        static_cast<int64_t>(x_stride / sizeof(block_q8_K)), n_rows, n / QK_K, y, y_stride);
+        static_cast<int64_t>(x_stride / sizeof(block_q8_K)), n_rows, n / QK_K, y, y_stride, layout);
   } else if (active_isa() == Isa::kAvx2) {
     int_dot_detail::lanes_rows_times_tokens_avx2(weight_type, wb, w_row_bytes, n_w_rows, x_rows,
                                                  x_stride, n_rows, n / QK8_0, y, y_stride, layout);
@@ -289,17 +294,24 @@ inline bool int_dot_k_rows(TensorType weight_type, const void* w_row, const bloc
 // n_w_rows K-quant weight rows (each as int_dot_k_rows takes it, w_row_bytes apart) times ONE
 // Q8_K activation row x of nb blocks, writing y[r] for weight row r: the same bits as
 // int_dot_k_rows row by row. For decode: the rows share every activation load (AVX-512), the
-// float steps of 8 blocks run together (AVX2). Returns false, writing nothing, where the selected
-// ISA has no such kernel or the type is not one it takes (Q4_K and Q6_K; AVX2 also Q5_K).
+// float steps of 8 blocks run together (AVX2). `layout` kInterleaved8 for Q4_K or Q6_K rows
+// interleaved (AVX2 only). Returns false, writing nothing, where the selected ISA has no such
+// kernel for the type and layout (Q4_K and Q6_K; AVX2 also Q5_K as stored).
 inline bool int_dot_k_weight_rows(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
-                                  int64_t n_w_rows, const block_q8_K* x, int64_t nb, float* y) {
+                                  int64_t n_w_rows, const block_q8_K* x, int64_t nb, float* y,
+                                  WeightLayout layout = WeightLayout::kAsStored) {
 #if defined(__x86_64__) || defined(__i386__)
+  if (active_isa() == Isa::kAvx2 && layout == WeightLayout::kInterleaved8)
+    return int_dot_detail::k_interleaved_weight_rows_avx2(
+        weight_type, static_cast<const uint8_t*>(w_rows), w_row_bytes, n_w_rows, x, nb, y);
+  if (layout != WeightLayout::kAsStored) return false;
   if (active_isa() == Isa::kAvx2)
     return int_dot_detail::k_weight_rows_avx2(weight_type, w_rows, w_row_bytes, n_w_rows, x, nb, y);
   if (active_isa() != Isa::kAvx512) return false;
   return int_dot_detail::k_weight_rows_avx512(weight_type, w_rows, w_row_bytes, n_w_rows, x, nb, y);
 #else
-  (void)weight_type, (void)w_rows, (void)w_row_bytes, (void)n_w_rows, (void)x, (void)nb, (void)y;
+  (void)weight_type, (void)w_rows, (void)w_row_bytes, (void)n_w_rows, (void)x, (void)nb, (void)y,
+      (void)layout;
   return false;
 #endif
 }

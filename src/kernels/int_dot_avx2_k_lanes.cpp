@@ -21,6 +21,7 @@
 
 #include "kernels/lanes_avx2.h"
 #include "quant/float16.h"
+#include "quant/interleaved_rows.h"
 
 namespace infera::int_dot_detail {
 namespace {
@@ -37,17 +38,28 @@ struct KLaneBlock {
   float dmin[kLanes];
 };
 
-// Rows [0, 8) of w (w_row_bytes apart) rewritten into nb KLaneBlocks.
+// Row r's block b of the panel at w: rows w_row_bytes apart, or (kInterleaved8) the run of 8 at
+// w, whose block is restored into `scratch`.
+const uint8_t* panel_block(TensorType type, const uint8_t* w, uint64_t w_row_bytes,
+                           WeightLayout layout, int64_t b, int r, uint8_t* scratch) {
+  const uint64_t block_bytes = traits_of(type).block_bytes;
+  if (layout != WeightLayout::kInterleaved8) return w + r * w_row_bytes + b * block_bytes;
+  restore_interleaved_block(type, w + b * kLanes * block_bytes, r, scratch);
+  return scratch;
+}
+
+// Rows [0, 8) of w rewritten into nb KLaneBlocks.
 INFERA_LANES_AVX2 void rewrite_q4_panel(const uint8_t* w, uint64_t w_row_bytes, int64_t nb,
-                                        KLaneBlock* out) {
+                                        WeightLayout layout, KLaneBlock* out) {
   const __m256i low4 = _mm256_set1_epi8(0x0f);
+  uint8_t restored[kLanes][sizeof(block_q4_K)];
   for (int64_t b = 0; b < nb; ++b) {
     KLaneBlock& lb = out[b];
     // The blocks as bytes: rows of any alignment (block_q4_K wants 2).
     const uint8_t* blk[kLanes];
     uint16_t d[kLanes], dmin[kLanes];
     for (int r = 0; r < kLanes; ++r) {
-      blk[r] = w + r * w_row_bytes + b * sizeof(block_q4_K);
+      blk[r] = panel_block(TensorType::Q4_K, w, w_row_bytes, layout, b, r, restored[r]);
       std::memcpy(&d[r], blk[r] + offsetof(block_q4_K, d), sizeof d[r]);
       std::memcpy(&dmin[r], blk[r] + offsetof(block_q4_K, dmin), sizeof dmin[r]);
       uint8_t sc[8], m[8];
@@ -87,7 +99,8 @@ struct Q6LaneBlock {
 };
 
 INFERA_LANES_AVX2 void rewrite_q6_panel(const uint8_t* w, uint64_t w_row_bytes, int64_t nb,
-                                        Q6LaneBlock* out) {
+                                        WeightLayout layout, Q6LaneBlock* out) {
+  uint8_t restored[sizeof(block_q6_K)];
   // The SIMD unpacker gives the quants less 32 and the scales; the rewrite is bound by it, not by
   // the product, at a few dozen tokens.
   const KUnpackFn unpack = k_unpack_avx2(TensorType::Q6_K);
@@ -97,7 +110,7 @@ INFERA_LANES_AVX2 void rewrite_q6_panel(const uint8_t* w, uint64_t w_row_bytes, 
     Q6LaneBlock& lb = out[b];
     uint16_t d[kLanes];
     for (int r = 0; r < kLanes; ++r) {
-      const uint8_t* block = w + r * w_row_bytes + b * sizeof(block_q6_K);
+      const uint8_t* block = panel_block(TensorType::Q6_K, w, w_row_bytes, layout, b, r, restored);
       unpack(block, &u);
       for (int c = 0; c < QK_K / 32; ++c) {
         const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(u.q + 32 * c));
@@ -211,15 +224,15 @@ INFERA_LANES_AVX2 void q6_panel_times_tokens(const Q6LaneBlock* panel, int64_t n
 }
 
 // Every panel of 8 rows of w, rewritten by kRewrite into Blocks, times every token by kKernel.
-template <typename Block, void (*kRewrite)(const uint8_t*, uint64_t, int64_t, Block*),
+template <typename Block, void (*kRewrite)(const uint8_t*, uint64_t, int64_t, WeightLayout, Block*),
           template <int> class Kernel>
 void panels_times_tokens(const uint8_t* w, uint64_t w_row_bytes, int64_t n_rows,
                          const block_q8_K* x, int64_t x_stride_blocks, int64_t n_tokens, int64_t nb,
-                         float* y, int64_t y_stride) {
+                         float* y, int64_t y_stride, WeightLayout layout) {
   thread_local std::vector<Block> panel;
   panel.resize(static_cast<size_t>(nb));
   for (int64_t r0 = 0; r0 + kLanes <= n_rows; r0 += kLanes) {
-    kRewrite(w + r0 * w_row_bytes, w_row_bytes, nb, panel.data());
+    kRewrite(w + r0 * w_row_bytes, w_row_bytes, nb, layout, panel.data());
     for_token_tiles(n_tokens, [&](int64_t t0, auto tile) {
       constexpr int kNt = decltype(tile)::value;
       const block_q8_K* token[kNt];
@@ -253,14 +266,14 @@ bool k_lanes_kernel_avx2(TensorType weight_type) {
 void k_lanes_rows_times_tokens_avx2(TensorType weight_type, const void* w_rows,
                                     uint64_t w_row_bytes, int64_t n_rows, const block_q8_K* x,
                                     int64_t x_stride_blocks, int64_t n_tokens, int64_t nb, float* y,
-                                    int64_t y_stride) {
+                                    int64_t y_stride, WeightLayout layout) {
   const auto* w = static_cast<const uint8_t*>(w_rows);
   if (weight_type == TensorType::Q6_K) {
     panels_times_tokens<Q6LaneBlock, rewrite_q6_panel, Q6Kernel>(
-        w, w_row_bytes, n_rows, x, x_stride_blocks, n_tokens, nb, y, y_stride);
+        w, w_row_bytes, n_rows, x, x_stride_blocks, n_tokens, nb, y, y_stride, layout);
   } else {
     panels_times_tokens<KLaneBlock, rewrite_q4_panel, Q4Kernel>(
-        w, w_row_bytes, n_rows, x, x_stride_blocks, n_tokens, nb, y, y_stride);
+        w, w_row_bytes, n_rows, x, x_stride_blocks, n_tokens, nb, y, y_stride, layout);
   }
 }
 

@@ -362,7 +362,7 @@ bool vec_dot_activations_weight_rows(TensorType weight_type, const void* w_rows,
                                      WeightLayout layout) {
   if (activation_type_for(weight_type) == TensorType::Q8_K)
     return int_dot_k_weight_rows(weight_type, w_rows, w_row_bytes, n_w_rows,
-                                 reinterpret_cast<const block_q8_K*>(x_row), n / QK_K, y);
+                                 reinterpret_cast<const block_q8_K*>(x_row), n / QK_K, y, layout);
   return int_dot_q8_weight_rows(weight_type, w_rows, w_row_bytes, n_w_rows, x_row, n / QK8_0, y,
                                 x_panel_row, layout);
 }

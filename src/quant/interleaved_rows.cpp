@@ -11,23 +11,55 @@ namespace {
 constexpr uint64_t kHalf = sizeof(uint16_t);
 constexpr uint64_t kNone = ~uint64_t{0};
 
-// Where a block keeps its quants, its d (first, in every type), m and qh (kNone: none).
+// What a tile takes of a block, in this order: runs of bytes cut into dwords (dword k of all the
+// runs together becomes quant vector k), halves (d first, then m or dmin), and qh as bit planes.
+struct Run {
+  uint64_t at, bytes;
+};
 struct BlockShape {
-  uint64_t bytes, qs, qs_bytes, m, qh;
+  uint64_t bytes;
+  Run runs[2];
+  uint64_t halves[2];
+  uint64_t qh;
 };
 BlockShape shape_of(TensorType type) {
   switch (type) {
     case TensorType::Q4_1:
-      return {sizeof(block_q4_1), offsetof(block_q4_1, qs), 16, offsetof(block_q4_1, m), kNone};
+      return {sizeof(block_q4_1),
+              {{offsetof(block_q4_1, qs), 16}, {0, 0}},
+              {offsetof(block_q4_1, d), offsetof(block_q4_1, m)},
+              kNone};
     case TensorType::Q5_0:
-      return {sizeof(block_q5_0), offsetof(block_q5_0, qs), 16, kNone, offsetof(block_q5_0, qh)};
+      return {sizeof(block_q5_0),
+              {{offsetof(block_q5_0, qs), 16}, {0, 0}},
+              {offsetof(block_q5_0, d), kNone},
+              offsetof(block_q5_0, qh)};
     case TensorType::Q5_1:
-      return {sizeof(block_q5_1), offsetof(block_q5_1, qs), 16, offsetof(block_q5_1, m),
+      return {sizeof(block_q5_1),
+              {{offsetof(block_q5_1, qs), 16}, {0, 0}},
+              {offsetof(block_q5_1, d), offsetof(block_q5_1, m)},
               offsetof(block_q5_1, qh)};
     case TensorType::Q8_0:
-      return {sizeof(block_q8_0), offsetof(block_q8_0, qs), 32, kNone, kNone};
+      return {sizeof(block_q8_0),
+              {{offsetof(block_q8_0, qs), 32}, {0, 0}},
+              {offsetof(block_q8_0, d), kNone},
+              kNone};
+    case TensorType::Q4_K:
+      return {sizeof(block_q4_K),
+              {{offsetof(block_q4_K, qs), QK_K / 2}, {offsetof(block_q4_K, scales), K_SCALE_SIZE}},
+              {offsetof(block_q4_K, d), offsetof(block_q4_K, dmin)},
+              kNone};
+    case TensorType::Q6_K:
+      // ql, qh and scales lie one after the other: one run.
+      return {sizeof(block_q6_K),
+              {{offsetof(block_q6_K, ql), offsetof(block_q6_K, d)}, {0, 0}},
+              {offsetof(block_q6_K, d), kNone},
+              kNone};
     default:
-      return {sizeof(block_q4_0), offsetof(block_q4_0, qs), 16, kNone, kNone};
+      return {sizeof(block_q4_0),
+              {{offsetof(block_q4_0, qs), 16}, {0, 0}},
+              {offsetof(block_q4_0, d), kNone},
+              kNone};
   }
 }
 
@@ -55,12 +87,13 @@ void planes_to_qh(const uint8_t* planes, uint8_t* qh) {
 // kept as it is, and fifth(tile byte offset, block byte offset) for its qh.
 template <typename Move, typename Fifth>
 void for_each_piece(const BlockShape& s, int r, const Move& move, const Fifth& fifth) {
-  for (uint64_t k = 0; k < s.qs_bytes / 4; ++k) move(32 * k + 4 * r, s.qs + 4 * k, 4);
-  uint64_t at = kInterleavedRows * s.qs_bytes;
-  move(at + kHalf * r, 0, kHalf);
-  at += kInterleavedRows * kHalf;
-  if (s.m != kNone) {
-    move(at + kHalf * r, s.m, kHalf);
+  uint64_t vector = 0;
+  for (const Run& run : s.runs)
+    for (uint64_t k = 0; k < run.bytes / 4; ++k) move(32 * vector++ + 4 * r, run.at + 4 * k, 4);
+  uint64_t at = 32 * vector;
+  for (const uint64_t half : s.halves) {
+    if (half == kNone) continue;
+    move(at + kHalf * r, half, kHalf);
     at += kInterleavedRows * kHalf;
   }
   if (s.qh != kNone) fifth(at + 4 * r, s.qh);
@@ -70,7 +103,8 @@ void for_each_piece(const BlockShape& s, int r, const Move& move, const Fifth& f
 
 bool interleavable_type(TensorType type) {
   return type == TensorType::Q4_0 || type == TensorType::Q4_1 || type == TensorType::Q5_0 ||
-         type == TensorType::Q5_1 || type == TensorType::Q8_0;
+         type == TensorType::Q5_1 || type == TensorType::Q8_0 || type == TensorType::Q4_K ||
+         type == TensorType::Q6_K;
 }
 
 uint64_t interleaved_tile_bytes(TensorType type) { return kInterleavedRows * shape_of(type).bytes; }
@@ -90,16 +124,18 @@ void interleave_rows(TensorType type, const uint8_t* rows, uint64_t row_bytes, i
   }
 }
 
-void restore_interleaved_row(TensorType type, const uint8_t* run, int64_t nb, int r, uint8_t* out) {
+void restore_interleaved_block(TensorType type, const uint8_t* tile, int r, uint8_t* out) {
   const BlockShape s = shape_of(type);
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* tile = run + b * kInterleavedRows * s.bytes;
-    uint8_t* block = out + b * s.bytes;
-    for_each_piece(
-        s, r,
-        [&](uint64_t at, uint64_t from, uint64_t n) { std::memcpy(block + from, tile + at, n); },
-        [&](uint64_t at, uint64_t from) { planes_to_qh(tile + at, block + from); });
-  }
+  for_each_piece(
+      s, r, [&](uint64_t at, uint64_t from, uint64_t n) { std::memcpy(out + from, tile + at, n); },
+      [&](uint64_t at, uint64_t from) { planes_to_qh(tile + at, out + from); });
+}
+
+void restore_interleaved_row(TensorType type, const uint8_t* run, int64_t nb, int r, uint8_t* out) {
+  const uint64_t block_bytes = shape_of(type).bytes;
+  for (int64_t b = 0; b < nb; ++b)
+    restore_interleaved_block(type, run + b * kInterleavedRows * block_bytes, r,
+                              out + b * block_bytes);
 }
 
 }  // namespace infera

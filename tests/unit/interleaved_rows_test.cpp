@@ -1,4 +1,4 @@
-// Q4_0 … Q8_0 rows interleaved 8 at a time at load (quant/interleaved_rows.h,
+// Q4_0 … Q8_0, Q4_K and Q6_K rows interleaved 8 at a time at load (quant/interleaved_rows.h,
 // WeightLayout::kInterleaved8): the bytes sit where the header says, restoring gives the stored
 // rows back, matmul and the embedding lookup give the same bits on either layout on every ISA
 // this CPU runs (AVX2's decode and prompt kernels read the interleaved rows; the other ISAs
@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -22,23 +23,30 @@ namespace infera {
 namespace {
 
 constexpr TensorType kTypes[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
-                                 TensorType::Q5_1, TensorType::Q8_0};
+                                 TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
+                                 TensorType::Q6_K};
+
+bool k_quant(TensorType type) { return type == TensorType::Q4_K || type == TensorType::Q6_K; }
+int64_t block_elements(TensorType type) { return traits_of(type).block_elements; }
 
 uint64_t block_bytes(TensorType type) { return traits_of(type).block_bytes; }
 
-// rows × nb random blocks of `type`: any quants (and fifth bits), scales (and mins) of either sign
-// and several magnitudes. Every block type starts with its d; Q4_1 and Q5_1 follow it with m.
+// rows × nb random blocks of `type`: any quants (and fifth bits, sub-block scales), scales (and
+// mins) of either sign and several magnitudes. Every block type but Q6_K starts with its d; Q4_1,
+// Q5_1 and Q4_K follow it with m (dmin); Q6_K ends with its d.
 std::vector<uint8_t> random_rows(TensorType type, int64_t rows, int64_t nb, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> scale(-0.05f, 0.05f);
-  const bool with_min = type == TensorType::Q4_1 || type == TensorType::Q5_1;
+  const bool with_min =
+      type == TensorType::Q4_1 || type == TensorType::Q5_1 || type == TensorType::Q4_K;
+  const uint64_t d_at = type == TensorType::Q6_K ? offsetof(block_q6_K, d) : 0;
   std::vector<uint8_t> bytes(static_cast<size_t>(rows * nb) * block_bytes(type));
   for (uint8_t& v : bytes) v = static_cast<uint8_t>(rng());
   for (int64_t i = 0; i < rows * nb; ++i) {
     uint8_t* block = bytes.data() + i * block_bytes(type);
     const uint16_t d = fp32_to_fp16(scale(rng));
     const uint16_t m = fp32_to_fp16(scale(rng));
-    std::memcpy(block, &d, sizeof d);
+    std::memcpy(block + d_at, &d, sizeof d);
     if (with_min) std::memcpy(block + sizeof d, &m, sizeof m);
   }
   return bytes;
@@ -114,7 +122,7 @@ TEST(InterleavedRows, FifthBitsAndEightBitQuantsSitWhereTheLayoutSays) {
 
 TEST(InterleavedRows, RestoreGivesTheStoredRowsBack) {
   for (const TensorType type : kTypes) {
-    for (const int64_t nb : {1, 3, 8, 9, 18, 28}) {
+    for (const int64_t nb : {1, 3, 8, 9, 18}) {
       SCOPED_TRACE(::testing::Message() << tensor_type_name(type) << ", " << nb << " blocks");
       const uint64_t row_bytes = static_cast<uint64_t>(nb) * block_bytes(type);
       const auto rows = random_rows(type, kInterleavedRows, nb, static_cast<uint32_t>(nb));
@@ -139,7 +147,7 @@ struct Matrices {
 
 Matrices make_matrices(TensorType type, int64_t rows, int64_t cols, uint32_t seed) {
   Matrices m;
-  const int64_t nb = cols / 32;
+  const int64_t nb = cols / block_elements(type);
   m.stored_bytes = random_rows(type, rows, nb, seed);
   m.interleaved_bytes = m.stored_bytes;
   m.stored = {type, cols, rows, static_cast<uint64_t>(nb) * block_bytes(type),
@@ -163,10 +171,14 @@ TEST_P(InterleavedOnIsa, MatmulGivesTheSameBitsOnEitherLayout) {
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   // Columns: one block, fewer than a group of 8, whole groups, groups and a partial one (576:
-  // SmolLM2; 896: Qwen2.5-0.5B). Rows: one run, a decode group of 16, and runs past it. Tokens:
-  // decode, a few (token by token), and enough for the panel kernels (with rows left over).
+  // SmolLM2; 896: Qwen2.5-0.5B; K-quants 256 … 2304). Rows: one run, a decode group of 16, and runs
+  // past it. Tokens: decode, a few (token by token), and enough for the panel kernels (with rows
+  // left over).
   for (const TensorType type : kTypes) {
-    for (const int64_t cols : {32, 96, 256, 288, 576, 896}) {
+    const std::vector<int64_t> all_cols = k_quant(type)
+                                              ? std::vector<int64_t>{256, 768, 2048, 2304}
+                                              : std::vector<int64_t>{32, 96, 256, 288, 576, 896};
+    for (const int64_t cols : all_cols) {
       for (const int64_t rows : {8, 16, 24, 40}) {
         const Matrices m = make_matrices(type, rows, cols, static_cast<uint32_t>(cols + rows));
         EXPECT_EQ(m.interleaved.layout, WeightLayout::kInterleaved8);
@@ -188,8 +200,9 @@ TEST_P(InterleavedOnIsa, MatmulGivesTheSameBitsOnEitherLayout) {
 
 TEST_P(InterleavedOnIsa, EmbeddingRowsAreTheSameOnEitherLayout) {
   for (const TensorType type : kTypes) {
-    const Matrices m = make_matrices(type, 16, 576, 3);
-    std::vector<float> want(576), got(576);
+    const int64_t cols = k_quant(type) ? 768 : 576;
+    const Matrices m = make_matrices(type, 16, cols, 3);
+    std::vector<float> want(static_cast<size_t>(cols)), got(want.size());
     for (int64_t r = 0; r < 16; ++r) {
       dequantize_matrix_row(m.stored, r, want.data());
       dequantize_matrix_row(m.interleaved, r, got.data());
@@ -216,7 +229,7 @@ TEST(InterleavedRows, EachIsaGetsTheLayoutItsKernelsReadFastest) {
   narrow.cols = 224;  // 7 blocks: no whole group to regroup
   narrow.rows = 15;
   WeightMatrix other = q4_0.stored;
-  other.type = TensorType::Q4_K;
+  other.type = TensorType::Q5_K;
   WeightMatrix q8_0 = q4_0.stored;
   q8_0.type = TensorType::Q8_0;
   for (const Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
@@ -231,6 +244,12 @@ TEST(InterleavedRows, EachIsaGetsTheLayoutItsKernelsReadFastest) {
               isa == Isa::kAvx2 ? WeightLayout::kInterleaved8 : WeightLayout::kAsStored);
     EXPECT_EQ(layout_that_pays(q8_0),
               isa == Isa::kAvx2 ? WeightLayout::kInterleaved8 : WeightLayout::kAsStored);
+    for (const TensorType k : {TensorType::Q4_K, TensorType::Q6_K}) {
+      WeightMatrix w = q4_0.stored;
+      w.type = k;
+      EXPECT_EQ(layout_that_pays(w),
+                isa == Isa::kAvx2 ? WeightLayout::kInterleaved8 : WeightLayout::kAsStored);
+    }
     EXPECT_EQ(layout_that_pays(odd_rows),
               isa == Isa::kScalar ? WeightLayout::kAsStored : WeightLayout::kQ4_0Groups);
     EXPECT_EQ(layout_that_pays(odd_rows_q4_1), WeightLayout::kAsStored);

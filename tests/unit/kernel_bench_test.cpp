@@ -55,7 +55,8 @@ TEST(KernelBench, EveryCheckPassesOnSmallShapes) {
     }
     clear_isa_override();
   }
-  if (isa_supported(Isa::kAvx2)) EXPECT_GE(rewritten, 2u * 5);  // Q4_0 … Q8_0 interleaved
+  // Q4_0 … Q8_0, Q4_K and Q6_K interleaved.
+  if (isa_supported(Isa::kAvx2)) EXPECT_GE(rewritten, 2u * 7);
   EXPECT_EQ(results.size(), (n_types * 2 + 2) * n_isas + 2 + 3 * n_isas + rewritten);
 
   std::set<std::string> kernels;
@@ -124,12 +125,12 @@ TEST(KernelBench, NoProbeWithoutWeightCopies) {
 TEST(KernelBench, FilterSelectsBySubstringOfKernelTypeShape) {
   ThreadPool pool(1);
   KernelBenchOptions o = small_options();
-  o.filter = "matmul/Q4_K/t1 ";
+  o.filter = "matmul/Q5_K/t1 ";  // a type every ISA multiplies as stored: one result each
   const std::vector<KernelBenchResult> results = run_kernel_benchmarks(o, pool);
   ASSERT_EQ(results.size(), static_cast<size_t>(supported_isas()));
   for (const KernelBenchResult& r : results) {
     EXPECT_EQ(r.kernel, "matmul");
-    EXPECT_EQ(r.type, "Q4_K");
+    EXPECT_EQ(r.type, "Q5_K");
     EXPECT_EQ(r.shape, "t1 64x512");
     EXPECT_TRUE(r.passed());
   }
