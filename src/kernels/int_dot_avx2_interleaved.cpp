@@ -36,6 +36,10 @@ template <Kind K>
 constexpr bool kFiveBit = K == Kind::kQ5_0 || K == Kind::kQ5_1;
 template <Kind K>
 constexpr int kQuantVectors = K == Kind::kQ8_0 ? 8 : 4;
+// 8 blocks: 2 bytes of d, 2 of m, 4 of qh, the quants.
+template <Kind K>
+constexpr uint64_t kTileBytes = kInterleavedRows*(2 + (kWithMin<K> ? 2 : 0) +
+                                                  (kFiveBit<K> ? 4 : 0) + 4 * kQuantVectors<K>);
 template <Kind K>
 constexpr int kDAt = 32 * kQuantVectors<K>;
 template <Kind K>
@@ -116,21 +120,22 @@ INFERA_LANES_AVX2_LAMBDA inline __m256 tile_terms(const uint8_t* tile, const Pan
 
 template <Kind K>
 INFERA_LANES_AVX2 void runs_times_token(const uint8_t* w, uint64_t run_bytes, int64_t n_runs,
-                                        uint64_t tile_bytes, const PanelTokenRow& x, int64_t nb,
-                                        float* y) {
-  // A thread's runs lie one after the other: one stream, each tile requested a few KiB ahead.
-  const RowStreamPrefetch prefetch(run_bytes, 1, kDecodeRowLeadBytes);
+                                        const PanelTokenRow& x, int64_t nb, float* y) {
+  constexpr uint64_t kTile = kTileBytes<K>;
   for (int64_t g = 0; g < n_runs; ++g) {
     const uint8_t* run = w + g * run_bytes;
     __m256 lane[8];
     for (auto& l : lane) l = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b += 8) {
       const int count = static_cast<int>(std::min<int64_t>(8, nb - b));
-      prefetch(run, b * tile_bytes, count * tile_bytes);
 #pragma GCC unroll 8
       for (int l = 0; l < 8; ++l) {
-        if (l < count)
-          lane[l] = _mm256_add_ps(lane[l], tile_terms<K>(run + (b + l) * tile_bytes, x, b + l));
+        if (l < count) {
+          // A thread's runs lie one after the other: one stream, requested a few KiB ahead.
+          const uint8_t* tile = run + (b + l) * kTile;
+          prefetch_stream_ahead<kTile>(tile);
+          lane[l] = _mm256_add_ps(lane[l], tile_terms<K>(tile, x, b + l));
+        }
       }
     }
     const __m256 sum = _mm256_add_ps(
@@ -148,9 +153,10 @@ void interleaved_weight_rows_avx2(TensorType weight_type, const uint8_t* w_rows,
   const PanelTokenRow x = panel_token_row(x_pair_row, nb);
   const uint64_t run_bytes = kInterleavedRows * w_row_bytes;
   const int64_t n_runs = n_rows / kInterleavedRows;
-  const uint64_t tile_bytes = interleaved_tile_bytes(weight_type);
   auto run = [&](auto kind) {
-    runs_times_token<decltype(kind)::value>(w_rows, run_bytes, n_runs, tile_bytes, x, nb, y);
+    constexpr Kind kKind = decltype(kind)::value;
+    static_assert(kTileBytes<kKind> > 0);
+    runs_times_token<kKind>(w_rows, run_bytes, n_runs, x, nb, y);
   };
   switch (weight_type) {
     case TensorType::Q4_1:
