@@ -138,10 +138,7 @@ INFERA_LANES_AVX2 void runs_times_token(const uint8_t* w, uint64_t run_bytes, in
         }
       }
     }
-    const __m256 sum = _mm256_add_ps(
-        _mm256_add_ps(_mm256_add_ps(lane[0], lane[4]), _mm256_add_ps(lane[1], lane[5])),
-        _mm256_add_ps(_mm256_add_ps(lane[2], lane[6]), _mm256_add_ps(lane[3], lane[7])));
-    _mm256_storeu_ps(y + kInterleavedRows * g, sum);
+    _mm256_storeu_ps(y + kInterleavedRows * g, block_lanes_sum(lane));
   }
 }
 

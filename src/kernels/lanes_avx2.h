@@ -133,6 +133,14 @@ INFERA_LANES_AVX2 void halves_to_floats(const uint16_t* h, float* out) {
   _mm256_storeu_ps(out, _mm256_cvtph_ps(v));
 }
 
+// The reference's tree over the 8 block lanes ((l0 + l4) + (l1 + l5)) + ((l2 + l6) + (l3 + l7)),
+// each lane a vector of 8 rows.
+INFERA_LANES_AVX2 __m256 block_lanes_sum(const __m256* lane) {
+  return _mm256_add_ps(
+      _mm256_add_ps(_mm256_add_ps(lane[0], lane[4]), _mm256_add_ps(lane[1], lane[5])),
+      _mm256_add_ps(_mm256_add_ps(lane[2], lane[6]), _mm256_add_ps(lane[3], lane[7])));
+}
+
 // For kNt tokens and nb blocks: block_terms(b, term) writes term[t], block b's terms of the
 // panel's 8 rows for token t; they go into lane b % 8 as the reference adds them, and
 // y[t · y_stride + r] gets row r's lanes summed in the reference's tree.
@@ -154,11 +162,10 @@ INFERA_LANES_AVX2 void sum_in_block_lanes(int64_t nb, const BlockTerms& block_te
     for (int t = 0; t < kNt; ++t) lane[l][t] = acc[t];
   }
   for (int t = 0; t < kNt; ++t) {
-    const __m256 sum = _mm256_add_ps(
-        _mm256_add_ps(_mm256_add_ps(lane[0][t], lane[4][t]), _mm256_add_ps(lane[1][t], lane[5][t])),
-        _mm256_add_ps(_mm256_add_ps(lane[2][t], lane[6][t]),
-                      _mm256_add_ps(lane[3][t], lane[7][t])));
-    _mm256_storeu_ps(y + (t % kTokensOf) * y_stride + kRows * (t / kTokensOf), sum);
+    __m256 of_token[8];
+    for (int l = 0; l < 8; ++l) of_token[l] = lane[l][t];
+    _mm256_storeu_ps(y + (t % kTokensOf) * y_stride + kRows * (t / kTokensOf),
+                     block_lanes_sum(of_token));
   }
 }
 

@@ -143,7 +143,7 @@ struct Activations {
 // A thread's buffers for the rows it multiplies.
 struct RowScratch {
   std::vector<float> dequantized;
-  std::vector<uint8_t> restored;  // regrouped rows as stored, for the kernels that read those
+  std::vector<uint8_t> restored;  // rewritten rows as stored, for the kernels that read those
 };
 
 // Whether the decode kernel of w's type (vec_dot_activations_weight_rows) takes the rows
