@@ -79,7 +79,7 @@ void pair_activations_avx2(TensorType weight_type, const void* x_row, int64_t nb
 void pair_weight_rows_avx2(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,
                            int64_t n_rows, const uint8_t* x_pair_row, int64_t nb, float* y,
                            WeightLayout layout);
-// Decode on Q4_0 or Q4_1 rows interleaved 8 at a time (interleaved_rows.h; n_rows a multiple of
+// Decode on Q4_0 … Q8_0 rows interleaved 8 at a time (interleaved_rows.h; n_rows a multiple of
 // 8, w_rows the start of a run; int_dot_avx2_interleaved.cpp).
 void interleaved_weight_rows_avx2(TensorType weight_type, const uint8_t* w_rows,
                                   uint64_t w_row_bytes, int64_t n_rows, const uint8_t* x_pair_row,
@@ -178,7 +178,7 @@ inline int64_t pair_quant_offset(int64_t b, int k) {
 // by row. For decode: the rows share every activation load. x_panel_row, where not null, is x in
 // the panel form of the selected ISA (PanelTokenRow): AVX-512 reads its float block scales
 // instead of gathering them from x's blocks; the AVX2 kernel needs it. `layout` kQ4_0Groups for
-// Q4_0 rows regrouped (q4_0_groups.h), kInterleaved8 for Q4_0 or Q4_1 rows interleaved (AVX2
+// Q4_0 rows regrouped (q4_0_groups.h), kInterleaved8 for Q4_0 … Q8_0 rows interleaved (AVX2
 // only; interleaved_rows.h), with the same bits as on the rows as stored. Returns false, writing
 // nothing, where the selected ISA has no such kernel for the type and layout.
 inline bool int_dot_q8_weight_rows(TensorType weight_type, const void* w_rows, uint64_t w_row_bytes,

@@ -30,42 +30,24 @@ INFERA_LANES_AVX2_LAMBDA inline __m256i tile_vector(const uint8_t* tile, int k) 
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(tile + 32 * k));
 }
 
-// Byte `byte` (0 … 3) of every dword lane of v as the two int16 of that lane, zero-extended
-// (kSigned: sign-extended).
+// Bytes `first` and `second` (0 … 3) of every dword lane of v as the lane's two int16,
+// zero-extended (kSigned: sign-extended).
 template <bool kSigned = false>
-INFERA_LANES_AVX2_LAMBDA inline __m256i byte_to_int16_pair(__m256i v, int byte) {
+INFERA_LANES_AVX2_LAMBDA inline __m256i lane_bytes_to_int16(__m256i v, int first, int second) {
+  const auto a = static_cast<char>(first), b = static_cast<char>(second);
+  const auto z = static_cast<char>(0x80);
   if constexpr (kSigned) {
-    const auto hi = static_cast<char>(byte), z = static_cast<char>(0x80);
-    const __m256i at_high = _mm256_shuffle_epi8(
-        v, _mm256_setr_epi8(z, hi, z, hi, z, hi + 4, z, hi + 4, z, hi + 8, z, hi + 8, z, hi + 12, z,
-                            hi + 12, z, hi, z, hi, z, hi + 4, z, hi + 4, z, hi + 8, z, hi + 8, z,
-                            hi + 12, z, hi + 12));
-    return _mm256_srai_epi16(at_high, 8);
-  } else {
-    const auto lo = static_cast<char>(byte), z = static_cast<char>(0x80);
-    return _mm256_shuffle_epi8(
-        v, _mm256_setr_epi8(lo, z, lo, z, lo + 4, z, lo + 4, z, lo + 8, z, lo + 8, z, lo + 12, z,
-                            lo + 12, z, lo, z, lo, z, lo + 4, z, lo + 4, z, lo + 8, z, lo + 8, z,
-                            lo + 12, z, lo + 12, z));
-  }
-}
-
-// Bytes `first` and `first` + 1 (first 0 or 2) of every dword lane of v as its two int16
-// (kSigned: sign-extended).
-template <bool kSigned = false>
-INFERA_LANES_AVX2_LAMBDA inline __m256i byte_pair_to_int16(__m256i v, int first) {
-  const auto a = static_cast<char>(first), z = static_cast<char>(0x80);
-  if constexpr (kSigned) {
-    const __m256i at_high = _mm256_shuffle_epi8(
-        v, _mm256_setr_epi8(z, a, z, a + 1, z, a + 4, z, a + 5, z, a + 8, z, a + 9, z, a + 12, z,
-                            a + 13, z, a, z, a + 1, z, a + 4, z, a + 5, z, a + 8, z, a + 9, z,
-                            a + 12, z, a + 13));
+    // Each byte into the high half of its int16, then shifted down with its sign.
+    const __m256i at_high =
+        _mm256_shuffle_epi8(v, _mm256_setr_epi8(z, a, z, b, z, a + 4, z, b + 4, z, a + 8, z, b + 8,
+                                                z, a + 12, z, b + 12, z, a, z, b, z, a + 4, z,
+                                                b + 4, z, a + 8, z, b + 8, z, a + 12, z, b + 12));
     return _mm256_srai_epi16(at_high, 8);
   } else {
     return _mm256_shuffle_epi8(
-        v, _mm256_setr_epi8(a, z, a + 1, z, a + 4, z, a + 5, z, a + 8, z, a + 9, z, a + 12, z,
-                            a + 13, z, a, z, a + 1, z, a + 4, z, a + 5, z, a + 8, z, a + 9, z,
-                            a + 12, z, a + 13, z));
+        v,
+        _mm256_setr_epi8(a, z, b, z, a + 4, z, b + 4, z, a + 8, z, b + 8, z, a + 12, z, b + 12, z,
+                         a, z, b, z, a + 4, z, b + 4, z, a + 8, z, b + 8, z, a + 12, z, b + 12, z));
   }
 }
 
@@ -106,15 +88,17 @@ INFERA_LANES_AVX2_LAMBDA inline __m256 q4_k_tile_terms(const uint8_t* tile, cons
       p[1] = g == 0 ? hi : _mm256_add_epi16(p[1], hi);
     }
     const __m256i scales = j < 2 ? sc_lo : sc_hi;
-    isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p[0], byte_to_int16_pair(scales, 2 * j % 4)));
-    isum = _mm256_add_epi32(isum,
-                            _mm256_madd_epi16(p[1], byte_to_int16_pair(scales, (2 * j + 1) % 4)));
+    isum = _mm256_add_epi32(
+        isum, _mm256_madd_epi16(p[0], lane_bytes_to_int16(scales, 2 * j % 4, 2 * j % 4)));
+    isum = _mm256_add_epi32(
+        isum,
+        _mm256_madd_epi16(p[1], lane_bytes_to_int16(scales, (2 * j + 1) % 4, (2 * j + 1) % 4)));
   }
   // Σ min · (the activations' sums of the sub-block), two sub-blocks per madd.
   __m256i summs = _mm256_setzero_si256();
 #pragma GCC unroll 4
   for (int q = 0; q < 4; ++q) {
-    const __m256i mins = byte_pair_to_int16(q < 2 ? m_lo : m_hi, 2 * q % 4);
+    const __m256i mins = lane_bytes_to_int16(q < 2 ? m_lo : m_hi, 2 * q % 4, 2 * q % 4 + 1);
     summs = _mm256_add_epi32(summs, _mm256_madd_epi16(mins, broadcast32(act_pair_sums + 2 * q)));
   }
   const auto* halves = reinterpret_cast<const __m128i*>(tile + kQ4KHalves);
@@ -145,7 +129,8 @@ INFERA_LANES_AVX2_LAMBDA inline __m256 q6_k_tile_terms(const uint8_t* tile, cons
       __m256i sc[4];
       for (int c = 0; c < 4; ++c) {
         const int sub = 8 * n + 2 * c + half;
-        sc[c] = byte_to_int16_pair<true>(tile_vector(tile, kQ6KScales + sub / 4), sub % 4);
+        sc[c] =
+            lane_bytes_to_int16<true>(tile_vector(tile, kQ6KScales + sub / 4), sub % 4, sub % 4);
       }
       __m256i p[4];  // two products add up in int16: |sum| <= 2 · 2 · 63 · 127 < 2^15
 #pragma GCC unroll 4
@@ -178,7 +163,8 @@ INFERA_LANES_AVX2_LAMBDA inline __m256 q6_k_tile_terms(const uint8_t* tile, cons
   __m256i offset = _mm256_setzero_si256();
 #pragma GCC unroll 8
   for (int q = 0; q < 8; ++q) {
-    const __m256i pair = byte_pair_to_int16<true>(tile_vector(tile, kQ6KScales + q / 2), 2 * q % 4);
+    const __m256i pair =
+        lane_bytes_to_int16<true>(tile_vector(tile, kQ6KScales + q / 2), 2 * q % 4, 2 * q % 4 + 1);
     offset = _mm256_add_epi32(offset, _mm256_madd_epi16(pair, broadcast32(x.bsums + 2 * q)));
   }
   const __m256i total = _mm256_sub_epi32(isum, _mm256_slli_epi32(offset, 5));
