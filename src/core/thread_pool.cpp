@@ -28,6 +28,7 @@ constexpr std::chrono::microseconds kCallerSpin{200};
 constexpr std::chrono::microseconds kPauseOnly{3};
 
 constexpr uint64_t kChunkMask = 0xffff;
+constexpr uint64_t kJobMask = 0xffffffff;
 
 // Chunk `index` of `count` equal-as-possible chunks of [0, n).
 void chunk_bounds(int64_t n, int64_t count, int64_t index, int64_t* begin, int64_t* end) {
@@ -66,7 +67,8 @@ ThreadPool::ThreadPool(int n_threads) {
   if (n_threads <= 0)
     n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   n_threads_ = n_threads;
-  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
+  lanes_ = std::make_unique<Lane[]>(static_cast<size_t>(n_threads_));
+  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -87,17 +89,23 @@ void ThreadPool::parallel_for(int64_t n, const RangeFn& fn) {
   // No thread touches these now: every chunk of the previous job is done.
   job_ = &fn;
   job_n_ = n;
+  job_chunks_ = static_cast<int64_t>(chunks);
   chunks_done_.store(0, std::memory_order_relaxed);
-  const uint64_t job = (state_.load(std::memory_order_relaxed) >> 32) + 1;
-  state_.store(job << 32 | chunks << 16);
+  const uint64_t job = job_number_.load(std::memory_order_relaxed) + 1;
+  const uint64_t threads = static_cast<uint64_t>(n_threads_);
+  for (uint64_t l = 0; l < threads; ++l) {
+    const uint64_t begin = l * chunks / threads, end = (l + 1) * chunks / threads;
+    lanes_[l].claim.store((job & kJobMask) << 32 | end << 16 | begin, std::memory_order_release);
+  }
+  job_number_.store(job);
   if (sleeping_workers_.load() > 0) {
     { std::lock_guard<std::mutex> lock(mutex_); }
     work_cv_.notify_all();
   }
-  run_chunks(state_.load(std::memory_order_acquire));
+  run_chunks(job, 0);
   // seq_cst loads (plain loads on x86) here and in `changed`: with the seq_cst counter updates,
   // either the sleeper sees the change or the changer sees the sleeper.
-  auto all_done = [&] { return chunks_done_.load() == static_cast<int>(chunks); };
+  auto all_done = [&] { return chunks_done_.load() == static_cast<int64_t>(chunks); };
   if (spin_until(all_done, kCallerSpin)) return;
   std::unique_lock<std::mutex> lock(mutex_);
   caller_sleeping_.store(true);
@@ -105,31 +113,43 @@ void ThreadPool::parallel_for(int64_t n, const RangeFn& fn) {
   caller_sleeping_.store(false);
 }
 
-uint64_t ThreadPool::run_chunks(uint64_t s) {
-  for (;;) {
-    const uint64_t chunks = (s >> 16) & kChunkMask;
-    const uint64_t next = s & kChunkMask;
-    if (next >= chunks) return s;
-    // A stale `s` (another thread claimed, or a new job came) fails and is reloaded.
-    if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel,
-                                      std::memory_order_acquire)) {
-      continue;
+int ThreadPool::run_chunks(uint64_t job, int own) {
+  int ran = 0;
+  // The job's chunk count, read while this thread still holds one of them: once its last one is
+  // counted, the caller may publish the next job.
+  int64_t chunks = 0;
+  for (int k = 0; k < n_threads_; ++k) {
+    Lane& lane = lanes_[static_cast<size_t>((own + k) % n_threads_)];
+    uint64_t s = lane.claim.load(std::memory_order_acquire);
+    for (;;) {
+      // A lane of a later job: every chunk of this one was claimed.
+      if (s >> 32 != (job & kJobMask)) break;
+      const uint64_t next = s & kChunkMask;
+      if (next >= ((s >> 16) & kChunkMask)) break;
+      // A stale `s` (another thread claimed from this lane) fails and is reloaded.
+      if (!lane.claim.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel,
+                                            std::memory_order_acquire)) {
+        continue;
+      }
+      chunks = job_chunks_;
+      int64_t begin, end;
+      chunk_bounds(job_n_, chunks, static_cast<int64_t>(next), &begin, &end);
+      if (begin < end) (*job_)(begin, end);
+      ++ran;
+      ++s;
     }
-    const RangeFn& fn = *job_;
-    int64_t begin, end;
-    chunk_bounds(job_n_, static_cast<int64_t>(chunks), static_cast<int64_t>(next), &begin, &end);
-    if (begin < end) fn(begin, end);
-    if (chunks_done_.fetch_add(1) + 1 == static_cast<int>(chunks) && caller_sleeping_.load()) {
-      { std::lock_guard<std::mutex> lock(mutex_); }
-      done_cv_.notify_one();
-    }
-    s = state_.load(std::memory_order_acquire);
   }
+  // One update of the shared counter per thread and job, not per chunk.
+  if (ran > 0 && chunks_done_.fetch_add(ran) + ran == chunks && caller_sleeping_.load()) {
+    { std::lock_guard<std::mutex> lock(mutex_); }
+    done_cv_.notify_one();
+  }
+  return ran;
 }
 
-void ThreadPool::worker_loop() {
-  uint64_t seen = state_.load(std::memory_order_acquire);
-  auto changed = [&] { return stopping_.load() || state_.load() != seen; };
+void ThreadPool::worker_loop(int lane) {
+  uint64_t seen = job_number_.load(std::memory_order_acquire);
+  auto changed = [&] { return stopping_.load() || job_number_.load() != seen; };
   for (;;) {
     if (!spin_until(changed, kWorkerSpin)) {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -138,7 +158,8 @@ void ThreadPool::worker_loop() {
       sleeping_workers_.fetch_sub(1);
     }
     if (stopping_.load()) return;
-    seen = run_chunks(state_.load(std::memory_order_acquire));
+    seen = job_number_.load(std::memory_order_acquire);
+    run_chunks(seen, lane);
   }
 }
 
