@@ -32,7 +32,7 @@ void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* 
   }
 }
 
-void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const RopeParams& p) {
+void rope_angles(int64_t pos, const RopeParams& p, float* cos_sin) {
   const int64_t half = p.n_dims / 2;
   // θ_i = pos · base^(−2i/d) (ref: RoFormer eq. 15), built as llama.cpp builds it: a float running
   // product pos · scale^i, so that positions rotate by the same rounded angles as in the reference.
@@ -42,18 +42,34 @@ void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const RopePa
     const float factor = p.freq_factors ? p.freq_factors[i] : 1.0f;
     const float angle = p.freq_scale * (theta / factor);
     theta *= theta_scale;
-    const float c = std::cos(angle);
-    const float s = std::sin(angle);
-    for (int64_t h = 0; h < n_heads; ++h) {
-      float* head = x + h * head_dim;
-      const int64_t i0 = p.ordering == RopeOrdering::kNormal ? 2 * i : i;
-      const int64_t i1 = p.ordering == RopeOrdering::kNormal ? 2 * i + 1 : i + half;
+    cos_sin[2 * i] = std::cos(angle);
+    cos_sin[2 * i + 1] = std::sin(angle);
+  }
+}
+
+void rope_rotate(float* x, int64_t n_heads, int64_t head_dim, const float* cos_sin,
+                 const RopeParams& p) {
+  const int64_t half = p.n_dims / 2;
+  const bool normal = p.ordering == RopeOrdering::kNormal;
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* head = x + h * head_dim;
+    for (int64_t i = 0; i < half; ++i) {
+      const float c = cos_sin[2 * i];
+      const float s = cos_sin[2 * i + 1];
+      const int64_t i0 = normal ? 2 * i : i;
+      const int64_t i1 = normal ? 2 * i + 1 : i + half;
       const float x0 = head[i0];
       const float x1 = head[i1];
       head[i0] = x0 * c - x1 * s;
       head[i1] = x0 * s + x1 * c;
     }
   }
+}
+
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const RopeParams& p) {
+  std::vector<float> cos_sin(static_cast<size_t>(p.n_dims / 2 * 2));
+  rope_angles(pos, p, cos_sin.data());
+  rope_rotate(x, n_heads, head_dim, cos_sin.data(), p);
 }
 
 void softmax(float* x, int64_t n) {

@@ -24,6 +24,15 @@ struct RopeParams {
 // Rotates the first n_dims of each of `n_heads` heads (head_dim floats each) of one token at `pos`.
 void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const RopeParams& p);
 
+// rope() in two steps. The angles' cosines and sines cost most of it (n_dims of std::cos/sin
+// against n_heads · n_dims multiply-adds), and every head of every layer at one position with the
+// same parameters rotates by the same ones: a forward step computes them once per token.
+// rope_angles writes cos θ_i, sin θ_i into cos_sin[2i], cos_sin[2i + 1] for the n_dims / 2 pairs;
+// rope_rotate rotates by them. Together: the same bits as rope().
+void rope_angles(int64_t pos, const RopeParams& p, float* cos_sin);
+void rope_rotate(float* x, int64_t n_heads, int64_t head_dim, const float* cos_sin,
+                 const RopeParams& p);
+
 // In-place softmax over n values (max-subtracted).
 void softmax(float* x, int64_t n);
 

@@ -132,6 +132,7 @@ void BatchForward::run(std::span<const BatchSegment> segments) {
       if (wanted) logit_rows_.push_back(row);
     }
   }
+  for (RopeTable& table : rope_tables_) table.valid = false;
   for (int64_t l = 0; l < cfg_.n_layer; ++l) {
     attention_block(l, T);
     ffn_block(l, T);
@@ -156,6 +157,28 @@ void BatchForward::run(std::span<const BatchSegment> segments) {
     std::memcpy(s.logits_out, src, static_cast<size_t>(n * n_vocab) * sizeof(float));
     src += n * n_vocab;
   }
+}
+
+const float* BatchForward::rope_table(const RopeParams& p, int64_t T) {
+  auto same = [&](const RopeParams& q) {
+    return q.n_dims == p.n_dims && q.freq_base == p.freq_base && q.freq_scale == p.freq_scale &&
+           q.freq_factors == p.freq_factors;
+  };
+  RopeTable* slot = &rope_tables_[0];
+  for (RopeTable& table : rope_tables_) {
+    if (table.valid && same(table.params)) return table.cos_sin.data();
+    if (!table.valid) slot = &table;
+  }
+  slot->params = p;
+  slot->valid = true;
+  slot->cos_sin.resize(static_cast<size_t>(T * p.n_dims));
+  // ~n_dims std::cos/sin a row: a few tens of rows are worth a hand-off.
+  constexpr int64_t kRowsPerPart = 16;
+  split_among_threads(pool_, T, kRowsPerPart, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t)
+      rope_angles(positions_[t], p, slot->cos_sin.data() + t * p.n_dims);
+  });
+  return slot->cos_sin.data();
 }
 
 void BatchForward::attention_block(int64_t l, int64_t T) {
@@ -187,10 +210,12 @@ void BatchForward::attention_block(int64_t l, int64_t T) {
   uint16_t* kc = cache_.k(l);
   uint16_t* vc = cache_.v(l);
   const int64_t bs = cache_.block_size();
+  const float* angles = rope_table(rp, T);
   split_among_threads(pool_, T, rows_per_part(q_dim), [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
-      rope(q_.data() + t * q_dim, cfg_.n_head, hk, positions_[t], rp);
-      rope(k_.data() + t * k_dim, cfg_.n_head_kv, hk, positions_[t], rp);
+      const float* cos_sin = angles + t * rp.n_dims;
+      rope_rotate(q_.data() + t * q_dim, cfg_.n_head, hk, cos_sin, rp);
+      rope_rotate(k_.data() + t * k_dim, cfg_.n_head_kv, hk, cos_sin, rp);
       const int64_t p = positions_[t];
       const int64_t cache_row = tables_[t][p / bs] * bs + p % bs;
       const float* kt = k_.data() + t * k_dim;

@@ -46,6 +46,9 @@ class BatchForward {
   void reserve(int64_t n_tokens);
   void attention_block(int64_t layer, int64_t n_tokens);
   void ffn_block(int64_t layer, int64_t n_tokens);
+  // Every row's rope angles for p (rope_angles: n_dims floats a row), computed at the first layer
+  // of a step that asks for them.
+  const float* rope_table(const RopeParams& p, int64_t n_tokens);
 
   const Model& model_;
   const ModelConfig& cfg_;
@@ -57,6 +60,15 @@ class BatchForward {
   std::vector<int64_t> positions_;
   std::vector<const int32_t*> tables_;
   std::vector<int64_t> logit_rows_;  // batch rows whose logits are wanted, in output order
+
+  // The rope angles of this step's rows, for each parameter set its layers use (two where
+  // sliding-window layers rotate by another base).
+  struct RopeTable {
+    RopeParams params;
+    bool valid = false;
+    std::vector<float> cos_sin;  // (T, n_dims)
+  };
+  RopeTable rope_tables_[2];
 
   // Scratch, sized for the largest batch run so far. Their first rows start on a cache line, and
   // so does every row of a length that is a multiple of 16 floats (all the shapes in DESIGN.md):
