@@ -49,8 +49,12 @@ void rope_angles(int64_t pos, const RopeParams& p, float* cos_sin) {
 
 void rope_rotate(float* x, int64_t n_heads, int64_t head_dim, const float* cos_sin,
                  const RopeParams& p) {
-  const int64_t half = p.n_dims / 2;
   const bool normal = p.ordering == RopeOrdering::kNormal;
+#if defined(__x86_64__) || defined(__i386__)
+  if (active_isa() != Isa::kScalar)
+    return rope_rotate_avx2(x, n_heads, head_dim, cos_sin, p.n_dims, normal);
+#endif
+  const int64_t half = p.n_dims / 2;
   for (int64_t h = 0; h < n_heads; ++h) {
     float* head = x + h * head_dim;
     for (int64_t i = 0; i < half; ++i) {

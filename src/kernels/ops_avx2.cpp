@@ -90,6 +90,64 @@ INFERA_AVX2 void rms_norm_avx2(const float* x, const float* weight, int64_t n, f
   for (; i < n; ++i) out[i] = weight ? x[i] * scale * weight[i] : x[i] * scale;
 }
 
+// a · b, kept from fusion with the sum it goes into: GCC 12 turns a product and an addsub (or
+// scalar code of that pattern, vectorised) into vfmaddsub even under -ffp-contract=off.
+template <typename T>
+INFERA_AVX2 inline T mul_unfused(T a, T b) {
+  T p = a * b;
+  __asm__("" : "+x"(p));
+  return p;
+}
+
+// The reference's products and sums, none fused: x0·c − x1·s and x0·s + x1·c (the second as
+// x1·c + x0·s, the same sum).
+INFERA_AVX2 void rope_rotate_avx2(float* x, int64_t n_heads, int64_t head_dim, const float* cos_sin,
+                                  int64_t n_dims, bool adjacent_pairs) {
+  const int64_t half = n_dims / 2;
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* head = x + h * head_dim;
+    int64_t i = 0;  // the pair
+    if (adjacent_pairs) {
+      // 4 pairs: x = (x0, x1, …), cos_sin = (c, s, …). addsub subtracts in the even lanes and
+      // adds in the odd: (x0·c − x1·s, x1·c + x0·s).
+      for (; i + 4 <= half; i += 4) {
+        const __m256 v = _mm256_loadu_ps(head + 2 * i);
+        const __m256 cs = _mm256_loadu_ps(cos_sin + 2 * i);
+        const __m256 swapped = _mm256_permute_ps(v, 0xb1);
+        _mm256_storeu_ps(head + 2 * i,
+                         _mm256_addsub_ps(mul_unfused(v, _mm256_moveldup_ps(cs)),
+                                          mul_unfused(swapped, _mm256_movehdup_ps(cs))));
+      }
+    } else {
+      // 8 pairs: x0 from the first half, x1 from the second; cos_sin's 16 floats split into
+      // cosines and sines (shuffle within 128-bit lanes, then the 64-bit quarters in order).
+      for (; i + 8 <= half; i += 8) {
+        const __m256 a = _mm256_loadu_ps(cos_sin + 2 * i);
+        const __m256 b = _mm256_loadu_ps(cos_sin + 2 * i + 8);
+        const __m256 c = _mm256_castpd_ps(_mm256_permute4x64_pd(
+            _mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))), 0xd8));
+        const __m256 s = _mm256_castpd_ps(_mm256_permute4x64_pd(
+            _mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))), 0xd8));
+        const __m256 x0 = _mm256_loadu_ps(head + i);
+        const __m256 x1 = _mm256_loadu_ps(head + half + i);
+        _mm256_storeu_ps(head + i, _mm256_sub_ps(_mm256_mul_ps(x0, c), _mm256_mul_ps(x1, s)));
+        _mm256_storeu_ps(head + half + i,
+                         _mm256_add_ps(_mm256_mul_ps(x0, s), _mm256_mul_ps(x1, c)));
+      }
+    }
+    for (; i < half; ++i) {
+      const float c = cos_sin[2 * i];
+      const float s = cos_sin[2 * i + 1];
+      const int64_t i0 = adjacent_pairs ? 2 * i : i;
+      const int64_t i1 = adjacent_pairs ? 2 * i + 1 : i + half;
+      const float x0 = head[i0];
+      const float x1 = head[i1];
+      head[i0] = mul_unfused(x0, c) - mul_unfused(x1, s);
+      head[i1] = mul_unfused(x0, s) + mul_unfused(x1, c);
+    }
+  }
+}
+
 INFERA_AVX2 void geglu_avx2(const float* gate, const float* up, int64_t n, float* out) {
   const float* table = gelu_fp16_lookup();
   int64_t i = 0;

@@ -36,6 +36,10 @@ float rms_norm_scale(double sum_of_squares, int64_t n, float eps);
 void rms_norm_avx2(const float* x, const float* weight, int64_t n, float eps, float* out);
 void geglu_avx2(const float* gate, const float* up, int64_t n, float* out);
 
+// rope_rotate (ops.h) with AVX2, for one ordering: adjacent pairs (kNormal) or halves (kNeox).
+void rope_rotate_avx2(float* x, int64_t n_heads, int64_t head_dim, const float* cos_sin,
+                      int64_t n_dims, bool adjacent_pairs);
+
 // fp32_to_fp16_row (ops.h) with F16C (every CPU with AVX2 here has it).
 void fp32_to_fp16_row_avx2(const float* x, uint16_t* y, int64_t n);
 

@@ -8,6 +8,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu_features.h"
@@ -141,6 +142,42 @@ TEST_P(OpsSimd, RmsNormEqualsReferenceBitForBit) {
       for (size_t i = 0; i < x.size(); ++i)
         ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(ref[i]))
             << "n " << n << " i " << i << (weight ? " weighted" : "");
+    }
+  }
+}
+
+TEST_P(OpsSimd, RopeRotateEqualsReferenceBitForBit) {
+  const Isa isa = GetParam();
+  if (!isa_supported(isa)) GTEST_SKIP() << isa_name(isa) << " not on this CPU";
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  // Rotated dimensions whose pairs fill whole vectors, leave tails, or are fewer than a vector;
+  // some fewer than the head's.
+  const std::pair<int64_t, int64_t> dims[] = {{64, 64}, {128, 128}, {80, 80}, {256, 256},
+                                              {20, 64}, {6, 6},     {10, 16}, {34, 40}};
+  for (const auto& [n_dims, head_dim] : dims) {
+    for (RopeOrdering ordering : {RopeOrdering::kNormal, RopeOrdering::kNeox}) {
+      RopeParams p;
+      p.ordering = ordering;
+      p.n_dims = n_dims;
+      p.freq_base = 10000.0f;
+      for (int64_t pos : {0, 5, 1000, 70000}) {
+        std::vector<float> cos_sin(static_cast<size_t>(n_dims));
+        rope_angles(pos, p, cos_sin.data());
+        const int64_t n_heads = 3;
+        std::vector<float> x(static_cast<size_t>(n_heads * head_dim));
+        for (float& v : x) v = normal(rng);
+        auto ref = x, got = x;
+        set_isa_override(Isa::kScalar);
+        rope_rotate(ref.data(), n_heads, head_dim, cos_sin.data(), p);
+        set_isa_override(isa);
+        rope_rotate(got.data(), n_heads, head_dim, cos_sin.data(), p);
+        clear_isa_override();
+        for (size_t i = 0; i < x.size(); ++i)
+          ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(ref[i]))
+              << "n_dims " << n_dims << " head_dim " << head_dim << " pos " << pos << " i " << i
+              << (ordering == RopeOrdering::kNormal ? " normal" : " neox");
+      }
     }
   }
 }
