@@ -54,20 +54,8 @@ void rope_rotate(float* x, int64_t n_heads, int64_t head_dim, const float* cos_s
   if (active_isa() != Isa::kScalar)
     return rope_rotate_avx2(x, n_heads, head_dim, cos_sin, p.n_dims, normal);
 #endif
-  const int64_t half = p.n_dims / 2;
-  for (int64_t h = 0; h < n_heads; ++h) {
-    float* head = x + h * head_dim;
-    for (int64_t i = 0; i < half; ++i) {
-      const float c = cos_sin[2 * i];
-      const float s = cos_sin[2 * i + 1];
-      const int64_t i0 = normal ? 2 * i : i;
-      const int64_t i1 = normal ? 2 * i + 1 : i + half;
-      const float x0 = head[i0];
-      const float x1 = head[i1];
-      head[i0] = x0 * c - x1 * s;
-      head[i1] = x0 * s + x1 * c;
-    }
-  }
+  for (int64_t h = 0; h < n_heads; ++h)
+    rope_rotate_pairs(x + h * head_dim, cos_sin, 0, p.n_dims, normal);
 }
 
 void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, const RopeParams& p) {

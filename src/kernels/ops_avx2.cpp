@@ -90,11 +90,10 @@ INFERA_AVX2 void rms_norm_avx2(const float* x, const float* weight, int64_t n, f
   for (; i < n; ++i) out[i] = weight ? x[i] * scale * weight[i] : x[i] * scale;
 }
 
-// a · b, kept from fusion with the sum it goes into: GCC 12 turns a product and an addsub (or
-// scalar code of that pattern, vectorised) into vfmaddsub even under -ffp-contract=off.
-template <typename T>
-INFERA_AVX2 inline T mul_unfused(T a, T b) {
-  T p = a * b;
+// a · b, kept from fusion with the sum it goes into: GCC 12 turns a product and an addsub into
+// vfmaddsub even under -ffp-contract=off.
+INFERA_AVX2 inline __m256 mul_unfused(__m256 a, __m256 b) {
+  __m256 p = _mm256_mul_ps(a, b);
   __asm__("" : "+x"(p));
   return p;
 }
@@ -135,16 +134,7 @@ INFERA_AVX2 void rope_rotate_avx2(float* x, int64_t n_heads, int64_t head_dim, c
                          _mm256_add_ps(_mm256_mul_ps(x0, s), _mm256_mul_ps(x1, c)));
       }
     }
-    for (; i < half; ++i) {
-      const float c = cos_sin[2 * i];
-      const float s = cos_sin[2 * i + 1];
-      const int64_t i0 = adjacent_pairs ? 2 * i : i;
-      const int64_t i1 = adjacent_pairs ? 2 * i + 1 : i + half;
-      const float x0 = head[i0];
-      const float x1 = head[i1];
-      head[i0] = mul_unfused(x0, c) - mul_unfused(x1, s);
-      head[i1] = mul_unfused(x0, s) + mul_unfused(x1, c);
-    }
+    rope_rotate_pairs(head, cos_sin, i, n_dims, adjacent_pairs);
   }
 }
 
