@@ -151,9 +151,7 @@ void interleaved_weight_rows_avx2(TensorType weight_type, const uint8_t* w_rows,
   const uint64_t run_bytes = kInterleavedRows * w_row_bytes;
   const int64_t n_runs = n_rows / kInterleavedRows;
   auto run = [&](auto kind) {
-    constexpr Kind kKind = decltype(kind)::value;
-    static_assert(kTileBytes<kKind> > 0);
-    runs_times_token<kKind>(w_rows, run_bytes, n_runs, x, nb, y);
+    runs_times_token<decltype(kind)::value>(w_rows, run_bytes, n_runs, x, nb, y);
   };
   switch (weight_type) {
     case TensorType::Q4_1:

@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #include "kernels/exp_f32.h"
+#include "kernels/lanes_avx2.h"
 
 #define INFERA_AVX2 __attribute__((target("avx2,fma,f16c")))
 
@@ -90,16 +91,9 @@ INFERA_AVX2 void rms_norm_avx2(const float* x, const float* weight, int64_t n, f
   for (; i < n; ++i) out[i] = weight ? x[i] * scale * weight[i] : x[i] * scale;
 }
 
-// a · b, kept from fusion with the sum it goes into: GCC 12 turns a product and an addsub into
-// vfmaddsub even under -ffp-contract=off.
-INFERA_AVX2 inline __m256 mul_unfused(__m256 a, __m256 b) {
-  __m256 p = _mm256_mul_ps(a, b);
-  __asm__("" : "+x"(p));
-  return p;
-}
-
 // The reference's products and sums, none fused: x0·c − x1·s and x0·s + x1·c (the second as
-// x1·c + x0·s, the same sum).
+// x1·c + x0·s, the same sum). The adjacent pairs' products are lanes_avx2::mul_rounded: GCC 12
+// turned a product and an addsub into vfmaddsub even under -ffp-contract=off.
 INFERA_AVX2 void rope_rotate_avx2(float* x, int64_t n_heads, int64_t head_dim, const float* cos_sin,
                                   int64_t n_dims, bool adjacent_pairs) {
   const int64_t half = n_dims / 2;
@@ -113,9 +107,10 @@ INFERA_AVX2 void rope_rotate_avx2(float* x, int64_t n_heads, int64_t head_dim, c
         const __m256 v = _mm256_loadu_ps(head + 2 * i);
         const __m256 cs = _mm256_loadu_ps(cos_sin + 2 * i);
         const __m256 swapped = _mm256_permute_ps(v, 0xb1);
-        _mm256_storeu_ps(head + 2 * i,
-                         _mm256_addsub_ps(mul_unfused(v, _mm256_moveldup_ps(cs)),
-                                          mul_unfused(swapped, _mm256_movehdup_ps(cs))));
+        _mm256_storeu_ps(
+            head + 2 * i,
+            _mm256_addsub_ps(lanes_avx2::mul_rounded(v, _mm256_moveldup_ps(cs)),
+                             lanes_avx2::mul_rounded(swapped, _mm256_movehdup_ps(cs))));
       }
     } else {
       // 8 pairs: x0 from the first half, x1 from the second; cos_sin's 16 floats split into

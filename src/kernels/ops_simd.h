@@ -13,18 +13,11 @@ namespace infera {
 inline float swiglu_element(float g, float u) { return g / (1.0f + exp_f32(-g)) * u; }
 
 // Pairs [first, n_dims / 2) of one head rotated by rope_rotate's angles (ops.h), one at a time:
-// the reference loop, and the SIMD path's tail. Each product passes an empty asm, so that no
-// compiler fuses it into its sum: in an FMA-enabled function GCC 12 vectorised this loop into
-// vfmaddsub even under -ffp-contract=off.
+// the reference loop, and the SIMD path's tail. Each product is mul_rounded (float16.h), never
+// fused into its sum: in an FMA-enabled function GCC 12 vectorised this loop into vfmaddsub even
+// under -ffp-contract=off.
 inline void rope_rotate_pairs(float* head, const float* cos_sin, int64_t first, int64_t n_dims,
                               bool adjacent_pairs) {
-  auto product = [](float a, float b) {
-    float p = a * b;
-#if defined(__x86_64__) || defined(__i386__)
-    __asm__("" : "+x"(p));
-#endif
-    return p;
-  };
   const int64_t half = n_dims / 2;
   for (int64_t i = first; i < half; ++i) {
     const float c = cos_sin[2 * i];
@@ -33,8 +26,8 @@ inline void rope_rotate_pairs(float* head, const float* cos_sin, int64_t first, 
     const int64_t i1 = adjacent_pairs ? 2 * i + 1 : i + half;
     const float x0 = head[i0];
     const float x1 = head[i1];
-    head[i0] = product(x0, c) - product(x1, s);
-    head[i1] = product(x0, s) + product(x1, c);
+    head[i0] = mul_rounded(x0, c) - mul_rounded(x1, s);
+    head[i1] = mul_rounded(x0, s) + mul_rounded(x1, c);
   }
 }
 
